@@ -1,0 +1,694 @@
+"""The data contract: map a user's tables onto churnml's logical columns, validate, load.
+
+Three tables feed churnml, each read through DuckDB without copying it into
+Python:
+
+- events (required): ``user_id``, ``timestamp``, optional ``event_type``, ``value``;
+- subscriptions (optional): ``user_id``, ``start``, ``end`` (null = still active),
+  optional ``mrr``, ``end_reason``, ``plan``;
+- accounts (optional): ``user_id``, optional ``signup_date``, every other column
+  kept as an attribute.
+
+Each logical column is mapped from a source column name or a SQL expression, and
+an optional ``where`` filter drops rows. Loading checks the values once, in one
+pass, and either raises a :class:`~churnml.errors.ChurnMLError` that names the
+column, the number of bad rows and an example, or returns the loaded table with
+a :class:`LoadReport` that counts every row it dropped and says why.
+
+Examples
+--------
+>>> import pandas as pd
+>>> frame = pd.DataFrame({
+...     "customer": [1, 1, 2, None],
+...     "when": ["2024-01-01 10:00", "2024-01-03 09:30", "2024-01-02 12:00", "2024-01-02 13:00"],
+... })
+>>> events = EventSource(frame, user_id="customer", timestamp="when",
+...                      where="customer IS NOT NULL").load()
+>>> events.report.rows_read, events.report.rows_loaded, events.report.users
+(4, 3, 2)
+>>> events.report.dropped
+{'where customer IS NOT NULL': 1}
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import difflib
+import re
+from dataclasses import KW_ONLY, dataclass, field
+from typing import TYPE_CHECKING, Any, Literal
+
+from churnml._duckdb import Backend, backend_for, fresh_name, quote_identifier, quote_literal
+from churnml.errors import (
+    ConfigError,
+    DataValidationError,
+    DuplicateKeyError,
+    DuplicateRowsError,
+    EmptySourceError,
+    InvalidIntervalError,
+    MappingError,
+    MissingColumnError,
+    MixedTimezoneError,
+    NonNumericValueError,
+    NullUserIdError,
+    TimestampParseError,
+)
+
+if TYPE_CHECKING:
+    import duckdb
+    import pandas as pd
+
+__all__ = [
+    "EventSource",
+    "SubscriptionSource",
+    "AccountSource",
+    "LoadReport",
+    "LoadedTable",
+    "UsageData",
+    "load",
+]
+
+DuplicatePolicy = Literal["keep", "drop", "error"]
+ColumnKind = Literal["id", "timestamp", "number", "text"]
+
+_INTEGER_TYPES = {"TINYINT", "SMALLINT", "INTEGER", "BIGINT", "HUGEINT", "UTINYINT",
+                  "USMALLINT", "UINTEGER", "UBIGINT", "UHUGEINT"}
+_FLOAT_TYPES = {"FLOAT", "DOUBLE", "REAL"}
+_TIMESTAMP_TYPES = {"TIMESTAMP", "TIMESTAMP_S", "TIMESTAMP_MS", "TIMESTAMP_NS", "DATE",
+                    "TIMESTAMP WITH TIME ZONE"}
+_IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+# A clock time followed by Z, +hh[:mm], -hh[:mm] or UTC: the text carries its offset.
+_AWARE_PATTERN = r"\d{2}:\d{2}(:\d{2}(\.\d+)?)?\s*([zZ]|[+-]\d{2}(:?\d{2})?|UTC|utc)$"
+
+
+@dataclass(frozen=True)
+class _Logical:
+    name: str
+    kind: ColumnKind
+    required: bool
+
+
+@dataclass(frozen=True)
+class _TableContract:
+    table: str
+    columns: tuple[_Logical, ...]
+    keep_other_columns: bool = False  # accounts keep attributes
+    unique_user: bool = False  # one account row per user
+
+
+EVENTS = _TableContract("events", (
+    _Logical("user_id", "id", True),
+    _Logical("timestamp", "timestamp", True),
+    _Logical("event_type", "text", False),
+    _Logical("value", "number", False),
+))
+SUBSCRIPTIONS = _TableContract("subscriptions", (
+    _Logical("user_id", "id", True),
+    _Logical("start", "timestamp", True),
+    _Logical("end", "timestamp", False),
+    _Logical("mrr", "number", False),
+    _Logical("end_reason", "text", False),
+    _Logical("plan", "text", False),
+))
+ACCOUNTS = _TableContract("accounts", (
+    _Logical("user_id", "id", True),
+    _Logical("signup_date", "timestamp", False),
+), keep_other_columns=True, unique_user=True)
+
+
+@dataclass(frozen=True)
+class LoadReport:
+    """What a load read, what it dropped and why, and the rules it applied.
+
+    ``rows_read - sum(dropped.values()) == rows_loaded`` always holds: no row
+    leaves without a reason.
+    """
+
+    table: str
+    source: str
+    columns: dict[str, str]
+    rows_read: int
+    rows_loaded: int
+    dropped: dict[str, int]
+    duplicate_rows: int
+    users: int
+    first: dt.datetime | None
+    last: dt.datetime | None
+    null_counts: dict[str, int]
+    notes: tuple[str, ...]
+
+    def to_dict(self) -> dict[str, Any]:
+        out = dataclasses.asdict(self)
+        out["first"] = self.first.isoformat() if self.first else None
+        out["last"] = self.last.isoformat() if self.last else None
+        out["notes"] = list(self.notes)
+        return out
+
+    def __str__(self) -> str:
+        lines = [f"{self.table} from {self.source}",
+                 f"  rows read    {self.rows_read:>14,}",
+                 f"  rows loaded  {self.rows_loaded:>14,}",
+                 f"  users        {self.users:>14,}"]
+        if self.first is not None:
+            lines.append(f"  time span    {self.first:%Y-%m-%d %H:%M} .. {self.last:%Y-%m-%d %H:%M}")
+        for reason, count in self.dropped.items():
+            lines.append(f"  dropped {count:,} rows: {reason}")
+        for note in self.notes:
+            lines.append(f"  note: {note}")
+        return "\n".join(lines)
+
+
+@dataclass(frozen=True, eq=False)
+class LoadedTable:
+    """A validated table: a DuckDB view with the logical columns, and its report."""
+
+    table: str
+    view: str
+    backend: Backend = field(repr=False)
+    report: LoadReport
+    columns: tuple[str, ...]
+
+    def relation(self) -> duckdb.DuckDBPyRelation:
+        """The loaded rows as a lazy DuckDB relation."""
+        return self.backend.sql(f"SELECT * FROM {quote_identifier(self.view)}")
+
+    def to_pandas(self) -> pd.DataFrame:
+        """The loaded rows in a pandas DataFrame (reads the whole table into memory)."""
+        return self.relation().df()
+
+    def __len__(self) -> int:
+        return self.report.rows_loaded
+
+
+@dataclass(frozen=True, eq=False)
+class UsageData:
+    """Events, and optionally subscriptions and accounts, loaded into one DuckDB session."""
+
+    events: LoadedTable
+    subscriptions: LoadedTable | None = None
+    accounts: LoadedTable | None = None
+
+    @property
+    def backend(self) -> Backend:
+        return self.events.backend
+
+    @property
+    def reports(self) -> list[LoadReport]:
+        return [t.report for t in (self.events, self.subscriptions, self.accounts) if t is not None]
+
+
+class _Source:
+    """Shared loading of the three table kinds; subclasses declare their mapping fields."""
+
+    contract: _TableContract
+    data: Any
+    where: str | None
+    time_format: str | None
+    drop_null_user_ids: bool
+    duplicates: DuplicatePolicy
+
+    def mapping(self) -> dict[str, str | None]:
+        return {col.name: getattr(self, col.name) for col in self.contract.columns}
+
+    def load(self, connection: duckdb.DuckDBPyConnection | None = None) -> LoadedTable:
+        """Validate and load this table in a DuckDB session of its own (or ``connection``)."""
+        return _load_table(self, backend_for([self.data], connection))
+
+
+@dataclass(frozen=True, eq=False)
+class EventSource(_Source):
+    """Usage events: one row per thing a user did.
+
+    Parameters
+    ----------
+    data : path, pandas.DataFrame or duckdb.DuckDBPyRelation
+        Parquet file, folder or glob; CSV file; DataFrame; DuckDB relation.
+    user_id, timestamp : str
+        Source column name or SQL expression for each logical column.
+    event_type, value : str, optional
+        Same; when left out, a source column of that name is used if present.
+    where : str, optional
+        SQL filter; rows it rejects are dropped and counted in the report.
+    time_format : str, optional
+        strptime format for text timestamps DuckDB cannot read by itself.
+    drop_null_user_ids : bool, default False
+        Drop rows without a user id (counted) instead of raising.
+    duplicates : {'keep', 'drop', 'error'}, default 'keep'
+        What to do with exact duplicate source rows; they are counted either way.
+    """
+
+    contract = EVENTS
+    data: Any
+    _: KW_ONLY
+    user_id: str = "user_id"
+    timestamp: str = "timestamp"
+    event_type: str | None = None
+    value: str | None = None
+    where: str | None = None
+    time_format: str | None = None
+    drop_null_user_ids: bool = False
+    duplicates: DuplicatePolicy = "keep"
+
+
+@dataclass(frozen=True, eq=False)
+class SubscriptionSource(_Source):
+    """Subscriptions: one row per contiguous period on a plan (``end`` null = still active).
+
+    Parameters are those of :class:`EventSource`, with the logical columns
+    ``user_id``, ``start``, ``end``, ``mrr``, ``end_reason`` and ``plan``.
+    """
+
+    contract = SUBSCRIPTIONS
+    data: Any
+    _: KW_ONLY
+    user_id: str = "user_id"
+    start: str = "start"
+    end: str | None = None
+    mrr: str | None = None
+    end_reason: str | None = None
+    plan: str | None = None
+    where: str | None = None
+    time_format: str | None = None
+    drop_null_user_ids: bool = False
+    duplicates: DuplicatePolicy = "keep"
+
+
+@dataclass(frozen=True, eq=False)
+class AccountSource(_Source):
+    """Accounts: one row per user with ``signup_date`` and any attributes (kept as they are).
+
+    Parameters are those of :class:`EventSource`, with the logical columns
+    ``user_id`` and ``signup_date``; every other source column is an attribute.
+    """
+
+    contract = ACCOUNTS
+    data: Any
+    _: KW_ONLY
+    user_id: str = "user_id"
+    signup_date: str | None = None
+    where: str | None = None
+    time_format: str | None = None
+    drop_null_user_ids: bool = False
+    duplicates: DuplicatePolicy = "keep"
+
+
+def load(events: EventSource, subscriptions: SubscriptionSource | None = None,
+         accounts: AccountSource | None = None, *,
+         connection: duckdb.DuckDBPyConnection | None = None) -> UsageData:
+    """Validate and load the tables of one product into one DuckDB session.
+
+    Parameters
+    ----------
+    events : EventSource
+    subscriptions : SubscriptionSource, optional
+    accounts : AccountSource, optional
+    connection : duckdb.DuckDBPyConnection, optional
+        Session to load into; a fresh in-memory one by default.
+
+    Returns
+    -------
+    UsageData
+
+    Raises
+    ------
+    churnml.errors.ChurnMLError
+        A subclass naming the column, the bad rows and an example.
+    """
+    sources = [s for s in (events, subscriptions, accounts) if s is not None]
+    backend = backend_for([s.data for s in sources], connection)
+    return UsageData(
+        events=_load_table(events, backend),
+        subscriptions=_load_table(subscriptions, backend) if subscriptions is not None else None,
+        accounts=_load_table(accounts, backend) if accounts is not None else None,
+    )
+
+
+# --------------------------------------------------------------------------- loading
+
+
+@dataclass
+class _Mapped:
+    """One logical column: where it comes from and how it is converted."""
+
+    logical: _Logical
+    label: str  # what the user calls it: the source column or the expression
+    raw: str  # SQL over the source row
+    source_type: str
+    converted: str = ""
+    checks: dict[str, str] = field(default_factory=dict)  # name -> SQL condition of bad rows
+
+
+def _describe_source(data: Any) -> str:
+    import duckdb
+
+    if isinstance(data, duckdb.DuckDBPyRelation):
+        return "a DuckDB relation"
+    if isinstance(data, str) or hasattr(data, "__fspath__"):
+        return repr(str(data))
+    return f"a {type(data).__name__} of {len(data):,} rows" if hasattr(data, "__len__") else type(data).__name__
+
+
+def _validate_options(source: _Source) -> None:
+    name = type(source).__name__
+    if source.duplicates not in ("keep", "drop", "error"):
+        raise ConfigError(f"The 'duplicates' parameter of {name} must be one of 'keep', 'drop', "
+                          f"'error'. Got {source.duplicates!r} instead.")
+    for logical in source.contract.columns:
+        value = getattr(source, logical.name)
+        if value is not None and (not isinstance(value, str) or not value.strip()):
+            raise ConfigError(f"The {logical.name!r} parameter of {name} must be a column name or "
+                              f"a SQL expression. Got {value!r} instead.")
+
+
+def _resolve(logical: _Logical, given: str | None, columns: dict[str, str], table: str,
+             backend: Backend, src: str) -> _Mapped | None:
+    """Turn a mapping entry into SQL, or None for an optional column that is absent."""
+    if given is None:
+        if logical.name in columns:
+            given = logical.name
+        elif logical.required:
+            _raise_missing(logical.name, logical.name, columns, table)
+        else:
+            return None
+    if given in columns:
+        raw = quote_identifier(given)
+    elif _IDENTIFIER.match(given):
+        _raise_missing(given, logical.name, columns, table)
+    else:
+        raw = f"({given})"
+    try:
+        source_type = backend.expression_type(src, raw)
+    except Exception as error:  # DuckDB's binder and parser errors have no common base
+        raise MappingError(
+            f"The {table} mapping {logical.name} = {given!r} does not compile: "
+            f"{_first_line(error)}. Columns in the source: {_list(columns)}.") from error
+    return _Mapped(logical, given, raw, source_type)
+
+
+def _raise_missing(name: str, logical: str, columns: dict[str, str], table: str) -> None:
+    close = difflib.get_close_matches(name, list(columns), n=1, cutoff=0.6)
+    if not close:
+        close = [c for c in columns if c.lower() == name.lower()]
+    hint = f" Did you mean {close[0]!r}?" if close else ""
+    raise MissingColumnError(
+        f"The {table} source has no column {name!r} for {logical!r}.{hint} "
+        f"Columns in the source: {_list(columns)}. Fix: map it, e.g. {logical}='<column>'.")
+
+
+def _list(columns: dict[str, str]) -> str:
+    return ", ".join(repr(c) for c in columns)
+
+
+def _first_line(error: BaseException) -> str:
+    return str(error).strip().splitlines()[0]
+
+
+def _plan_conversion(m: _Mapped, time_format: str | None) -> None:
+    """Fill in ``converted`` and ``checks`` from the column's kind and source type."""
+    kind, raw, base = m.logical.kind, m.raw, m.source_type.split("(")[0]
+    blank = f"({raw} IS NOT NULL AND trim(CAST({raw} AS VARCHAR)) = '')"
+    if kind == "id":
+        if base in _INTEGER_TYPES:
+            m.converted = f"CAST({raw} AS BIGINT)"
+        elif base in _FLOAT_TYPES or base == "DECIMAL":
+            m.checks["non_integral"] = f"({raw} IS NOT NULL AND {raw} <> trunc({raw}))"
+            m.converted = f"CAST({raw} AS BIGINT)"  # revised once the check has run
+        else:
+            m.converted = f"NULLIF(CAST({raw} AS VARCHAR), '')"
+        m.checks["null"] = f"({m.converted} IS NULL)"
+    elif kind == "timestamp":
+        if base in _TIMESTAMP_TYPES:
+            m.converted = (f"timezone('UTC', {raw})" if base == "TIMESTAMP WITH TIME ZONE"
+                           else f"CAST({raw} AS TIMESTAMP)")
+        elif base == "VARCHAR" and time_format is not None:
+            m.converted = f"try_strptime(NULLIF(trim({raw}), ''), {quote_literal(time_format)})"
+        elif base == "VARCHAR":
+            aware = f"regexp_matches(trim({raw}), {quote_literal(_AWARE_PATTERN)})"
+            m.checks["aware"] = f"({raw} IS NOT NULL AND {aware})"
+            m.checks["naive"] = f"({raw} IS NOT NULL AND trim({raw}) <> '' AND NOT {aware})"
+            m.converted = f"try_cast(NULLIF(trim({raw}), '') AS TIMESTAMP)"  # revised if aware
+            m.checks["unparsed"] = (
+                f"({raw} IS NOT NULL AND trim({raw}) <> '' AND CASE WHEN {aware} "
+                f"THEN try_cast(trim({raw}) AS TIMESTAMPTZ) IS NULL "
+                f"ELSE try_cast(trim({raw}) AS TIMESTAMP) IS NULL END)")
+        else:
+            hint = (" If it holds epoch seconds, map it as 'to_timestamp(<column>)'."
+                    if base in _INTEGER_TYPES | _FLOAT_TYPES or base == "DECIMAL" else "")
+            raise TimestampParseError(
+                f"Column {m.label!r} ({m.logical.name}) has type {m.source_type}, which is not a "
+                f"timestamp.{hint}", column=m.label, n_bad=-1)
+        if base in _TIMESTAMP_TYPES:
+            m.checks["null"] = f"({raw} IS NULL)"
+        else:
+            m.checks.setdefault(
+                "unparsed", f"({raw} IS NOT NULL AND NOT {blank} AND {m.converted} IS NULL)")
+            m.checks["null"] = f"({raw} IS NULL OR {blank})"
+    elif kind == "number":
+        if base in _INTEGER_TYPES | _FLOAT_TYPES or base == "DECIMAL" or base == "BOOLEAN":
+            m.converted = f"CAST({raw} AS DOUBLE)"
+        elif base == "VARCHAR":
+            m.converted = f"try_cast(NULLIF(trim({raw}), '') AS DOUBLE)"
+            m.checks["non_numeric"] = f"({raw} IS NOT NULL AND NOT {blank} AND {m.converted} IS NULL)"
+            m.checks["blank"] = blank
+        else:
+            raise NonNumericValueError(
+                f"Column {m.label!r} ({m.logical.name}) has type {m.source_type}, which is not "
+                "numeric. Fix: map it to a numeric SQL expression.", column=m.label, n_bad=-1)
+        m.checks["null"] = f"({m.converted} IS NULL)"
+    else:  # text
+        m.converted = f"NULLIF(CAST({raw} AS VARCHAR), '')"
+        m.checks["null"] = f"({m.converted} IS NULL)"
+
+
+def _example(backend: Backend, src: str, row_filter: str, expression: str) -> Any:
+    row = backend.fetchone(f"SELECT {expression} FROM {src} WHERE {row_filter}")
+    return row[0] if row else None
+
+
+def _load_table(source: _Source, backend: Backend) -> LoadedTable:
+    _validate_options(source)
+    contract, table = source.contract, source.contract.table
+    src = backend.register(source.data)
+    described = _describe_source(source.data)
+    columns = backend.column_types(src)
+
+    mapped: dict[str, _Mapped] = {}
+    for logical in contract.columns:
+        entry = _resolve(logical, source.mapping()[logical.name], columns, table, backend, src)
+        if entry is not None:
+            _plan_conversion(entry, source.time_format)
+            mapped[logical.name] = entry
+
+    where = "TRUE"
+    if source.where is not None:
+        where = f"({source.where})"
+        try:
+            backend.sql(f"SELECT count(*) FROM {src} WHERE {where} LIMIT 0").fetchall()
+        except Exception as error:
+            raise MappingError(f"The {table} filter where={source.where!r} does not compile: "
+                               f"{_first_line(error)}. Columns in the source: {_list(columns)}.") from error
+
+    # One pass over the source counts every problem at once.
+    aggregates = ["count(*)", f"count(*) FILTER (WHERE {where} IS TRUE)"]
+    keys: list[tuple[str, str]] = []
+    for name, m in mapped.items():
+        for check, condition in m.checks.items():
+            keys.append((name, check))
+            aggregates.append(f"count(*) FILTER (WHERE {where} IS TRUE AND {condition})")
+    counts_row = backend.fetchone(f"SELECT {', '.join(aggregates)} FROM {src}")
+    rows_read, rows_after_where = int(counts_row[0]), int(counts_row[1])
+    counts = {key: int(value) for key, value in zip(keys, counts_row[2:])}
+
+    if rows_read == 0:
+        raise EmptySourceError(f"The {table} source {described} has no rows.",
+                               column="*", n_bad=0)
+    if rows_after_where == 0:
+        raise EmptySourceError(
+            f"The {table} filter where={source.where!r} removed all {rows_read:,} rows of "
+            f"{described}; nothing is left to load. Fix: check the filter.", column="*", n_bad=0)
+
+    notes: list[str] = []
+    problems: list[DataValidationError] = []
+    user = mapped["user_id"]
+    keep = f"{where} IS TRUE"
+
+    # user ids: whole numbers stored as floats become integer ids; others become text.
+    if counts.get(("user_id", "non_integral"), 0):
+        user.converted = f"NULLIF(CAST({user.raw} AS VARCHAR), '')"
+        notes.append(f"user_id {user.label!r} holds non-integral {user.source_type} values: "
+                     "read as text ids")
+    elif ("user_id", "non_integral") in counts:
+        notes.append(f"user_id {user.label!r} holds whole numbers stored as {user.source_type}: "
+                     "read as integer ids")
+    n_null_users = counts[("user_id", "null")]
+    dropped: dict[str, int] = {}
+    if source.where is not None and rows_read > rows_after_where:
+        dropped[f"where {source.where}"] = rows_read - rows_after_where
+    if n_null_users:
+        if source.drop_null_user_ids:
+            dropped["null user_id (drop_null_user_ids=True)"] = n_null_users
+            keep += f" AND {user.converted} IS NOT NULL"
+        else:
+            problems.append(NullUserIdError(
+                f"{_where_text(table, user)} is null in {n_null_users:,} of {rows_after_where:,} "
+                f"rows. Fix: drop them with where=\"{user.label} IS NOT NULL\" or "
+                "drop_null_user_ids=True (either way the report counts them).",
+                column=user.label, n_bad=n_null_users))
+
+    for name, m in mapped.items():
+        got = {check: counts.get((name, check), 0) for check in m.checks}
+        if m.logical.kind == "timestamp":
+            if got.get("aware") and got.get("naive"):
+                aware_example = _example(backend, src, f"{keep} AND {m.checks['aware']}", m.raw)
+                naive_example = _example(backend, src, f"{keep} AND {m.checks['naive']}", m.raw)
+                problems.append(MixedTimezoneError(
+                    f"{_where_text(table, m)} mixes {got['aware']:,} time-zone-aware timestamps "
+                    f"(e.g. {aware_example!r}) with {got['naive']:,} naive ones (e.g. "
+                    f"{naive_example!r}). Fix: give them all an offset, or map "
+                    f"{name} to an expression that makes them uniform.",
+                    column=m.label, n_bad=min(got["aware"], got["naive"]), example=aware_example))
+            elif got.get("aware"):
+                m.converted = f"timezone('UTC', try_cast(trim({m.raw}) AS TIMESTAMPTZ))"
+                notes.append(f"{name} {m.label!r} is text with UTC offsets: converted to UTC")
+            if got.get("unparsed"):
+                example = _example(backend, src, f"{keep} AND {m.checks['unparsed']}", m.raw)
+                problems.append(TimestampParseError(
+                    f"{_where_text(table, m)} has {got['unparsed']:,} of {rows_after_where:,} rows "
+                    f"that do not parse as a timestamp, e.g. {example!r}. Fix: pass "
+                    "time_format='<strptime format>' or drop them with where=.",
+                    column=m.label, n_bad=got["unparsed"], example=example))
+            if got["null"] and m.logical.required:
+                problems.append(TimestampParseError(
+                    f"{_where_text(table, m)} is empty in {got['null']:,} of {rows_after_where:,} "
+                    f"rows. Fix: drop them with where=\"{m.label} IS NOT NULL\".",
+                    column=m.label, n_bad=got["null"]))
+            if m.source_type == "TIMESTAMP WITH TIME ZONE":
+                notes.append(f"{name} {m.label!r} is time-zone-aware: converted to UTC")
+        elif m.logical.kind == "number":
+            if got.get("non_numeric"):
+                example = _example(backend, src, f"{keep} AND {m.checks['non_numeric']}", m.raw)
+                problems.append(NonNumericValueError(
+                    f"{_where_text(table, m)} has {got['non_numeric']:,} of {rows_after_where:,} "
+                    f"rows that are not numbers, e.g. {example!r}. Fix: map {name} to a numeric "
+                    "SQL expression, or drop those rows with where=.",
+                    column=m.label, n_bad=got["non_numeric"], example=example))
+            if got.get("blank"):
+                notes.append(f"{name} {m.label!r} is text holding numbers; {got['blank']:,} blank "
+                             "values read as missing")
+            if m.source_type == "BOOLEAN":
+                notes.append(f"{name} {m.label!r} is boolean: read as 1.0 / 0.0")
+
+    if problems:
+        first = problems[0]
+        first.others = [str(p.args[0]) for p in problems[1:]]
+        raise first
+
+    # Duplicates are exact copies of a whole source row among the rows that are kept.
+    duplicate_rows, duplicate_example = _count_duplicates(backend, src, keep)
+    if duplicate_rows:
+        if source.duplicates == "error":
+            raise DuplicateRowsError(
+                f"The {table} source has {duplicate_rows:,} exact duplicate rows, e.g. "
+                f"{duplicate_example!r}. Fix: duplicates='drop' to drop the extra copies, or "
+                "duplicates='keep' to keep them (both are reported).",
+                column="*", n_bad=duplicate_rows, example=duplicate_example)
+        if source.duplicates == "drop":
+            dropped["exact duplicate rows (duplicates='drop')"] = duplicate_rows
+        else:
+            notes.append(f"{duplicate_rows:,} exact duplicate rows kept (duplicates='keep')")
+
+    select = [f"{m.converted} AS {quote_identifier(name)}" for name, m in mapped.items()]
+    if contract.keep_other_columns:
+        used = {m.label for m in mapped.values()}
+        for column in columns:
+            if column in used:
+                continue
+            if column in mapped:
+                notes.append(f"source column {column!r} not kept: its name is a logical column")
+                continue
+            select.append(quote_identifier(column))
+    inner = f"SELECT {'DISTINCT ' if source.duplicates == 'drop' else ''}* FROM {src} WHERE {keep}"
+    view = fresh_name(table)
+    backend.execute(f"CREATE OR REPLACE TEMP VIEW {quote_identifier(view)} AS "
+                    f"SELECT {', '.join(select)} FROM ({inner}) AS source_rows")
+
+    loaded = _summarise(backend, view, contract, mapped, table, notes)
+    rows_loaded, users, first, last, null_counts = loaded
+    report = LoadReport(
+        table=table, source=described,
+        columns={name: m.label for name, m in mapped.items()},
+        rows_read=rows_read, rows_loaded=rows_loaded, dropped=dropped,
+        duplicate_rows=duplicate_rows, users=users, first=first, last=last,
+        null_counts=null_counts, notes=tuple(notes))
+    if rows_read - sum(dropped.values()) != rows_loaded:  # the report must account for every row
+        raise AssertionError(f"churnml lost rows loading {table}: {report}")
+    out_columns = tuple(backend.column_types(quote_identifier(view)))
+    return LoadedTable(table=table, view=view, backend=backend, report=report, columns=out_columns)
+
+
+def _where_text(table: str, m: _Mapped) -> str:
+    if m.label == m.logical.name:
+        return f"Column {m.label!r} of the {table} source"
+    return f"Column {m.label!r} ({m.logical.name}) of the {table} source"
+
+
+def _count_duplicates(backend: Backend, src: str, keep: str) -> tuple[int, Any]:
+    grouped = f"SELECT *, count(*) AS churnml_copies FROM {src} WHERE {keep} GROUP BY ALL"
+    n = backend.fetchone(f"SELECT coalesce(sum(churnml_copies - 1), 0) FROM ({grouped}) "
+                         "WHERE churnml_copies > 1")[0]
+    if not n:
+        return 0, None
+    rel = backend.sql(f"SELECT * EXCLUDE (churnml_copies) FROM ({grouped}) WHERE churnml_copies > 1")
+    row = rel.limit(1).fetchall()[0]
+    return int(n), dict(zip(rel.columns, row))
+
+
+def _summarise(backend: Backend, view: str, contract: _TableContract, mapped: dict[str, _Mapped],
+               table: str, notes: list[str]) -> tuple[int, int, dt.datetime | None,
+                                                     dt.datetime | None, dict[str, int]]:
+    v = quote_identifier(view)
+    time_column = next((c.name for c in contract.columns if c.kind == "timestamp" and c.name in mapped), None)
+    parts = ["count(*)", "count(DISTINCT user_id)"]
+    parts += ([f"min({quote_identifier(time_column)})", f"max({quote_identifier(time_column)})"]
+              if time_column else ["NULL", "NULL"])
+    optional = [name for name, m in mapped.items() if not m.logical.required]
+    parts += [f"count(*) FILTER (WHERE {quote_identifier(name)} IS NULL)" for name in optional]
+    extra: list[str] = []
+    if table == "events" and "value" in mapped:
+        extra.append("count(*) FILTER (WHERE value < 0)")
+    if table == "subscriptions" and "end" in mapped:
+        extra.append('count(*) FILTER (WHERE "end" < start)')
+    if contract.unique_user:
+        extra.append("count(*) - count(DISTINCT user_id)")
+    row = backend.fetchone(f"SELECT {', '.join(parts + extra)} FROM {v}")
+    rows, users, first, last = int(row[0]), int(row[1]), row[2], row[3]
+    null_counts = {name: int(n) for name, n in zip(optional, row[4:4 + len(optional)])}
+    rest = list(row[4 + len(optional):])
+    for name, n in null_counts.items():
+        if n:
+            notes.append(f"{name} {mapped[name].label!r} is missing in {n:,} rows (kept)")
+    if table == "events" and "value" in mapped:
+        negative = int(rest.pop(0))
+        if negative:
+            notes.append(f"value is negative in {negative:,} rows (kept: returns, refunds, cancellations)")
+    if table == "subscriptions" and "end" in mapped:
+        backwards = int(rest.pop(0))
+        if backwards:
+            example = backend.fetchone(f'SELECT user_id, start, "end" FROM {v} WHERE "end" < start')
+            raise InvalidIntervalError(
+                f"The subscriptions source has {backwards:,} rows whose end "
+                f"({mapped['end'].label!r}) is before their start ({mapped['start'].label!r}), "
+                f"e.g. {example!r}. Fix: correct or filter them with where=.",
+                column=mapped["end"].label, n_bad=backwards, example=example)
+    if contract.unique_user:
+        repeated = int(rest.pop(0))
+        if repeated:
+            example = backend.fetchone(f"SELECT user_id FROM {v} GROUP BY user_id HAVING count(*) > 1 "
+                                       "ORDER BY user_id LIMIT 1")[0]
+            raise DuplicateKeyError(
+                f"The {table} source has {repeated:,} extra rows for users that appear more than "
+                f"once (user_id {mapped['user_id'].label!r}), e.g. {example!r}. Fix: keep one "
+                "row per user (filter with where=, or deduplicate upstream).",
+                column=mapped["user_id"].label, n_bad=repeated, example=example)
+    return rows, users, first, last, null_counts
