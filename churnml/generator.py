@@ -91,7 +91,7 @@ HAZARD_BASE, HAZARD_LEVEL, HAZARD_TREND, UNACTIVATED_FACTOR = 0.0005, 1.0, 2.5, 
 BILLING_DAYS, GRACE_DAYS, RECOVERY_RATE = 30, 7, 0.6
 FAILURE_RATES, FAILURE_SHARE = np.array([0.01, 0.08, 0.30]), np.array([0.70, 0.25, 0.05])
 PLAN_CHANGE_THRESHOLD, PLAN_CHANGE_RATE = 0.3, 0.1
-SECONDS_PER_DAY = 86_400
+SECONDS_PER_DAY, MICROS = 86_400, 1_000_000
 
 
 @dataclass(frozen=True)
@@ -304,9 +304,9 @@ def _events_table(rng: np.random.Generator, counts: dict[str, np.ndarray], alive
     kind = np.concatenate(kinds)
     # Mostly in working hours, some at any time of day.
     working = rng.random(user.size) < 0.8
-    seconds = np.where(working, rng.integers(8 * 3600, 20 * 3600, user.size),
-                       rng.integers(0, SECONDS_PER_DAY, user.size))
-    stamp = when * SECONDS_PER_DAY + seconds
+    micros = np.where(working, rng.integers(8 * 3600 * MICROS, 20 * 3600 * MICROS, user.size),
+                      rng.integers(0, SECONDS_PER_DAY * MICROS, user.size))
+    stamp = when * SECONDS_PER_DAY * MICROS + micros
     order = np.lexsort((kind, stamp, user))
     user, stamp, kind = user[order], stamp[order], kind[order]
     value = np.full(user.size, np.nan)
@@ -315,7 +315,7 @@ def _events_table(rng: np.random.Generator, counts: dict[str, np.ndarray], alive
                              * np.array([1.0, 1.5, 3.0])[plan[user[bought]]], 2)
     return pa.table({
         "user_id": pa.array(user_ids[user]),
-        "timestamp": pa.array(origin + stamp.astype("timedelta64[s]")).cast(pa.timestamp("us")),
+        "timestamp": pa.array(origin.astype("datetime64[us]") + stamp.astype("timedelta64[us]")),
         "event_type": pa.DictionaryArray.from_arrays(pa.array(kind), pa.array(EVENT_TYPES)),
         "value": pa.array(value, from_pandas=True),
     })

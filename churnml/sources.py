@@ -516,10 +516,10 @@ def _load_table(source: _Source, backend: Backend) -> LoadedTable:
     # user ids: whole numbers stored as floats become integer ids; others become text.
     if counts.get(("user_id", "non_integral"), 0):
         user.converted = f"NULLIF(CAST({user.raw} AS VARCHAR), '')"
-        notes.append(f"user_id {user.label!r} holds non-integral {user.source_type} values: "
+        notes.append(f"{_named(user)} holds non-integral {user.source_type} values: "
                      "read as text ids")
     elif ("user_id", "non_integral") in counts:
-        notes.append(f"user_id {user.label!r} holds whole numbers stored as {user.source_type}: "
+        notes.append(f"{_named(user)} holds whole numbers stored as {user.source_type}: "
                      "read as integer ids")
     n_null_users = counts[("user_id", "null")]
     dropped: dict[str, int] = {}
@@ -550,7 +550,7 @@ def _load_table(source: _Source, backend: Backend) -> LoadedTable:
                     column=m.label, n_bad=min(got["aware"], got["naive"]), example=aware_example))
             elif got.get("aware"):
                 m.converted = f"timezone('UTC', try_cast(trim({m.raw}) AS TIMESTAMPTZ))"
-                notes.append(f"{name} {m.label!r} is text with UTC offsets: converted to UTC")
+                notes.append(f"{_named(m)} is text with UTC offsets: converted to UTC")
             if got.get("unparsed"):
                 example = _example(backend, src, f"{keep} AND {m.checks['unparsed']}", m.raw)
                 problems.append(TimestampParseError(
@@ -564,7 +564,7 @@ def _load_table(source: _Source, backend: Backend) -> LoadedTable:
                     f"rows. Fix: drop them with where=\"{m.label} IS NOT NULL\".",
                     column=m.label, n_bad=got["null"]))
             if m.source_type == "TIMESTAMP WITH TIME ZONE":
-                notes.append(f"{name} {m.label!r} is time-zone-aware: converted to UTC")
+                notes.append(f"{_named(m)} is time-zone-aware: converted to UTC")
         elif m.logical.kind == "number":
             if got.get("non_numeric"):
                 example = _example(backend, src, f"{keep} AND {m.checks['non_numeric']}", m.raw)
@@ -574,10 +574,10 @@ def _load_table(source: _Source, backend: Backend) -> LoadedTable:
                     "SQL expression, or drop those rows with where=.",
                     column=m.label, n_bad=got["non_numeric"], example=example))
             if got.get("blank"):
-                notes.append(f"{name} {m.label!r} is text holding numbers; {got['blank']:,} blank "
+                notes.append(f"{_named(m)} is text holding numbers; {got['blank']:,} blank "
                              "values read as missing")
             if m.source_type == "BOOLEAN":
-                notes.append(f"{name} {m.label!r} is boolean: read as 1.0 / 0.0")
+                notes.append(f"{_named(m)} is boolean: read as 1.0 / 0.0")
 
     if problems:
         first = problems[0]
@@ -627,6 +627,11 @@ def _load_table(source: _Source, backend: Backend) -> LoadedTable:
     return LoadedTable(table=table, view=view, backend=backend, report=report, columns=out_columns)
 
 
+def _named(m: _Mapped) -> str:
+    """How notes name a column: the logical name, plus the source's when they differ."""
+    return m.logical.name if m.label == m.logical.name else f"{m.logical.name} ({m.label!r})"
+
+
 def _where_text(table: str, m: _Mapped) -> str:
     if m.label == m.logical.name:
         return f"Column {m.label!r} of the {table} source"
@@ -667,7 +672,7 @@ def _summarise(backend: Backend, view: str, contract: _TableContract, mapped: di
     rest = list(row[4 + len(optional):])
     for name, n in null_counts.items():
         if n:
-            notes.append(f"{name} {mapped[name].label!r} is missing in {n:,} rows (kept)")
+            notes.append(f"{_named(mapped[name])} is missing in {n:,} rows (kept)")
     if table == "events" and "value" in mapped:
         negative = int(rest.pop(0))
         if negative:

@@ -1,0 +1,3 @@
+from churnml.cli import main
+
+main()

@@ -1,0 +1,110 @@
+"""The command line: thin commands, errors as one line on stderr with exit code 1."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+from typer.testing import CliRunner
+
+from churnml.cli import app
+
+runner = CliRunner()
+DESIGN_COMMANDS = ["demo", "generate", "features", "dataset", "train", "score", "explain", "report", "analytics"]
+
+
+def run(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "churnml", *args], capture_output=True, text=True, timeout=120)
+
+
+def test_help_lists_every_command_of_the_design():
+    result = runner.invoke(app, ["--help"])
+    assert result.exit_code == 0
+    for command in DESIGN_COMMANDS:
+        assert command in result.output
+
+
+@pytest.mark.parametrize("command, issue", [("features", 3), ("dataset", 3), ("train", 4), ("explain", 5),
+                                            ("score", 6), ("report", 6), ("analytics", 7)])
+def test_commands_not_built_yet_say_which_issue_builds_them(command, issue):
+    result = run(command, "--as-of", "2024-01-01")
+    assert result.returncode == 1
+    assert f"not built yet: issue #{issue} builds it" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_data_error_is_one_line_on_stderr_with_exit_code_1(tmp_path):
+    (tmp_path / "events.csv").write_text("user_id,timestamp\n1,2024-01-01\n2,not a date\n")
+    result = run("validate", "--events", str(tmp_path / "events.csv"))
+    assert result.returncode == 1
+    assert result.stderr.startswith("error: Column 'timestamp' of the events source has 1 of 2 rows")
+    assert "Traceback" not in result.stderr
+
+
+def test_debug_shows_the_traceback(tmp_path):
+    (tmp_path / "events.csv").write_text("user_id,timestamp\n1,2024-01-01\n2,not a date\n")
+    result = run("--debug", "validate", "--events", str(tmp_path / "events.csv"))
+    assert result.returncode == 1
+    assert "Traceback" in result.stderr and "TimestampParseError" in result.stderr
+
+
+def test_generate_then_validate(tmp_path):
+    out = tmp_path / "product"
+    result = runner.invoke(app, ["generate", "--out", str(out), "--users", "200", "--days", "90", "--seed", "5"])
+    assert result.exit_code == 0, result.output
+    assert "200 rows" in result.output and "accounts.parquet" in result.output
+    result = runner.invoke(app, ["validate", "--events", str(out / "events.parquet"),
+                                 "--subscriptions", str(out / "subscriptions.parquet"),
+                                 "--accounts", str(out / "accounts.parquet")])
+    assert result.exit_code == 0, result.output
+    assert "events from" in result.output and "subscriptions from" in result.output
+
+
+def test_validate_with_mapping_flags_on_online_retail(shared_data):
+    result = runner.invoke(app, ["validate", "--events", str(shared_data / "online_retail/online_retail.parquet"),
+                                 "--user-col", "CustomerID", "--time-col", "InvoiceDate",
+                                 "--value-col", "Quantity * UnitPrice", "--where", "CustomerID IS NOT NULL"])
+    assert result.exit_code == 0, result.output
+    assert "541,909" in result.output and "135,080 rows: where CustomerID IS NOT NULL" in result.output
+
+
+def test_validate_reads_mappings_from_the_config_file(shared_data, tmp_path):
+    config = tmp_path / "churnml.toml"
+    config.write_text(f"""
+[events]
+path = "{(shared_data / 'online_retail/online_retail.parquet').as_posix()}"
+user_id = "CustomerID"
+timestamp = "InvoiceDate"
+value = "Quantity * UnitPrice"
+drop_null_user_ids = true
+""")
+    result = runner.invoke(app, ["validate", "--config", str(config)])
+    assert result.exit_code == 0, result.output
+    assert "135,080 rows: null user_id" in result.output
+    # A flag overrides the file: without the where/drop rule the nulls come back as an error.
+    result = runner.invoke(app, ["validate", "--config", str(config), "--user-col", "Country"])
+    assert result.exit_code == 0, result.output
+    assert "users" in result.output and "135,080" not in result.output
+
+
+def test_validate_labelled_table(shared_data):
+    result = runner.invoke(app, ["validate", "--table", str(shared_data / "telco_ibm/WA_Fn-UseC_-Telco-Customer-Churn.csv"),
+                                 "--label", "Churn", "--id-col", "customerID"])
+    assert result.exit_code == 0, result.output
+    assert "1,869 churned of 7,043" in result.output
+
+
+def test_generate_refuses_to_overwrite(tmp_path):
+    args = ["generate", "--out", str(tmp_path), "--users", "20", "--days", "60"]
+    assert run(*args).returncode == 0
+    result = run(*args)
+    assert result.returncode == 1 and "--overwrite" in result.stderr
+    assert run(*args, "--overwrite").returncode == 0
+
+
+def test_version():
+    result = runner.invoke(app, ["--version"])
+    from churnml import __version__
+
+    assert result.exit_code == 0 and result.output.strip() == __version__

@@ -1,0 +1,38 @@
+import pandas as pd
+import pytest
+
+from churnml.errors import DuplicateRowsError, LabelError, MissingColumnError
+from churnml.labelled import LabelledTableSource
+
+
+def test_label_spellings_become_0_1():
+    for values, expected in [(["Yes", "No"], [1, 0]), ([True, False], [1, 0]), ([1, 0], [1, 0]),
+                             (["churned", "retained"], [1, 0])]:
+        table = LabelledTableSource(pd.DataFrame({"x": [1, 2], "y": values}), label="y").load()
+        assert table.y.tolist() == expected
+
+
+def test_unknown_label_values_need_positive():
+    data = pd.DataFrame({"x": [1, 2, 3], "status": ["gone", "here", "here"]})
+    with pytest.raises(LabelError, match=r"cannot read as churned / retained: \['gone', 'here'\]"):
+        LabelledTableSource(data, label="status").load()
+    assert LabelledTableSource(data, label="status", positive="gone").load().y.tolist() == [1, 0, 0]
+
+
+def test_missing_labels_and_columns():
+    with pytest.raises(LabelError, match=r"missing in 1 rows"):
+        LabelledTableSource(pd.DataFrame({"x": [1, 2], "y": ["Yes", None]}), label="y").load()
+    with pytest.raises(MissingColumnError, match=r"no column 'Churn'"):
+        LabelledTableSource(pd.DataFrame({"x": [1], "churn": [1]}), label="Churn").load()
+
+
+def test_text_columns_that_are_not_numbers_stay_text():
+    data = pd.DataFrame({"plan": ["a", "b"], "charges": ["1", "x"], "y": [0, 1]})
+    table = LabelledTableSource(data, label="y").load()
+    assert table.X["plan"].tolist() == ["a", "b"] and table.X["charges"].tolist() == ["1", "x"]
+
+
+def test_duplicate_policy_error():
+    data = pd.DataFrame({"x": [1, 1], "y": [0, 0]})
+    with pytest.raises(DuplicateRowsError, match=r"1 exact duplicate rows"):
+        LabelledTableSource(data, label="y", duplicates="error").load()
