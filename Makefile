@@ -1,0 +1,27 @@
+# Two commands do all the set-up on a fresh machine (Python 3.11+ on PATH):
+#   make demo   - create .venv, install churnml, run the pipeline end to end on generated data
+#   make test   - create .venv, install churnml with its dev extra, run the test suite
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: demo test bench clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e ".[dev]"
+	touch $(STAMP)
+
+demo: $(STAMP)
+	$(BIN)/churnml demo
+
+test: $(STAMP)
+	$(BIN)/python -m pytest
+
+bench: $(STAMP)
+	$(BIN)/python bench/generator.py
+
+clean:
+	rm -rf $(VENV) data/demo mlflow.db mlruns
