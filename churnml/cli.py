@@ -6,6 +6,7 @@ Errors go to stderr with exit code 1 and no traceback unless ``--debug``.
 from __future__ import annotations
 
 import datetime as dt
+import enum
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, Optional
@@ -51,6 +52,63 @@ Accounts = Annotated[Optional[str], typer.Option(
 Config = Annotated[Optional[Path], typer.Option(
     "--config", help="churnml.toml with sources and mappings; flags override it.",
     rich_help_panel="Data")]
+
+
+class Churn(str, enum.Enum):
+    inactivity = "inactivity"
+    subscription = "subscription"
+
+
+class Engine(str, enum.Enum):
+    duckdb = "duckdb"
+
+
+ChurnOpt = Annotated[Churn, typer.Option("--churn", help="Churn definition.", rich_help_panel="Churn")]
+HorizonOpt = Annotated[Optional[int], typer.Option(
+    "--horizon-days", min=1, help="Label window in days (default 90 for inactivity, 30 for subscription).",
+    rich_help_panel="Churn")]
+ActiveWindowOpt = Annotated[int, typer.Option(
+    "--active-window-days", min=1, help="Inactivity churn: eligible if active in this many days before the date.",
+    rich_help_panel="Churn")]
+GapOpt = Annotated[int, typer.Option(
+    "--gap-tolerance-days", min=0, help="Subscription churn: a restart within this many days is no churn.",
+    rich_help_panel="Churn")]
+LeadOpt = Annotated[int, typer.Option(
+    "--lead-time-days", min=0, help="Gap between the features' cutoff and the label window.", rich_help_panel="Churn")]
+EngineOpt = Annotated[Engine, typer.Option("--engine", help="Where the features are computed.")]
+ActivationOpt = Annotated[Optional[list[str]], typer.Option(
+    "--activation-event", help="Event type that marks activation (repeatable).", rich_help_panel="Features")]
+WindowsOpt = Annotated[str, typer.Option(
+    "--windows", help="Feature windows in days, comma-separated.", rich_help_panel="Features")]
+TrendWindowsOpt = Annotated[str, typer.Option(
+    "--trend-windows", help="Trend windows in days, comma-separated ('' for none).", rich_help_panel="Features")]
+OutOpt = Annotated[Path, typer.Option("--out", help="Output file, .parquet or .csv.")]
+OverwriteOpt = Annotated[bool, typer.Option("--overwrite", help="Replace an existing output file.")]
+
+
+def _definition(churn: Churn, horizon_days: int | None, active_window_days: int, gap_tolerance_days: int,
+                lead_time_days: int) -> Any:
+    from churnml.definitions import InactivityChurn, SubscriptionChurn
+
+    if churn is Churn.inactivity:
+        return InactivityChurn(horizon_days=horizon_days or 90, active_window_days=active_window_days,
+                               lead_time_days=lead_time_days)
+    return SubscriptionChurn(horizon_days=horizon_days or 30, gap_tolerance_days=gap_tolerance_days,
+                             lead_time_days=lead_time_days)
+
+
+def _builder(windows: str, trend_windows: str, activation_event: list[str] | None, engine: Engine) -> Any:
+    from churnml.errors import ConfigError
+    from churnml.features import FeatureBuilder
+
+    def days(text: str, option: str) -> tuple[int, ...]:
+        try:
+            return tuple(int(part) for part in text.split(",") if part.strip())
+        except ValueError as error:
+            raise ConfigError(f"{option} must be whole days separated by commas. Got {text!r} instead.") from error
+
+    return FeatureBuilder(windows=days(windows, "--windows"), trend_windows=days(trend_windows, "--trend-windows"),
+                          activation_events=activation_event, engine=engine.value)
 
 
 def _load_usage(config: Path | None, events: str | None, user_col: str | None,
@@ -217,6 +275,73 @@ def demo(
                   "they are built (issues #3 to #6).")
 
 
+@app.command()
+def features(
+    as_of: Annotated[str, typer.Option("--as-of", help="Date of the features (YYYY-MM-DD); events before it only.")],
+    out: OutOpt,
+    events: Events = None, user_col: UserCol = None, time_col: TimeCol = None,
+    type_col: TypeCol = None, value_col: ValueCol = None, where: Where = None,
+    duplicates: Duplicates = None, subscriptions: Subscriptions = None, accounts: Accounts = None,
+    config: Config = None,
+    churn: ChurnOpt = Churn.inactivity, horizon_days: HorizonOpt = None, active_window_days: ActiveWindowOpt = 90,
+    gap_tolerance_days: GapOpt = 0, lead_time_days: LeadOpt = 0, engine: EngineOpt = Engine.duckdb,
+    windows: WindowsOpt = "7,30,90", trend_windows: TrendWindowsOpt = "7,30",
+    activation_event: ActivationOpt = None, overwrite: OverwriteOpt = False,
+) -> None:
+    """Features of every eligible user as of a date (one row per user, no labels)."""
+    from churnml._io import write_table
+
+    data = _load_usage(config, events, user_col, time_col, type_col, value_col, where, duplicates,
+                       subscriptions, accounts)
+    definition = _definition(churn, horizon_days, active_window_days, gap_tolerance_days, lead_time_days)
+    builder = _builder(windows, trend_windows, activation_event, engine)
+    frame = builder.fit(data, observation_dates=[as_of]).transform(data, [as_of], definition=definition)
+    path = write_table(frame, out, overwrite=overwrite)
+    _console().print(f"wrote {len(frame):,} users x {len(builder.feature_names_out_)} features as of {as_of} "
+                     f"to {path}", soft_wrap=True)
+
+
+@app.command()
+def dataset(
+    out: OutOpt,
+    events: Events = None, user_col: UserCol = None, time_col: TimeCol = None,
+    type_col: TypeCol = None, value_col: ValueCol = None, where: Where = None,
+    duplicates: Duplicates = None, subscriptions: Subscriptions = None, accounts: Accounts = None,
+    config: Config = None,
+    churn: ChurnOpt = Churn.inactivity, horizon_days: HorizonOpt = None, active_window_days: ActiveWindowOpt = 90,
+    gap_tolerance_days: GapOpt = 0, lead_time_days: LeadOpt = 0,
+    step_days: Annotated[int, typer.Option("--step-days", min=1, help="Days between observation dates.")] = 30,
+    dates: Annotated[Optional[str], typer.Option(
+        "--dates", help="Explicit observation dates, comma-separated (instead of the grid).")] = None,
+    engine: EngineOpt = Engine.duckdb, windows: WindowsOpt = "7,30,90", trend_windows: TrendWindowsOpt = "7,30",
+    activation_event: ActivationOpt = None, overwrite: OverwriteOpt = False,
+) -> None:
+    """The point-in-time training set: one row per eligible user and observation date, with its label."""
+    from rich.table import Table
+
+    from churnml._io import write_table
+    from churnml.dataset import build_dataset
+
+    data = _load_usage(config, events, user_col, time_col, type_col, value_col, where, duplicates,
+                       subscriptions, accounts)
+    definition = _definition(churn, horizon_days, active_window_days, gap_tolerance_days, lead_time_days)
+    training = build_dataset(
+        data, definition, builder=_builder(windows, trend_windows, activation_event, engine),
+        step_days=step_days, observation_dates=dates.split(",") if dates else None)
+    path = write_table(training.frame, out, overwrite=overwrite)
+    console = _console()
+    table = Table(title=f"{definition.kind} churn, {definition.horizon_days}-day horizon", title_justify="left")
+    for column in ("observation date", "rows", "label rate"):
+        table.add_column(column, justify="right")
+    for row in training.summary().itertuples():
+        table.add_row(f"{row.observation_date:%Y-%m-%d}", f"{row.rows:,}", f"{row.label_rate:.1%}")
+    console.print(table)
+    frame = training.frame
+    console.print(f"wrote {len(frame):,} rows ({frame['user_id'].nunique():,} users, "
+                  f"{len(training.observation_dates)} dates, label rate {frame['label'].mean():.1%}, "
+                  f"{len(training.feature_names)} features) to {path}", soft_wrap=True)
+
+
 def _not_built(command: str, issue: int, what: str) -> None:
     def stub(ctx: typer.Context) -> None:
         raise NotBuiltError(f"`churnml {command}` is not built yet: issue #{issue} builds it ({what}).")
@@ -226,8 +351,6 @@ def _not_built(command: str, issue: int, what: str) -> None:
                                            "help_option_names": []})(stub)
 
 
-_not_built("features", 3, "features of every eligible user as of a date")
-_not_built("dataset", 3, "the point-in-time training set")
 _not_built("train", 4, "calibrated XGBoost models tracked in MLflow")
 _not_built("score", 6, "batch scoring of at-risk accounts")
 _not_built("explain", 5, "the drivers behind one account's risk")

@@ -1,0 +1,99 @@
+"""Point-in-time training sets: one row per eligible user and observation date, with a label.
+
+Examples
+--------
+>>> import pandas as pd
+>>> from churnml import EventSource, load
+>>> days = pd.to_datetime(["2024-01-01", "2024-01-15", "2024-02-01", "2024-03-01", "2024-04-10"])
+>>> data = load(EventSource(pd.DataFrame({"user_id": [1, 1, 1, 2, 1], "timestamp": days})))
+>>> training = build_dataset(data, InactivityChurn(horizon_days=30, active_window_days=30),
+...                          observation_dates=["2024-02-15"], builder=FeatureBuilder(windows=(30,), trend_windows=()))
+>>> training.frame[["user_id", "observation_date", "label", "count_events_30d"]]
+   user_id observation_date  label  count_events_30d
+0        1       2024-02-15      1               1.0
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from churnml.definitions import (
+    ChurnDefinition,
+    InactivityChurn,
+    SubscriptionChurn,
+    check_labelled,
+    observation_grid,
+    parse_dates,
+)
+from churnml.features import FeatureBuilder
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from churnml.sources import UsageData
+
+__all__ = ["TrainingSet", "build_dataset", "InactivityChurn", "SubscriptionChurn"]
+
+
+@dataclass(frozen=True, eq=False)
+class TrainingSet:
+    """A labelled point-in-time dataset and what made it."""
+
+    frame: pd.DataFrame
+    observation_dates: list[dt.date]
+    definition: ChurnDefinition
+    builder: FeatureBuilder
+
+    @property
+    def feature_names(self) -> list[str]:
+        return list(self.builder.get_feature_names_out())
+
+    def summary(self) -> pd.DataFrame:
+        """Rows, users and label rate per observation date."""
+        grouped = self.frame.groupby("observation_date", observed=True)
+        return grouped.agg(rows=("user_id", "size"), label_rate=("label", "mean")).reset_index()
+
+
+def build_dataset(data: UsageData, definition: ChurnDefinition | None = None, *,
+                  builder: FeatureBuilder | None = None, step_days: int = 30,
+                  observation_dates: Iterable[str | dt.date] | None = None) -> TrainingSet:
+    """Features as of each observation date and the churn label after it.
+
+    Parameters
+    ----------
+    data : UsageData
+    definition : InactivityChurn or SubscriptionChurn, default InactivityChurn()
+    builder : FeatureBuilder, optional
+        Unfitted (fitted here on events before the last date) or already fitted.
+    step_days : int, default 30
+        Spacing of the grid of observation dates when none are given.
+    observation_dates : dates, optional
+        Explicit dates; right-censored ones are refused.
+
+    Returns
+    -------
+    TrainingSet
+        ``frame`` has ``user_id``, ``observation_date``, ``label`` (1 = churned),
+        ``churn_type`` for subscription churn, then the features.
+    """
+    from churnml._engine_duckdb import compute, time_span
+
+    definition = definition or InactivityChurn()
+    builder = builder if builder is not None else FeatureBuilder()
+    first, last = time_span(data)
+    if observation_dates is None:
+        builder._validate_params()
+        lookback = max(max(builder.windows), 2 * max(builder.trend_windows, default=0),
+                       definition.active_window_days)
+        dates = observation_grid(first_event=first, last_event=last, lookback_days=lookback,
+                                 definition=definition, step_days=step_days)
+    else:
+        dates = parse_dates(observation_dates)
+        check_labelled(dates, last, definition)
+    if not hasattr(builder, "spec_"):
+        builder.fit(data, observation_dates=dates)
+    frame = compute(data, builder.spec_, definition, dates, labels=True)
+    return TrainingSet(frame=frame, observation_dates=dates, definition=definition, builder=builder)

@@ -1,0 +1,182 @@
+"""What churn means, who can churn at a date, and which dates can be labelled.
+
+Observation dates are midnights. At an observation date ``t``:
+
+- features use only events with ``timestamp < t``;
+- the label window is ``[t + lead_time, t + lead_time + horizon)``;
+- a date is labelled only if its label window (plus the gap tolerance, for
+  subscriptions) ends on or before the last fully observed day, so right-censored
+  dates never get a label.
+
+Examples
+--------
+>>> churn = InactivityChurn(horizon_days=30, active_window_days=30)
+>>> grid = observation_grid(first_event=dt.datetime(2024, 1, 1, 9), last_event=dt.datetime(2024, 12, 31, 17),
+...                         lookback_days=90, definition=churn, step_days=30)
+>>> grid[0], grid[-1], len(grid)
+(datetime.date(2024, 3, 31), datetime.date(2024, 11, 26), 9)
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+
+from churnml.errors import ConfigError
+
+__all__ = ["InactivityChurn", "SubscriptionChurn", "ChurnDefinition", "observation_grid",
+           "parse_dates", "INVOLUNTARY_REASONS"]
+
+INVOLUNTARY_REASONS = ("payment_failed", "payment_failure", "failed_payment", "dunning", "involuntary",
+                       "card_declined", "chargeback")
+
+
+def _check_days(owner: str, name: str, value: object, minimum: int) -> None:
+    if not isinstance(value, int) or isinstance(value, bool) or value < minimum:
+        kind = "positive int" if minimum == 1 else "non-negative int"
+        raise ConfigError(f"The {name!r} parameter of {owner} must be a {kind}. Got {value!r} instead.")
+
+
+@dataclass(frozen=True)
+class InactivityChurn:
+    """Non-contractual churn: no event at all in the label window.
+
+    Parameters
+    ----------
+    horizon_days : int, default 90
+        Length of the label window.
+    active_window_days : int, default 90
+        A user is eligible at ``t`` if they signed up before ``t`` and had an
+        event in ``[t - active_window_days, t)``.
+    lead_time_days : int, default 0
+        Gap between the features' cutoff and the label window.
+    """
+
+    horizon_days: int = 90
+    active_window_days: int = 90
+    lead_time_days: int = 0
+
+    kind = "inactivity"
+
+    def __post_init__(self) -> None:
+        _check_days("InactivityChurn", "horizon_days", self.horizon_days, 1)
+        _check_days("InactivityChurn", "active_window_days", self.active_window_days, 1)
+        _check_days("InactivityChurn", "lead_time_days", self.lead_time_days, 0)
+
+    @property
+    def label_span_days(self) -> int:
+        """Days after ``t`` that must be observed for a label."""
+        return self.lead_time_days + self.horizon_days
+
+
+@dataclass(frozen=True)
+class SubscriptionChurn:
+    """Contractual churn: every subscription has ended by the end of the label window.
+
+    Subscriptions of a user that follow each other within ``gap_tolerance_days``
+    count as one continuous coverage. A user is eligible at ``t`` if a coverage
+    started before ``t`` and is still running at ``t``; they churn if that
+    coverage ends before ``t + lead_time_days + horizon_days``. The churn is
+    involuntary when the last subscription's ``end_reason`` is one of
+    ``involuntary_reasons`` (case-insensitive), voluntary otherwise.
+
+    Parameters
+    ----------
+    horizon_days : int, default 30
+    gap_tolerance_days : int, default 0
+    lead_time_days : int, default 0
+    involuntary_reasons : tuple of str
+    """
+
+    horizon_days: int = 30
+    gap_tolerance_days: int = 0
+    lead_time_days: int = 0
+    involuntary_reasons: tuple[str, ...] = field(default=INVOLUNTARY_REASONS)
+
+    kind = "subscription"
+
+    def __post_init__(self) -> None:
+        _check_days("SubscriptionChurn", "horizon_days", self.horizon_days, 1)
+        _check_days("SubscriptionChurn", "gap_tolerance_days", self.gap_tolerance_days, 0)
+        _check_days("SubscriptionChurn", "lead_time_days", self.lead_time_days, 0)
+
+    @property
+    def active_window_days(self) -> int:
+        return 0
+
+    @property
+    def label_span_days(self) -> int:
+        # A restart within the gap tolerance after the window must be observable too.
+        return self.lead_time_days + self.horizon_days + self.gap_tolerance_days
+
+
+ChurnDefinition = InactivityChurn | SubscriptionChurn
+
+
+def observation_grid(*, first_event: dt.datetime, last_event: dt.datetime, lookback_days: int,
+                     definition: ChurnDefinition, step_days: int = 30) -> list[dt.date]:
+    """Every ``step_days`` from the first date with a full lookback to the last labelled date.
+
+    The first date is the day after the first event's day plus ``lookback_days``;
+    the last is the last fully observed midnight (the last event's day) minus the
+    definition's label span. The grid is anchored at its last date, so the most
+    recent labelled date is always in it.
+
+    Raises
+    ------
+    churnml.errors.ConfigError
+        The history is too short for one labelled date.
+    """
+    _check_days("observation_grid", "step_days", step_days, 1)
+    first = first_event.date() + dt.timedelta(days=1 + lookback_days)
+    last = last_event.date() - dt.timedelta(days=definition.label_span_days)
+    if first > last:
+        span = (last_event.date() - first_event.date()).days
+        raise ConfigError(
+            f"The history spans {span} days ({first_event.date()} .. {last_event.date()}), too short "
+            f"for a {lookback_days}-day lookback plus a {definition.label_span_days}-day label window. "
+            "Fix: shorten the windows or the horizon.")
+    count = (last - first).days // step_days
+    return [last - dt.timedelta(days=step_days * k) for k in range(count, -1, -1)]
+
+
+def parse_dates(values: Iterable[str | dt.date | dt.datetime]) -> list[dt.date]:
+    """Observation dates from text or date objects, sorted and unique.
+
+    >>> parse_dates(["2024-02-01", dt.date(2024, 1, 1), "2024-02-01"])
+    [datetime.date(2024, 1, 1), datetime.date(2024, 2, 1)]
+    """
+    out: set[dt.date] = set()
+    for value in values:
+        if isinstance(value, dt.datetime):
+            if value.time() != dt.time(0):
+                raise ConfigError(f"Observation dates are midnights; got {value!r}. Pass a date.")
+            out.add(value.date())
+        elif isinstance(value, dt.date):
+            out.add(value)
+        else:
+            try:
+                out.add(dt.date.fromisoformat(str(value).strip()))
+            except ValueError as error:
+                raise ConfigError(f"Observation date {value!r} is not a date as YYYY-MM-DD.") from error
+    if not out:
+        raise ConfigError("No observation dates given.")
+    return sorted(out)
+
+
+def last_labelled_date(last_event: dt.datetime, definition: ChurnDefinition) -> dt.date:
+    """The latest observation date whose label window is fully observed."""
+    return last_event.date() - dt.timedelta(days=definition.label_span_days)
+
+
+def check_labelled(dates: Sequence[dt.date], last_event: dt.datetime, definition: ChurnDefinition) -> None:
+    """Refuse right-censored dates: their label window is not fully observed."""
+    limit = last_labelled_date(last_event, definition)
+    late = [d for d in dates if d > limit]
+    if late:
+        raise ConfigError(
+            f"{len(late)} observation date(s) are right-censored, e.g. {late[0].isoformat()!r}: the data "
+            f"ends {last_event.date()} and a label needs {definition.label_span_days} observed days after "
+            f"the date, so the last labelled date is {limit.isoformat()}. Fix: use earlier dates, or "
+            "`features` (no labels) for scoring.")

@@ -1,0 +1,356 @@
+"""Recency, frequency and friends, as of observation dates, without looking ahead.
+
+:class:`FeatureBuilder` follows the scikit-learn contract: ``fit`` fixes the
+event types (rare ones grouped as ``other``), the windows and the categories of
+account attributes into a :class:`FeatureSpec`; ``transform`` computes the
+features as of given dates with an engine (DuckDB here; the spec is plain data,
+so other engines compile the same spec).
+
+The point-in-time rule: a feature at ``t`` uses only events with
+``timestamp < t``. Appending any event at or after ``t`` leaves every feature at
+``t`` unchanged (tested property).
+
+Feature families and names (``<w>`` a window in days, ``<type>`` an event type):
+
+============  ================================================================
+recency       ``days_since_last_event``, ``days_since_last_<type>``
+frequency     ``count_events_<w>d``, ``count_<type>_<w>d``, ``active_days_<w>d``
+monetary      ``value_sum_<w>d``, ``value_mean_<w>d`` (when events carry a value)
+tenure        ``tenure_days`` (since signup, else since the first event)
+trend         ``trend_count_<w>d``, ``trend_count_<type>_<w>d``: relative change of
+              the last ``w`` days against the ``w`` before (-0.8 = fell 80%)
+rhythm        ``mean_gap_days`` between active days in the lookback,
+              ``overdue_ratio`` = days since last event / mean gap
+breadth       ``distinct_types_<w>d``
+activation    ``activated``, ``days_to_activation`` (an activation event within N
+              days of signup, and before ``t``)
+subscription  ``plan``, ``mrr``, ``subscription_tenure_days``, ``mrr_change_<L>d``,
+              ``downgrades_<L>d`` (``L`` the lookback)
+attributes    account columns as given (text as categories fixed at fit)
+============  ================================================================
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import json
+import re
+import warnings
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from sklearn.base import BaseEstimator
+from sklearn.utils.validation import check_is_fitted
+
+from churnml.definitions import ChurnDefinition, InactivityChurn, parse_dates
+from churnml.errors import ConfigError
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from churnml.sources import UsageData
+
+__all__ = ["FeatureBuilder", "FeatureSpec", "FeatureInfo", "UnseenEventTypeWarning"]
+
+
+class UnseenEventTypeWarning(UserWarning):
+    """Event types not seen at fit time are counted as ``other``."""
+
+
+@dataclass(frozen=True)
+class FeatureInfo:
+    """What a feature means, for explanations: a sentence template, a unit, a direction.
+
+    ``direction`` is +1 when a higher value usually means more churn risk, -1 when
+    it means less, 0 when it depends.
+    """
+
+    name: str
+    family: str
+    description: str
+    unit: str
+    direction: int
+    event_type: str | None = None
+    window_days: int | None = None
+
+
+@dataclass(frozen=True)
+class FeatureSpec:
+    """Everything ``transform`` needs, fixed at fit time; plain data, JSON round-trips.
+
+    ``event_types`` maps each kept source event type to its name in features;
+    every other non-null type (rare at fit, or unseen) is counted as ``other``.
+    """
+
+    windows: tuple[int, ...]
+    trend_windows: tuple[int, ...]
+    event_types: dict[str, str]
+    known_types: tuple[str, ...]  # every type seen at fit, kept or grouped
+    has_value: bool
+    activation_events: tuple[str, ...]
+    activation_days: int
+    has_signup: bool
+    has_subscriptions: bool
+    plan_levels: list[str] | None  # None: no plan column
+    attributes: dict[str, list[str] | None]  # None: numeric; list: category levels
+    lookback_days: int
+
+    @property
+    def type_names(self) -> list[str]:
+        """Per-type feature names; ``other`` takes rare and unseen types. Empty without event types."""
+        return list(self.event_types.values()) + ["other"] if self.known_types else []
+
+    def attribute_names(self) -> dict[str, str]:
+        """Account column -> feature name; ``account_<column>`` where a column's own name is taken."""
+        taken = {f.name for f in self._event_features()}
+        return {column: f"account_{column}" if column in taken else column for column in self.attributes}
+
+    def categorical_levels(self) -> dict[str, list[str]]:
+        """Levels of each categorical feature; values outside them read as ``other``."""
+        names = self.attribute_names()
+        levels = {names[column]: lv for column, lv in self.attributes.items() if lv is not None}
+        if self.plan_levels is not None:
+            levels["plan"] = self.plan_levels
+        return levels
+
+    def to_json(self) -> str:
+        return json.dumps(dataclasses.asdict(self), sort_keys=True)
+
+    @classmethod
+    def from_json(cls, text: str) -> FeatureSpec:
+        raw = json.loads(text)
+        for key in ("windows", "trend_windows", "activation_events", "known_types"):
+            raw[key] = tuple(raw[key])
+        return cls(**raw)
+
+    def features(self) -> list[FeatureInfo]:
+        """The features this spec computes, in output order, with their metadata."""
+        names = self.attribute_names()
+        return self._event_features() + [
+            FeatureInfo(names[column], "attribute", f"{column}: {{value}}",
+                        "category" if levels is not None else "value", 0)
+            for column, levels in self.attributes.items()]
+
+    def _event_features(self) -> list[FeatureInfo]:
+        out = [FeatureInfo("days_since_last_event", "recency", "No activity for {value} days",
+                           "days", +1)]
+        for name in self.type_names:
+            out.append(FeatureInfo(f"days_since_last_{name}", "recency",
+                                   f"Last {_words(name)} {{value}} days ago", "days", +1, event_type=name))
+        for w in self.windows:
+            out.append(FeatureInfo(f"count_events_{w}d", "frequency",
+                                   f"{{value}} events in the last {w} days", "events", -1, window_days=w))
+            for name in self.type_names:
+                out.append(FeatureInfo(f"count_{name}_{w}d", "frequency",
+                                       f"{{value}} {_words(name)} events in the last {w} days", "events",
+                                       +1 if name in _PAIN_TYPES else -1, event_type=name, window_days=w))
+            out.append(FeatureInfo(f"active_days_{w}d", "frequency",
+                                   f"Active on {{value}} of the last {w} days", "days", -1, window_days=w))
+            if self.has_value:
+                out.append(FeatureInfo(f"value_sum_{w}d", "monetary",
+                                       f"Spent {{value}} in the last {w} days", "value", -1, window_days=w))
+                out.append(FeatureInfo(f"value_mean_{w}d", "monetary",
+                                       f"Average value {{value}} per event in the last {w} days", "value", -1,
+                                       window_days=w))
+            if self.type_names:
+                out.append(FeatureInfo(f"distinct_types_{w}d", "breadth",
+                                       f"Used {{value}} kinds of events in the last {w} days", "types", -1,
+                                       window_days=w))
+        for w in self.trend_windows:
+            out.append(FeatureInfo(f"trend_count_{w}d", "trend",
+                                   f"Activity changed {{value}} vs the previous {w} days", "fraction", -1,
+                                   window_days=w))
+            for name in self.type_names:
+                out.append(FeatureInfo(f"trend_count_{name}_{w}d", "trend",
+                                       f"{_words(name).capitalize()} changed {{value}} vs the previous {w} days",
+                                       "fraction", +1 if name in _PAIN_TYPES else -1, event_type=name,
+                                       window_days=w))
+        out.append(FeatureInfo("tenure_days", "tenure", "Customer for {value} days", "days", -1))
+        out.append(FeatureInfo("mean_gap_days", "rhythm", "Usually active every {value} days", "days", +1))
+        out.append(FeatureInfo("overdue_ratio", "rhythm", "{value} times the usual gap since the last event",
+                               "ratio", +1))
+        if self.activation_events:
+            out.append(FeatureInfo("activated", "activation",
+                                   f"Activated within {self.activation_days} days of signup: {{value}}",
+                                   "flag", -1))
+            out.append(FeatureInfo("days_to_activation", "activation", "Activated {value} days after signup",
+                                   "days", +1))
+        if self.has_subscriptions:
+            L = self.lookback_days
+            if self.plan_levels is not None:
+                out.append(FeatureInfo("plan", "subscription", "On the {value} plan", "category", 0))
+            out.append(FeatureInfo("mrr", "subscription", "Pays {value} per month", "value", 0))
+            out.append(FeatureInfo("subscription_tenure_days", "subscription", "Subscribed for {value} days",
+                                   "days", -1))
+            out.append(FeatureInfo(f"mrr_change_{L}d", "subscription",
+                                   f"Monthly revenue changed by {{value}} in the last {L} days", "value", -1,
+                                   window_days=L))
+            out.append(FeatureInfo(f"downgrades_{L}d", "subscription", f"{{value}} downgrades in the last {L} days",
+                                   "events", +1, window_days=L))
+        return out
+
+
+# Event types whose frequency signals trouble rather than engagement.
+_PAIN_TYPES = {"support_ticket", "payment_failure", "cancellation", "complaint", "refund", "error"}
+
+
+def _words(name: str) -> str:
+    return name.replace("_", " ")
+
+
+def slug(text: str) -> str:
+    """A feature-name-safe form of an event type.
+
+    >>> slug("Feature Run Clicked"), slug("3D view"), slug("!!")
+    ('feature_run_clicked', 't_3d_view', 'type')
+    """
+    out = re.sub(r"[^0-9a-z]+", "_", text.lower()).strip("_") or "type"
+    return f"t_{out}" if out[0].isdigit() else out
+
+
+class FeatureBuilder(BaseEstimator):
+    """Point-in-time features from usage histories.
+
+    Parameters
+    ----------
+    windows : tuple of int, default (7, 30, 90)
+        Windows in days for counts, active days, values and breadth.
+    trend_windows : tuple of int, default (7, 30)
+        Windows whose last ``w`` days are compared with the ``w`` before.
+    min_type_share : float, default 0.005
+        Event types with a smaller share of events at fit time are grouped as ``other``.
+    max_types : int, default 20
+        At most this many types keep their own features (the most frequent).
+    activation_events : tuple of str, optional
+        Event types that mark activation; none disables the activation features.
+    activation_days : int, default 14
+        Activation counts only within this many days of signup.
+    max_levels : int, default 30
+        Text attributes keep at most this many levels (the most frequent); the
+        rest, and levels unseen at fit, become ``other``.
+    engine : {'duckdb'}, default 'duckdb'
+
+    Attributes
+    ----------
+    spec_ : FeatureSpec
+    feature_names_out_ : ndarray of str
+    feature_info_ : dict of str to FeatureInfo
+    """
+
+    def __init__(self, *, windows: Sequence[int] = (7, 30, 90), trend_windows: Sequence[int] = (7, 30),
+                 min_type_share: float = 0.005, max_types: int = 20,
+                 activation_events: Sequence[str] | None = None, activation_days: int = 14,
+                 max_levels: int = 30, engine: str = "duckdb") -> None:
+        self.windows = windows
+        self.trend_windows = trend_windows
+        self.min_type_share = min_type_share
+        self.max_types = max_types
+        self.activation_events = activation_events
+        self.activation_days = activation_days
+        self.max_levels = max_levels
+        self.engine = engine
+
+    def _validate_params(self) -> None:
+        def positive_ints(name: str, value: Any) -> tuple[int, ...]:
+            try:
+                values = tuple(value)
+            except TypeError:
+                values = ()
+            if not values or not all(isinstance(v, int) and not isinstance(v, bool) and v > 0 for v in values):
+                raise ConfigError(f"The {name!r} parameter of FeatureBuilder must be a tuple of positive ints. "
+                                  f"Got {value!r} instead.")
+            return tuple(sorted(set(values)))
+
+        positive_ints("windows", self.windows)
+        if tuple(self.trend_windows):
+            positive_ints("trend_windows", self.trend_windows)
+        if not 0 <= self.min_type_share < 1:
+            raise ConfigError("The 'min_type_share' parameter of FeatureBuilder must be in [0, 1). "
+                              f"Got {self.min_type_share!r} instead.")
+        for name in ("max_types", "activation_days", "max_levels"):
+            value = getattr(self, name)
+            if not isinstance(value, int) or value < 1:
+                raise ConfigError(f"The {name!r} parameter of FeatureBuilder must be a positive int. "
+                                  f"Got {value!r} instead.")
+        if self.engine != "duckdb":
+            raise ConfigError(f"The 'engine' parameter of FeatureBuilder must be 'duckdb'. Got {self.engine!r} "
+                              "instead (the Spark engine comes with issue #9).")
+
+    def fit(self, data: UsageData, y: None = None, *,
+            observation_dates: Iterable[str | dt.date] | None = None) -> FeatureBuilder:
+        """Fix event types, windows and attribute categories from ``data``.
+
+        Only events before the last observation date (when given) are looked at,
+        so even the choice of types does not peek past the training period.
+        """
+        from churnml._engine_duckdb import fit_statistics
+
+        self._validate_params()
+        windows = tuple(sorted(set(self.windows)))
+        trend_windows = tuple(sorted(set(self.trend_windows)))
+        lookback = max(max(windows), 2 * max(trend_windows, default=0))
+        until = max(parse_dates(observation_dates)) if observation_dates is not None else None
+        stats = fit_statistics(data, until=until, max_levels=self.max_levels)
+
+        total = sum(stats.type_counts.values())
+        ranked = sorted(stats.type_counts.items(), key=lambda kv: (-kv[1], kv[0]))
+        kept = [t for t, n in ranked if total and n / total >= self.min_type_share][: self.max_types]
+        names: dict[str, str] = {}
+        used: set[str] = {"other", "event", "events"}
+        for source_type in kept:
+            base = name = slug(source_type)
+            k = 2
+            while name in used:
+                name, k = f"{base}_{k}", k + 1
+            used.add(name)
+            names[source_type] = name
+
+        activation = tuple(self.activation_events or ())
+        unknown = [a for a in activation if a not in stats.type_counts]
+        if unknown:
+            raise ConfigError(f"activation_events {unknown!r} never occur in the events; known types: "
+                              f"{sorted(stats.type_counts)[:20]!r}.")
+        self.spec_ = FeatureSpec(
+            windows=windows, trend_windows=trend_windows, event_types=names,
+            known_types=tuple(sorted(stats.type_counts)), has_value=stats.has_value,
+            activation_events=activation, activation_days=self.activation_days,
+            has_signup=stats.has_signup, has_subscriptions=stats.has_subscriptions,
+            plan_levels=stats.plan_levels, attributes=stats.attributes, lookback_days=lookback)
+        self.feature_info_ = {f.name: f for f in self.spec_.features()}
+        import numpy as np
+
+        self.feature_names_out_ = np.array(list(self.feature_info_), dtype=object)
+        return self
+
+    def get_feature_names_out(self, input_features: None = None) -> Any:
+        check_is_fitted(self, "spec_")
+        return self.feature_names_out_
+
+    def transform(self, data: UsageData, observation_dates: Iterable[str | dt.date], *,
+                  definition: ChurnDefinition | None = None) -> pd.DataFrame:
+        """Features of every user eligible at each date: ``user_id``, ``observation_date``, features.
+
+        Parameters
+        ----------
+        data : UsageData
+        observation_dates : dates
+        definition : InactivityChurn or SubscriptionChurn, optional
+            Decides who is eligible; default ``InactivityChurn()`` (active in the
+            last 90 days).
+        """
+        from churnml._engine_duckdb import compute
+
+        check_is_fitted(self, "spec_")
+        dates = parse_dates(observation_dates)
+        self._warn_unseen_types(data)
+        return compute(data, self.spec_, definition or InactivityChurn(), dates, labels=False)
+
+    def _warn_unseen_types(self, data: UsageData) -> None:
+        from churnml._engine_duckdb import event_types
+
+        unseen = sorted(set(event_types(data)) - set(self.spec_.known_types))
+        if unseen:
+            warnings.warn(f"{len(unseen)} event type(s) not seen at fit time, e.g. {unseen[0]!r}, are "
+                          "counted as 'other'.", UnseenEventTypeWarning, stacklevel=3)
