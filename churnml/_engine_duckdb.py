@@ -132,25 +132,15 @@ def compute(data: UsageData, spec: FeatureSpec, definition: ChurnDefinition, dat
     if isinstance(definition, SubscriptionChurn) and data.subscriptions is None:
         raise ConfigError("Subscription churn needs a subscriptions table (--subscriptions).")
     backend = data.backend
-    E = qi(data.events.view)
-    names = {key: fresh_name(key) for key in ("obs", "daily", "keys", "win", "recency", "islands", "out")}
+    names = {key: fresh_name(key) for key in ("obs", "agg", "keys", "islands")}
     t = {k: qi(v) for k, v in names.items()}
     label_span = definition.label_span_days if labels else 0
-    upper = max(dates) + dt.timedelta(days=label_span)
-    L = spec.lookback_days
-
-    type_case = "NULL"
-    if "event_type" in data.events.columns:
-        whens = " ".join(f"WHEN event_type = {ql(src)} THEN {ql(name)}" for src, name in spec.event_types.items())
-        type_case = f"CASE WHEN event_type IS NULL THEN NULL {whens} ELSE 'other' END"
-    value_aggs = ', sum(value) AS value_sum, count(value) AS value_n' if spec.has_value else ""
     statements = [
-        f"CREATE OR REPLACE TEMP TABLE {t['obs']} AS SELECT CAST(unnest([{', '.join(_date(d) for d in dates)}]) "
-        "AS DATE) AS observation_date",
-        # The one scan of the events.
-        f"CREATE OR REPLACE TEMP TABLE {t['daily']} AS SELECT user_id, {type_case} AS type_name, "
-        f"CAST(\"timestamp\" AS DATE) AS day, count(*) AS n, max(\"timestamp\") AS last_ts{value_aggs} "
-        f"FROM {E} WHERE \"timestamp\" < {_date(upper)} GROUP BY ALL",
+        f"CREATE OR REPLACE TEMP TABLE {t['obs']} AS SELECT observation_date, "
+        "CAST(observation_date AS TIMESTAMP) AS t, "
+        f"CAST(observation_date AS TIMESTAMP) + INTERVAL {label_span} DAY AS t_upper "
+        f"FROM (SELECT CAST(unnest([{', '.join(_date(d) for d in dates)}]) AS DATE) AS observation_date)",
+        _aggregate_sql(data, spec, definition, t, labels),
     ]
     if isinstance(definition, SubscriptionChurn) or spec.has_subscriptions:
         gap = definition.gap_tolerance_days if isinstance(definition, SubscriptionChurn) else 0
@@ -158,19 +148,16 @@ def compute(data: UsageData, spec: FeatureSpec, definition: ChurnDefinition, dat
         assert subscriptions is not None
         statements.append(_islands_sql(qi(subscriptions.view), t["islands"], gap, subscriptions.columns))
     statements.append(_keys_sql(data, definition, t))
-    statements.append(_window_sql(spec, t))
-    statements.append(_recency_sql(spec, t))
-    for statement in statements:
-        backend.execute(statement)
-
-    select, joins = _assemble(data, spec, t)
-    label_select = ""
-    if labels:
-        label_select, label_join = _label_sql(definition, t)
-        joins.append(label_join)
-    query = (f"SELECT k.user_id, k.observation_date{label_select}, {', '.join(select)} FROM {t['keys']} k "
-             f"{' '.join(joins)} ORDER BY k.observation_date, k.user_id")
     try:
+        for statement in statements:
+            backend.execute(statement)
+        select, joins = _assemble(data, spec, t)
+        label_select = ""
+        if labels:
+            label_select, label_join = _label_sql(definition, t)
+            joins.append(label_join)
+        query = (f"SELECT k.user_id, k.observation_date{label_select}, {', '.join(select)} FROM {t['keys']} k "
+                 f"{' '.join(joins)} ORDER BY k.observation_date, k.user_id")
         frame = backend.sql(query).df()
     finally:
         for name in names.values():
@@ -183,6 +170,99 @@ def compute(data: UsageData, spec: FeatureSpec, definition: ChurnDefinition, dat
         else:
             frame[info.name] = frame[info.name].astype("float64")
     return frame
+
+
+_WORD = 64  # active days are bits of UBIGINT words: bit i of word j = active (64 j + i + 1) days before t
+
+
+def _mask(window: int, word: int) -> str:
+    """The bits of ``word`` that fall inside the last ``window`` days, as a UBIGINT literal."""
+    low, high = word * _WORD, (word + 1) * _WORD
+    bits = 0 if window <= low else (2**_WORD - 1 if window >= high else 2 ** (window - low) - 1)
+    return f"CAST({bits} AS UBIGINT)"
+
+
+def _aggregate_sql(data: UsageData, spec: FeatureSpec, definition: ChurnDefinition, t: dict[str, str],
+                   labels: bool) -> str:
+    """The one pass: every event joined to the dates it can inform, aggregated per user and date."""
+    E = qi(data.events.view)
+    L = spec.lookback_days
+    type_case = "NULL"
+    if "event_type" in data.events.columns:
+        whens = " ".join(f"WHEN event_type = {ql(src)} THEN {ql(name)}" for src, name in spec.event_types.items())
+        type_case = f"CASE WHEN event_type IS NULL THEN NULL {whens} ELSE 'other' END"
+    signup_join, signup_day = "", "NULL"
+    if spec.activation_events and spec.has_signup and data.accounts is not None:
+        signup_join = (f"LEFT JOIN (SELECT user_id AS signup_user, CAST(signup_date AS DATE) AS signup_day "
+                       f"FROM {qi(data.accounts.view)}) s ON s.signup_user = e.user_id")
+        signup_day = "s.signup_day"
+
+    def since(days: int) -> str:  # ts in the last `days` days before t
+        return f"ts >= o.t - INTERVAL {days} DAY AND ts < o.t"
+
+    # Stage 1, the one pass over the events: per user, date and type, a few aggregates.
+    counted = sorted(set(spec.windows) | set(spec.trend_windows))
+    stage1 = ["max(ts) FILTER (WHERE ts < o.t) AS last_ts", "min(ts) FILTER (WHERE ts < o.t) AS first_ts"]
+    stage1 += [f"count(*) FILTER (WHERE {since(w)}) AS n_{w}" for w in counted]
+    stage1 += [f"count(*) FILTER (WHERE ts >= o.t - INTERVAL {2 * w} DAY AND ts < o.t - INTERVAL {w} DAY) "
+               f"AS previous_{w}" for w in spec.trend_windows]
+    if spec.has_value:
+        stage1 += [f"sum(value) FILTER (WHERE {since(w)}) AS value_sum_{w}" for w in spec.windows]
+        stage1 += [f"count(value) FILTER (WHERE {since(w)}) AS value_n_{w}" for w in spec.windows]
+    # Active days: each event sets the bit of its day; counting bits needs no DISTINCT.
+    days_before = "(date_diff('day', day, o.observation_date) - 1)"
+    for j in range(-(-L // _WORD)):
+        stage1.append(f"bit_or(CASE WHEN {since(L)} AND {days_before} BETWEEN {j * _WORD} AND {j * _WORD + _WORD - 1} "
+                      f"THEN CAST(1 AS UBIGINT) << CAST({days_before} - {j * _WORD} AS UBIGINT) END) AS bits_{j}")
+    stage1.append(f"min(day) FILTER (WHERE {since(L)}) AS first_active_day")
+    stage1.append(f"max(day) FILTER (WHERE {since(L)}) AS last_active_day")
+    stage1.append(f"count(*) FILTER (WHERE {since(definition.active_window_days)}) AS recent_events"
+                  if isinstance(definition, InactivityChurn) else "0 AS recent_events")
+    if spec.activation_events:
+        kinds = ", ".join(ql(spec.event_types.get(a, "other")) for a in spec.activation_events)
+        stage1.append(f"min(day) FILTER (WHERE type_name IN ({kinds}) AND (signup_day IS NULL OR day >= signup_day)) "
+                      "AS activation_day")
+    if labels and isinstance(definition, InactivityChurn):
+        lead, span = definition.lead_time_days, definition.label_span_days
+        stage1.append(f"count(*) FILTER (WHERE ts >= o.t + INTERVAL {lead} DAY AND ts < o.t + INTERVAL {span} DAY) "
+                      "AS label_window_events")
+
+    # Stage 2: totals over types, and per-type columns pivoted from the (much smaller) stage 1 rows.
+    def of(name: str) -> str:
+        return f"FILTER (WHERE type_name = {ql(name)})"
+
+    stage2 = ["max(last_ts) AS last_event", "min(first_ts) AS first_ts"]
+    stage2 += [f"max(last_ts) {of(n)} AS {qi(f'last_{n}')}" for n in spec.type_names]
+    for w in spec.windows:
+        stage2.append(f"sum(n_{w}) AS {qi(f'count_events_{w}d')}")
+        stage2 += [f"sum(n_{w}) {of(n)} AS {qi(f'count_{n}_{w}d')}" for n in spec.type_names]
+        if spec.has_value:
+            stage2 += [f"sum(value_sum_{w}) AS {qi(f'value_sum_{w}d')}", f"sum(value_n_{w}) AS {qi(f'value_n_{w}d')}"]
+    for w in spec.trend_windows:
+        stage2 += [f"sum(previous_{w}) AS {qi(f'previous_count_events_{w}d')}",
+                   f"sum(n_{w}) AS {qi(f'recent_count_events_{w}d')}"]
+        for n in spec.type_names:
+            stage2 += [f"sum(previous_{w}) {of(n)} AS {qi(f'previous_count_{n}_{w}d')}",
+                       f"sum(n_{w}) {of(n)} AS {qi(f'recent_count_{n}_{w}d')}"]
+    stage2 += [f"bit_or(bits_{j}) AS active_bits_{j}" for j in range(-(-L // _WORD))]
+    stage2 += ["min(first_active_day) AS first_active_day", "max(last_active_day) AS last_active_day",
+               "sum(recent_events) AS recent_events"]
+    if spec.activation_events:
+        stage2.append("min(activation_day) AS activation_day")
+    if labels and isinstance(definition, InactivityChurn):
+        stage2.append("sum(label_window_events) AS label_window_events")
+    value = ", e.value" if spec.has_value else ""
+    return f"""
+    CREATE OR REPLACE TEMP TABLE {t['agg']} AS
+    SELECT user_id, observation_date, {', '.join(stage2)} FROM (
+        SELECT ev.user_id, o.observation_date, ev.type_name, {', '.join(stage1)}
+        FROM (SELECT e.user_id, {type_case} AS type_name, e."timestamp" AS ts, CAST(e."timestamp" AS DATE) AS day,
+                     {signup_day} AS signup_day{value}
+              FROM {E} e {signup_join}
+              WHERE e."timestamp" < (SELECT max(t_upper) FROM {t['obs']})) ev
+        JOIN {t['obs']} o ON ev.ts < o.t_upper
+        GROUP BY ev.user_id, o.observation_date, ev.type_name)
+    GROUP BY user_id, observation_date"""
 
 
 def _islands_sql(S: str, target: str, gap: int, columns: tuple[str, ...]) -> str:
@@ -207,120 +287,66 @@ def _keys_sql(data: UsageData, definition: ChurnDefinition, t: dict[str, str]) -
     if isinstance(definition, InactivityChurn):
         signup = ""
         if data.accounts is not None and "signup_date" in data.accounts.columns:
-            signup = (f" AND NOT EXISTS (SELECT 1 FROM {qi(data.accounts.view)} a WHERE a.user_id = d.user_id "
-                      "AND a.signup_date >= o.observation_date)")
-        return (f"CREATE OR REPLACE TEMP TABLE {t['keys']} AS SELECT DISTINCT d.user_id, o.observation_date "
-                f"FROM {t['daily']} d JOIN {t['obs']} o ON d.day >= o.observation_date - "
-                f"{definition.active_window_days} AND d.day < o.observation_date{signup}")
+            signup = (f" AND NOT EXISTS (SELECT 1 FROM {qi(data.accounts.view)} a WHERE a.user_id = g.user_id "
+                      "AND a.signup_date >= g.observation_date)")
+        return (f"CREATE OR REPLACE TEMP TABLE {t['keys']} AS SELECT g.user_id, g.observation_date "
+                f"FROM {t['agg']} g WHERE g.recent_events > 0{signup}")
     return (f"CREATE OR REPLACE TEMP TABLE {t['keys']} AS SELECT DISTINCT i.user_id, o.observation_date "
             f"FROM {t['islands']} i JOIN {t['obs']} o ON i.cover_start < o.observation_date "
             "AND i.cover_stop > o.observation_date")
 
 
-def _window_sql(spec: FeatureSpec, t: dict[str, str]) -> str:
-    L = spec.lookback_days
-    aggs = []
-    for w in spec.windows:
-        recent = f"day >= o.observation_date - {w}"
-        aggs.append(f"sum(n) FILTER (WHERE {recent}) AS {qi(f'count_events_{w}d')}")
-        for name in spec.type_names:
-            aggs.append(f"sum(n) FILTER (WHERE {recent} AND type_name = {ql(name)}) AS {qi(f'count_{name}_{w}d')}")
-        aggs.append(f"count(DISTINCT day) FILTER (WHERE {recent}) AS {qi(f'active_days_{w}d')}")
-        if spec.has_value:
-            aggs.append(f"sum(value_sum) FILTER (WHERE {recent}) AS {qi(f'value_sum_{w}d')}")
-            aggs.append(f"sum(value_n) FILTER (WHERE {recent}) AS {qi(f'value_n_{w}d')}")
-        if spec.type_names:
-            aggs.append(f"count(DISTINCT type_name) FILTER (WHERE {recent}) AS {qi(f'distinct_types_{w}d')}")
-    for w in spec.trend_windows:
-        previous = f"day >= o.observation_date - {2 * w} AND day < o.observation_date - {w}"
-        aggs.append(f"sum(n) FILTER (WHERE {previous}) AS {qi(f'previous_count_events_{w}d')}")
-        aggs.append(f"sum(n) FILTER (WHERE day >= o.observation_date - {w}) AS {qi(f'recent_count_events_{w}d')}")
-        for name in spec.type_names:
-            aggs.append(f"sum(n) FILTER (WHERE {previous} AND type_name = {ql(name)}) "
-                        f"AS {qi(f'previous_count_{name}_{w}d')}")
-            aggs.append(f"sum(n) FILTER (WHERE day >= o.observation_date - {w} AND type_name = {ql(name)}) "
-                        f"AS {qi(f'recent_count_{name}_{w}d')}")
-    aggs.append("min(day) AS first_active_day, max(day) AS last_active_day, count(DISTINCT day) AS active_days_lookback")
-    return (f"CREATE OR REPLACE TEMP TABLE {t['win']} AS SELECT d.user_id, o.observation_date, {', '.join(aggs)} "
-            f"FROM {t['daily']} d JOIN {t['obs']} o ON d.day >= o.observation_date - {L} "
-            "AND d.day < o.observation_date GROUP BY d.user_id, o.observation_date")
-
-
-def _recency_sql(spec: FeatureSpec, t: dict[str, str]) -> str:
-    """Last event before ``t`` over the whole history, overall and per type (an ASOF join)."""
-    types = ", ".join(f"({ql(n)})" for n in ["*"] + spec.type_names)
-    pivot = [f"max(CASE WHEN type_name = '*' THEN days END) AS days_since_last_event"]
-    pivot += [f"max(CASE WHEN type_name = {ql(n)} THEN days END) AS {qi(f'days_since_last_{n}')}"
-              for n in spec.type_names]
-    return f"""
-    CREATE OR REPLACE TEMP TABLE {t['recency']} AS
-    WITH last_days AS (
-        SELECT user_id, type_name, day, max(last_ts) AS last_ts FROM {t['daily']}
-        WHERE type_name IS NOT NULL GROUP BY ALL
-        UNION ALL
-        SELECT user_id, '*' AS type_name, day, max(last_ts) AS last_ts FROM {t['daily']} GROUP BY ALL),
-    probe AS (SELECT k.user_id, k.observation_date, n.type_name FROM {t['keys']} k CROSS JOIN (VALUES {types}) n(type_name)),
-    matched AS (
-        SELECT p.user_id, p.observation_date, p.type_name,
-               (epoch(CAST(p.observation_date AS TIMESTAMP)) - epoch(l.last_ts)) / 86400.0 AS days
-        FROM probe p ASOF LEFT JOIN last_days l
-          ON p.user_id = l.user_id AND p.type_name = l.type_name AND p.observation_date > l.day)
-    SELECT user_id, observation_date, {', '.join(pivot)} FROM matched GROUP BY user_id, observation_date"""
-
-
 def _assemble(data: UsageData, spec: FeatureSpec, t: dict[str, str]) -> tuple[list[str], list[str]]:
     """SELECT items in the spec's feature order, and the joins they need."""
     L = spec.lookback_days
-    joins = [f"LEFT JOIN {t['win']} w USING (user_id, observation_date)",
-             f"LEFT JOIN {t['recency']} r USING (user_id, observation_date)"]
-    # Users without events before t still have a first event later; only earlier ones count.
-    joins.append(f"LEFT JOIN (SELECT user_id, min(day) AS first_day FROM {t['daily']} GROUP BY user_id) f "
-                 "ON f.user_id = k.user_id AND f.first_day < k.observation_date")
-    signup_ref = "f.first_day"
+    joins = [f"LEFT JOIN {t['agg']} g USING (user_id, observation_date)"]
+    first_day = "CAST(g.first_ts AS DATE)"  # the first event before t
+    signup_ref = first_day
     if data.accounts is not None:
-        A = qi(data.accounts.view)
-        joins.append(f"LEFT JOIN {A} a ON a.user_id = k.user_id")
+        joins.append(f"LEFT JOIN {qi(data.accounts.view)} a ON a.user_id = k.user_id")
         if spec.has_signup:
-            signup_ref = "coalesce(CAST(a.signup_date AS DATE), f.first_day)"
-    if spec.activation_events:
-        # Activation: the first activation event within N days of the user's signup reference.
-        signup_all = "min(d.day) OVER (PARTITION BY d.user_id)"
-        if spec.has_signup and data.accounts is not None:
-            signup_all = (f"coalesce((SELECT CAST(any_value(a2.signup_date) AS DATE) FROM {qi(data.accounts.view)} a2 "
-                          f"WHERE a2.user_id = d.user_id), {signup_all})")
-        activation_types = ", ".join(ql(spec.event_types.get(a, "other")) for a in spec.activation_events)
-        joins.append(f"""LEFT JOIN (
-            SELECT user_id, min(day) AS activation_day, any_value(signup_day) AS signup_day FROM (
-                SELECT d.user_id, d.day, d.type_name, {signup_all} AS signup_day FROM {t['daily']} d) x
-            WHERE type_name IN ({activation_types}) AND day >= signup_day AND day < signup_day + {spec.activation_days}
-            GROUP BY user_id) act ON act.user_id = k.user_id AND act.activation_day < k.observation_date""")
-    select = ["r.days_since_last_event"]
-    select += [f"r.{qi(f'days_since_last_{n}')}" for n in spec.type_names]
+            signup_ref = f"coalesce(CAST(a.signup_date AS DATE), {first_day})"
+
+    def days_since(column: str) -> str:
+        return f"(epoch(CAST(k.observation_date AS TIMESTAMP)) - epoch(g.{qi(column)})) / 86400.0"
+
+    def active_days(window: int) -> str:
+        words = -(-L // _WORD)
+        return " + ".join(f"bit_count(coalesce(g.active_bits_{j}, CAST(0 AS UBIGINT)) & {_mask(window, j)})"
+                          for j in range(words))
+
+    def count(column: str) -> str:
+        return f"coalesce(g.{qi(column)}, 0)"
+
+    select = [f"{days_since('last_event')} AS days_since_last_event"]
+    select += [f"{days_since(f'last_{n}')} AS {qi(f'days_since_last_{n}')}" for n in spec.type_names]
     for w in spec.windows:
-        select.append(f"coalesce(w.{qi(f'count_events_{w}d')}, 0) AS {qi(f'count_events_{w}d')}")
-        for n in spec.type_names:
-            select.append(f"coalesce(w.{qi(f'count_{n}_{w}d')}, 0) AS {qi(f'count_{n}_{w}d')}")
-        select.append(f"coalesce(w.{qi(f'active_days_{w}d')}, 0) AS {qi(f'active_days_{w}d')}")
+        select.append(f"{count(f'count_events_{w}d')} AS {qi(f'count_events_{w}d')}")
+        select += [f"{count(f'count_{n}_{w}d')} AS {qi(f'count_{n}_{w}d')}" for n in spec.type_names]
+        select.append(f"{active_days(w)} AS {qi(f'active_days_{w}d')}")
         if spec.has_value:
-            select.append(f"coalesce(w.{qi(f'value_sum_{w}d')}, 0) AS {qi(f'value_sum_{w}d')}")
-            select.append(f"w.{qi(f'value_sum_{w}d')} / nullif(w.{qi(f'value_n_{w}d')}, 0) AS {qi(f'value_mean_{w}d')}")
+            select.append(f"coalesce(g.{qi(f'value_sum_{w}d')}, 0) AS {qi(f'value_sum_{w}d')}")
+            select.append(f"g.{qi(f'value_sum_{w}d')} / nullif(g.{qi(f'value_n_{w}d')}, 0) AS {qi(f'value_mean_{w}d')}")
         if spec.type_names:
-            select.append(f"coalesce(w.{qi(f'distinct_types_{w}d')}, 0) AS {qi(f'distinct_types_{w}d')}")
+            used = " + ".join(f"CAST({count(f'count_{n}_{w}d')} > 0 AS INTEGER)" for n in spec.type_names)
+            select.append(f"{used} AS {qi(f'distinct_types_{w}d')}")
     for w in spec.trend_windows:
         def trend(recent: str, previous: str, name: str) -> str:
-            return (f"(coalesce(w.{qi(recent)}, 0) - w.{qi(previous)}) / nullif(w.{qi(previous)}, 0) "
-                    f"AS {qi(name)}")
+            return f"({count(recent)} - g.{qi(previous)}) / nullif(g.{qi(previous)}, 0) AS {qi(name)}"
         select.append(trend(f"recent_count_events_{w}d", f"previous_count_events_{w}d", f"trend_count_{w}d"))
         for n in spec.type_names:
             select.append(trend(f"recent_count_{n}_{w}d", f"previous_count_{n}_{w}d", f"trend_count_{n}_{w}d"))
     select.append(f"date_diff('day', {signup_ref}, k.observation_date) AS tenure_days")
-    select.append("CAST(w.last_active_day - w.first_active_day AS DOUBLE) / nullif(w.active_days_lookback - 1, 0) "
-                  "AS mean_gap_days")
-    select.append("r.days_since_last_event / nullif(CAST(w.last_active_day - w.first_active_day AS DOUBLE) "
-                  "/ nullif(w.active_days_lookback - 1, 0), 0) AS overdue_ratio")
+    gap = (f"CAST(g.last_active_day - g.first_active_day AS DOUBLE) / nullif(({active_days(L)}) - 1, 0)")
+    select.append(f"{gap} AS mean_gap_days")
+    select.append(f"{days_since('last_event')} / nullif({gap}, 0) AS overdue_ratio")
     if spec.activation_events:
-        select.append("CASE WHEN act.activation_day IS NOT NULL THEN 1.0 ELSE 0.0 END AS activated")
-        select.append("CAST(date_diff('day', act.signup_day, act.activation_day) AS DOUBLE) AS days_to_activation")
+        # Activated: the first activation event on or after signup is within N days of it, and before t.
+        done = (f"(g.activation_day < {signup_ref} + {spec.activation_days} "
+                "AND g.activation_day < k.observation_date)")
+        select.append(f"CASE WHEN {done} THEN 1.0 ELSE 0.0 END AS activated")
+        select.append(f"CASE WHEN {done} THEN CAST(date_diff('day', {signup_ref}, g.activation_day) AS DOUBLE) END "
+                      "AS days_to_activation")
     if spec.has_subscriptions:
         S = qi(data.subscriptions.view)  # type: ignore[union-attr]
         plan = "arg_max(s.plan, s.start)" if spec.plan_levels is not None else "NULL"
@@ -375,10 +401,8 @@ def _assemble(data: UsageData, spec: FeatureSpec, t: dict[str, str]) -> tuple[li
 def _label_sql(definition: ChurnDefinition, t: dict[str, str]) -> tuple[str, str]:
     lead, horizon = definition.lead_time_days, definition.horizon_days
     if isinstance(definition, InactivityChurn):
-        join = (f"LEFT JOIN (SELECT DISTINCT d.user_id, o.observation_date FROM {t['daily']} d JOIN {t['obs']} o "
-                f"ON d.day >= o.observation_date + {lead} AND d.day < o.observation_date + {lead + horizon}) back "
-                "ON back.user_id = k.user_id AND back.observation_date = k.observation_date")
-        return ", CAST(back.user_id IS NULL AS TINYINT) AS label", join
+        # The label window's events were counted in the same pass over the events.
+        return ", CAST(coalesce(g.label_window_events, 0) = 0 AS TINYINT) AS label", ""
     reasons = ", ".join(ql(r.lower()) for r in definition.involuntary_reasons)
     join = (f"LEFT JOIN {t['islands']} li ON li.user_id = k.user_id AND li.cover_start < k.observation_date "
             "AND li.cover_stop > k.observation_date")

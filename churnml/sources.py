@@ -585,7 +585,7 @@ def _load_table(source: _Source, backend: Backend) -> LoadedTable:
         raise first
 
     # Duplicates are exact copies of a whole source row among the rows that are kept.
-    duplicate_rows, duplicate_example = _count_duplicates(backend, src, keep)
+    duplicate_rows, duplicate_example = _count_duplicates(backend, src, keep, list(columns))
     if duplicate_rows:
         if source.duplicates == "error":
             raise DuplicateRowsError(
@@ -638,15 +638,24 @@ def _where_text(table: str, m: _Mapped) -> str:
     return f"Column {m.label!r} ({m.logical.name}) of the {table} source"
 
 
-def _count_duplicates(backend: Backend, src: str, keep: str) -> tuple[int, Any]:
+def _count_duplicates(backend: Backend, src: str, keep: str, columns: list[str]) -> tuple[int, Any]:
+    """Extra copies of whole source rows among the kept rows, and one duplicated row.
+
+    A count of distinct row hashes screens cheaply; only when it finds candidates does
+    the exact GROUP BY run, so a hash collision can never be reported as a duplicate.
+    """
+    hashed = ", ".join(quote_identifier(c) for c in columns)
+    screen = backend.fetchone(f"SELECT count(*) - count(DISTINCT hash({hashed})) FROM {src} WHERE {keep}")
+    if not screen or not screen[0]:
+        return 0, None
     grouped = f"SELECT *, count(*) AS churnml_copies FROM {src} WHERE {keep} GROUP BY ALL"
     n = backend.fetchone(f"SELECT coalesce(sum(churnml_copies - 1), 0) FROM ({grouped}) "
-                         "WHERE churnml_copies > 1")[0]
-    if not n:
+                         "WHERE churnml_copies > 1")
+    if not n or not n[0]:
         return 0, None
     rel = backend.sql(f"SELECT * EXCLUDE (churnml_copies) FROM ({grouped}) WHERE churnml_copies > 1")
     row = rel.limit(1).fetchall()[0]
-    return int(n), dict(zip(rel.columns, row))
+    return int(n[0]), dict(zip(rel.columns, row))
 
 
 def _summarise(backend: Backend, view: str, contract: _TableContract, mapped: dict[str, _Mapped],
