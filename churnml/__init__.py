@@ -4,7 +4,11 @@ The public API is re-exported here; modules stay importable but their
 contents beyond ``__all__`` are private.
 """
 
+from churnml.dataset import TrainingSet, build_dataset
+from churnml.definitions import InactivityChurn, SubscriptionChurn
 from churnml.errors import ChurnMLError
+from churnml.features import FeatureBuilder, FeatureInfo, FeatureSpec
+from churnml.labelled import LabelledTable, LabelledTableSource
 from churnml.sources import (
     AccountSource,
     EventSource,
@@ -21,10 +25,19 @@ __all__ = [
     "AccountSource",
     "ChurnMLError",
     "EventSource",
+    "FeatureBuilder",
+    "FeatureInfo",
+    "FeatureSpec",
+    "InactivityChurn",
+    "LabelledTable",
+    "LabelledTableSource",
     "LoadReport",
     "LoadedTable",
+    "SubscriptionChurn",
     "SubscriptionSource",
+    "TrainingSet",
     "UsageData",
+    "build_dataset",
     "load",
     "__version__",
 ]

@@ -270,9 +270,24 @@ def demo(
     assert truth is not None
     console.print(f"ground truth: {truth[1]:,} of {truth[0]:,} users churned "
                   f"({truth[2]:,} involuntary) within the {days} days")
+    console.rule("3. build the point-in-time training set (subscription churn, 30-day horizon)")
+    from churnml._io import write_table
+    from churnml.dataset import build_dataset
+    from churnml.definitions import SubscriptionChurn
+    from churnml.features import FeatureBuilder
+
+    training = build_dataset(data, SubscriptionChurn(horizon_days=30),
+                             builder=FeatureBuilder(activation_events=["core_action"], activation_days=7))
+    path = write_table(training.frame, out / "training_set.parquet", overwrite=True)
+    summary = training.summary()
+    console.print(f"{len(training.frame):,} rows: {training.frame['user_id'].nunique():,} users x "
+                  f"{len(training.observation_dates)} monthly dates ({summary['observation_date'].min():%Y-%m-%d} .. "
+                  f"{summary['observation_date'].max():%Y-%m-%d}), {len(training.feature_names)} features, "
+                  f"label rate {training.frame['label'].mean():.1%}; features use only events before each date")
+    console.print(f"wrote {path}", soft_wrap=True)
     console.rule("next")
-    console.print("Training sets, models, explanations, scoring and the report join this demo as "
-                  "they are built (issues #3 to #6).")
+    console.print("Models, explanations, scoring and the report join this demo as they are built "
+                  "(issues #4 to #6).")
 
 
 @app.command()

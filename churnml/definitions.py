@@ -14,7 +14,7 @@ Examples
 >>> grid = observation_grid(first_event=dt.datetime(2024, 1, 1, 9), last_event=dt.datetime(2024, 12, 31, 17),
 ...                         lookback_days=90, definition=churn, step_days=30)
 >>> grid[0], grid[-1], len(grid)
-(datetime.date(2024, 3, 31), datetime.date(2024, 11, 26), 9)
+(datetime.date(2024, 4, 5), datetime.date(2024, 12, 1), 9)
 """
 
 from __future__ import annotations

@@ -585,7 +585,7 @@ def _load_table(source: _Source, backend: Backend) -> LoadedTable:
         raise first
 
     # Duplicates are exact copies of a whole source row among the rows that are kept.
-    duplicate_rows, duplicate_example = _count_duplicates(backend, src, keep, list(columns))
+    duplicate_rows, duplicate_example = _count_duplicates(backend, src, keep, list(columns), rows_after_where)
     if duplicate_rows:
         if source.duplicates == "error":
             raise DuplicateRowsError(
@@ -638,15 +638,24 @@ def _where_text(table: str, m: _Mapped) -> str:
     return f"Column {m.label!r} ({m.logical.name}) of the {table} source"
 
 
-def _count_duplicates(backend: Backend, src: str, keep: str, columns: list[str]) -> tuple[int, Any]:
+_SCREEN_ROWS = 10_000_000  # rows per pass of the duplicate screen, which bounds its memory
+
+
+def _count_duplicates(backend: Backend, src: str, keep: str, columns: list[str], rows: int) -> tuple[int, Any]:
     """Extra copies of whole source rows among the kept rows, and one duplicated row.
 
-    A count of distinct row hashes screens cheaply; only when it finds candidates does
-    the exact GROUP BY run, so a hash collision can never be reported as a duplicate.
+    A count of distinct row hashes screens cheaply, in passes over disjoint hash ranges
+    so that memory stays bounded; only when it finds candidates does the exact GROUP BY
+    run, so a hash collision can never be reported as a duplicate.
     """
-    hashed = ", ".join(quote_identifier(c) for c in columns)
-    screen = backend.fetchone(f"SELECT count(*) - count(DISTINCT hash({hashed})) FROM {src} WHERE {keep}")
-    if not screen or not screen[0]:
+    row_hash = "hash(" + ", ".join(quote_identifier(c) for c in columns) + ")"
+    passes = max(1, -(-rows // _SCREEN_ROWS))
+    candidates = 0
+    for part in range(passes):
+        in_part = f" AND {row_hash} % {passes} = {part}" if passes > 1 else ""
+        screen = backend.fetchone(f"SELECT count(*) - count(DISTINCT {row_hash}) FROM {src} WHERE {keep}{in_part}")
+        candidates += int(screen[0]) if screen and screen[0] else 0
+    if not candidates:
         return 0, None
     grouped = f"SELECT *, count(*) AS churnml_copies FROM {src} WHERE {keep} GROUP BY ALL"
     n = backend.fetchone(f"SELECT coalesce(sum(churnml_copies - 1), 0) FROM ({grouped}) "

@@ -25,7 +25,7 @@ def test_help_lists_every_command_of_the_design():
         assert command in result.output
 
 
-@pytest.mark.parametrize("command, issue", [("features", 3), ("dataset", 3), ("train", 4), ("explain", 5),
+@pytest.mark.parametrize("command, issue", [("train", 4), ("explain", 5),
                                             ("score", 6), ("report", 6), ("analytics", 7)])
 def test_commands_not_built_yet_say_which_issue_builds_them(command, issue):
     result = run(command, "--as-of", "2024-01-01")
@@ -108,3 +108,14 @@ def test_version():
     from churnml import __version__
 
     assert result.exit_code == 0 and result.output.strip() == __version__
+
+
+def test_demo_runs_end_to_end_on_a_small_product(tmp_path):
+    result = runner.invoke(app, ["demo", "--out", str(tmp_path), "--users", "400"])
+    assert result.exit_code == 0, result.output
+    import pandas as pd
+
+    training = pd.read_parquet(tmp_path / "training_set.parquet")
+    assert {"user_id", "observation_date", "label", "churn_type", "days_since_last_event"} <= set(training.columns)
+    assert training["label"].isin([0, 1]).all() and 0 < training["label"].mean() < 0.5
+    assert "label rate" in result.output
