@@ -35,7 +35,7 @@ _TABLES = {"events": EventSource, "subscriptions": SubscriptionSource, "accounts
 
 
 def _options(source_class: type) -> set[str]:
-    return {f.name for f in fields(source_class) if f.name not in ("data", "_")}
+    return {f.name for f in fields(source_class) if f.name != "data"}
 
 
 @dataclass(frozen=True)

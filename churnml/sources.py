@@ -36,8 +36,8 @@ import dataclasses
 import datetime as dt
 import difflib
 import re
-from dataclasses import KW_ONLY, dataclass, field
-from typing import TYPE_CHECKING, Any, Literal
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
 from churnml._duckdb import Backend, backend_for, fresh_name, quote_identifier, quote_literal
 from churnml.errors import (
@@ -198,15 +198,16 @@ class UsageData:
         return [t.report for t in (self.events, self.subscriptions, self.accounts) if t is not None]
 
 
+@dataclass(frozen=True, eq=False, kw_only=True)
 class _Source:
-    """Shared loading of the three table kinds; subclasses declare their mapping fields."""
+    """Options shared by the three table kinds; subclasses add their logical columns."""
 
-    contract: _TableContract
-    data: Any
-    where: str | None
-    time_format: str | None
-    drop_null_user_ids: bool
-    duplicates: DuplicatePolicy
+    contract: ClassVar[_TableContract]
+    data: Any = field(kw_only=False)
+    where: str | None = None
+    time_format: str | None = None
+    drop_null_user_ids: bool = False
+    duplicates: DuplicatePolicy = "keep"
 
     def mapping(self) -> dict[str, str | None]:
         return {col.name: getattr(self, col.name) for col in self.contract.columns}
@@ -216,7 +217,7 @@ class _Source:
         return _load_table(self, backend_for([self.data], connection))
 
 
-@dataclass(frozen=True, eq=False)
+@dataclass(frozen=True, eq=False, kw_only=True)
 class EventSource(_Source):
     """Usage events: one row per thing a user did.
 
@@ -239,19 +240,13 @@ class EventSource(_Source):
     """
 
     contract = EVENTS
-    data: Any
-    _: KW_ONLY
     user_id: str = "user_id"
     timestamp: str = "timestamp"
     event_type: str | None = None
     value: str | None = None
-    where: str | None = None
-    time_format: str | None = None
-    drop_null_user_ids: bool = False
-    duplicates: DuplicatePolicy = "keep"
 
 
-@dataclass(frozen=True, eq=False)
+@dataclass(frozen=True, eq=False, kw_only=True)
 class SubscriptionSource(_Source):
     """Subscriptions: one row per contiguous period on a plan (``end`` null = still active).
 
@@ -260,21 +255,15 @@ class SubscriptionSource(_Source):
     """
 
     contract = SUBSCRIPTIONS
-    data: Any
-    _: KW_ONLY
     user_id: str = "user_id"
     start: str = "start"
     end: str | None = None
     mrr: str | None = None
     end_reason: str | None = None
     plan: str | None = None
-    where: str | None = None
-    time_format: str | None = None
-    drop_null_user_ids: bool = False
-    duplicates: DuplicatePolicy = "keep"
 
 
-@dataclass(frozen=True, eq=False)
+@dataclass(frozen=True, eq=False, kw_only=True)
 class AccountSource(_Source):
     """Accounts: one row per user with ``signup_date`` and any attributes (kept as they are).
 
@@ -283,14 +272,8 @@ class AccountSource(_Source):
     """
 
     contract = ACCOUNTS
-    data: Any
-    _: KW_ONLY
     user_id: str = "user_id"
     signup_date: str | None = None
-    where: str | None = None
-    time_format: str | None = None
-    drop_null_user_ids: bool = False
-    duplicates: DuplicatePolicy = "keep"
 
 
 def load(events: EventSource, subscriptions: SubscriptionSource | None = None,
