@@ -46,7 +46,7 @@ def product(millions: int) -> Path:
 def child(kind: str, folder: Path) -> None:
     from churnml import EventSource, load
     from churnml.definitions import InactivityChurn
-    from churnml.features import FeatureBuilder, FeatureSpec
+    from churnml.features import FeatureSpec
 
     definition = InactivityChurn(horizon_days=90, active_window_days=90)
     spec = FeatureSpec.from_json((folder / "spec.json").read_text())
