@@ -216,8 +216,9 @@ def _aggregate_sql(data: UsageData, spec: FeatureSpec, definition: ChurnDefiniti
                       f"THEN CAST(1 AS UBIGINT) << CAST({days_before} - {j * _WORD} AS UBIGINT) END) AS bits_{j}")
     stage1.append(f"min(day) FILTER (WHERE {since(L)}) AS first_active_day")
     stage1.append(f"max(day) FILTER (WHERE {since(L)}) AS last_active_day")
-    stage1.append(f"count(*) FILTER (WHERE {since(definition.active_window_days)}) AS recent_events"
-                  if isinstance(definition, InactivityChurn) else "0 AS recent_events")
+    if isinstance(definition, InactivityChurn) and definition.active_window_days not in counted:
+        stage1.append(f"count(*) FILTER (WHERE {since(definition.active_window_days)}) "
+                      f"AS n_{definition.active_window_days}")
     if spec.activation_events:
         kinds = ", ".join(ql(spec.event_types.get(a, "other")) for a in spec.activation_events)
         stage1.append(f"min(day) FILTER (WHERE type_name IN ({kinds}) AND (signup_day IS NULL OR day >= signup_day)) "
@@ -245,8 +246,9 @@ def _aggregate_sql(data: UsageData, spec: FeatureSpec, definition: ChurnDefiniti
             stage2 += [f"sum(previous_{w}) {of(n)} AS {qi(f'previous_count_{n}_{w}d')}",
                        f"sum(n_{w}) {of(n)} AS {qi(f'recent_count_{n}_{w}d')}"]
     stage2 += [f"bit_or(bits_{j}) AS active_bits_{j}" for j in range(-(-L // _WORD))]
-    stage2 += ["min(first_active_day) AS first_active_day", "max(last_active_day) AS last_active_day",
-               "sum(recent_events) AS recent_events"]
+    stage2 += ["min(first_active_day) AS first_active_day", "max(last_active_day) AS last_active_day"]
+    stage2.append(f"sum(n_{definition.active_window_days}) AS recent_events"
+                  if isinstance(definition, InactivityChurn) else "0 AS recent_events")
     if spec.activation_events:
         stage2.append("min(activation_day) AS activation_day")
     if labels and isinstance(definition, InactivityChurn):

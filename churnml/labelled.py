@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 
 from churnml._duckdb import backend_for, quote_identifier, quote_literal
 from churnml.errors import ConfigError, DuplicateRowsError, EmptySourceError, LabelError
-from churnml.sources import DuplicatePolicy, LoadReport, _describe_source, _raise_missing
+from churnml.sources import DuplicatePolicy, LoadReport, _count_duplicates, _describe_source, _raise_missing
 
 if TYPE_CHECKING:
     import duckdb
@@ -121,9 +121,7 @@ class LabelledTableSource:
         dropped: dict[str, int] = {}
         if self.where and rows_read > rows_kept:
             dropped[f"where {self.where}"] = rows_read - rows_kept
-        grouped = f"SELECT *, count(*) AS churnml_copies FROM {src} WHERE {where} IS TRUE GROUP BY ALL"
-        dup_row = backend.fetchone(f"SELECT coalesce(sum(churnml_copies - 1), 0) FROM ({grouped})")
-        duplicate_rows = int(dup_row[0]) if dup_row else 0
+        duplicate_rows, _ = _count_duplicates(backend, src, f"{where} IS TRUE", list(columns))
         if duplicate_rows and self.duplicates == "error":
             raise DuplicateRowsError(
                 f"The labelled table {described} has {duplicate_rows:,} exact duplicate rows. Fix: "

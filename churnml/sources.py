@@ -568,7 +568,7 @@ def _load_table(source: _Source, backend: Backend) -> LoadedTable:
         raise first
 
     # Duplicates are exact copies of a whole source row among the rows that are kept.
-    duplicate_rows, duplicate_example = _count_duplicates(backend, src, keep, list(columns), rows_after_where)
+    duplicate_rows, duplicate_example = _count_duplicates(backend, src, keep, list(columns))
     if duplicate_rows:
         if source.duplicates == "error":
             raise DuplicateRowsError(
@@ -621,24 +621,19 @@ def _where_text(table: str, m: _Mapped) -> str:
     return f"Column {m.label!r} ({m.logical.name}) of the {table} source"
 
 
-_SCREEN_ROWS = 10_000_000  # rows per pass of the duplicate screen, which bounds its memory
-
-
-def _count_duplicates(backend: Backend, src: str, keep: str, columns: list[str], rows: int) -> tuple[int, Any]:
+def _count_duplicates(backend: Backend, src: str, keep: str, columns: list[str]) -> tuple[int, Any]:
     """Extra copies of whole source rows among the kept rows, and one duplicated row.
 
-    A count of distinct row hashes screens cheaply, in passes over disjoint hash ranges
-    so that memory stays bounded; only when it finds candidates does the exact GROUP BY
-    run, so a hash collision can never be reported as a duplicate.
+    The screen sorts one hash per row and counts hashes equal to their predecessor
+    (a sort is much cheaper than a 50M-entry hash set, and spills when it must); only
+    when it finds candidates does the exact GROUP BY run, so a hash collision can
+    never be reported as a duplicate.
     """
     row_hash = "hash(" + ", ".join(quote_identifier(c) for c in columns) + ")"
-    passes = max(1, -(-rows // _SCREEN_ROWS))
-    candidates = 0
-    for part in range(passes):
-        in_part = f" AND {row_hash} % {passes} = {part}" if passes > 1 else ""
-        screen = backend.fetchone(f"SELECT count(*) - count(DISTINCT {row_hash}) FROM {src} WHERE {keep}{in_part}")
-        candidates += int(screen[0]) if screen and screen[0] else 0
-    if not candidates:
+    screen = backend.fetchone(
+        "SELECT count(*) FILTER (WHERE h = previous) FROM (SELECT h, lag(h) OVER (ORDER BY h) AS previous "
+        f"FROM (SELECT {row_hash} AS h FROM {src} WHERE {keep}))")
+    if not screen or not screen[0]:
         return 0, None
     grouped = f"SELECT *, count(*) AS churnml_copies FROM {src} WHERE {keep} GROUP BY ALL"
     n = backend.fetchone(f"SELECT coalesce(sum(churnml_copies - 1), 0) FROM ({grouped}) "
