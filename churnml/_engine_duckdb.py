@@ -137,10 +137,10 @@ def compute(data: UsageData, spec: FeatureSpec, definition: ChurnDefinition, dat
     label_span = definition.label_span_days if labels else 0
     statements = [
         f"CREATE OR REPLACE TEMP TABLE {t['obs']} AS SELECT observation_date, "
-        "CAST(observation_date AS TIMESTAMP) AS t, "
+        "row_number() OVER (ORDER BY observation_date) AS position, CAST(observation_date AS TIMESTAMP) AS t, "
         f"CAST(observation_date AS TIMESTAMP) + INTERVAL {label_span} DAY AS t_upper "
         f"FROM (SELECT CAST(unnest([{', '.join(_date(d) for d in dates)}]) AS DATE) AS observation_date)",
-        _aggregate_sql(data, spec, definition, t, labels),
+        _aggregate_sql(data, spec, definition, t, dates, labels),
     ]
     if isinstance(definition, SubscriptionChurn) or spec.has_subscriptions:
         gap = definition.gap_tolerance_days if isinstance(definition, SubscriptionChurn) else 0
@@ -183,14 +183,17 @@ def _mask(window: int, word: int) -> str:
 
 
 def _aggregate_sql(data: UsageData, spec: FeatureSpec, definition: ChurnDefinition, t: dict[str, str],
-                   labels: bool) -> str:
+                   dates: list[dt.date], labels: bool) -> str:
     """The one pass: every event joined to the dates it can inform, aggregated per user and date."""
     E = qi(data.events.view)
     L = spec.lookback_days
-    type_case = "NULL"
-    if "event_type" in data.events.columns:
-        whens = " ".join(f"WHEN event_type = {ql(src)} THEN {ql(name)}" for src, name in spec.event_types.items())
-        type_case = f"CASE WHEN event_type IS NULL THEN NULL {whens} ELSE 'other' END"
+    # Types become small integer codes (position in spec.type_names): the pivot below
+    # compares every row with every type, and integers compare faster than text.
+    code = {name: i for i, name in enumerate(spec.type_names)}
+    type_case = "CAST(NULL AS UTINYINT)"
+    if "event_type" in data.events.columns and spec.type_names:
+        whens = " ".join(f"WHEN event_type = {ql(src)} THEN {code[name]}" for src, name in spec.event_types.items())
+        type_case = f"CAST(CASE WHEN event_type IS NULL THEN NULL {whens} ELSE {code['other']} END AS UTINYINT)"
     signup_join, signup_day = "", "NULL"
     if spec.activation_events and spec.has_signup and data.accounts is not None:
         signup_join = (f"LEFT JOIN (SELECT user_id AS signup_user, CAST(signup_date AS DATE) AS signup_day "
@@ -220,7 +223,7 @@ def _aggregate_sql(data: UsageData, spec: FeatureSpec, definition: ChurnDefiniti
         stage1.append(f"count(*) FILTER (WHERE {since(definition.active_window_days)}) "
                       f"AS n_{definition.active_window_days}")
     if spec.activation_events:
-        kinds = ", ".join(ql(spec.event_types.get(a, "other")) for a in spec.activation_events)
+        kinds = ", ".join(str(code[spec.event_types.get(a, "other")]) for a in spec.activation_events)
         stage1.append(f"min(day) FILTER (WHERE type_name IN ({kinds}) AND (signup_day IS NULL OR day >= signup_day)) "
                       "AS activation_day")
     if labels and isinstance(definition, InactivityChurn):
@@ -230,7 +233,7 @@ def _aggregate_sql(data: UsageData, spec: FeatureSpec, definition: ChurnDefiniti
 
     # Stage 2: totals over types, and per-type columns pivoted from the (much smaller) stage 1 rows.
     def of(name: str) -> str:
-        return f"FILTER (WHERE type_name = {ql(name)})"
+        return f"FILTER (WHERE type_name = {code[name]})"
 
     stage2 = ["max(last_ts) AS last_event", "min(first_ts) AS first_ts"]
     stage2 += [f"max(last_ts) {of(n)} AS {qi(f'last_{n}')}" for n in spec.type_names]
@@ -254,16 +257,39 @@ def _aggregate_sql(data: UsageData, spec: FeatureSpec, definition: ChurnDefiniti
     if labels and isinstance(definition, InactivityChurn):
         stage2.append("sum(label_window_events) AS label_window_events")
     value = ", e.value" if spec.has_value else ""
+    # Events before a date's lookback inform it only through the last and first timestamps
+    # (and activation). Each such event is bucketed by the first date it can inform, the
+    # buckets aggregated once per user and type, and each bucket row handed to the dates
+    # from its bucket on: no per-date copy of old events.
+    reach = max(L, definition.active_window_days)
+    whens = " ".join(f"WHEN ev.ts < {_date(d)} - INTERVAL {reach} DAY THEN {position}"
+                     for position, d in enumerate(sorted(dates), start=1))
+    bucket = f"CASE {whens} END"
+    history = ["max(ts) AS last_ts", "min(ts) AS first_ts"]
+    if spec.activation_events:
+        history.append(next(a for a in stage1 if a.endswith("AS activation_day")))
     return f"""
     CREATE OR REPLACE TEMP TABLE {t['agg']} AS
-    SELECT user_id, observation_date, {', '.join(stage2)} FROM (
+    WITH ev AS (
+        SELECT e.user_id, {type_case} AS type_name, e."timestamp" AS ts, CAST(e."timestamp" AS DATE) AS day,
+               {signup_day} AS signup_day{value}
+        FROM {E} e {signup_join}
+        WHERE e."timestamp" < (SELECT max(t_upper) FROM {t['obs']})),
+    recent AS (
         SELECT ev.user_id, o.observation_date, ev.type_name, {', '.join(stage1)}
-        FROM (SELECT e.user_id, {type_case} AS type_name, e."timestamp" AS ts, CAST(e."timestamp" AS DATE) AS day,
-                     {signup_day} AS signup_day{value}
-              FROM {E} e {signup_join}
-              WHERE e."timestamp" < (SELECT max(t_upper) FROM {t['obs']})) ev
-        JOIN {t['obs']} o ON ev.ts < o.t_upper
-        GROUP BY ev.user_id, o.observation_date, ev.type_name)
+        FROM ev JOIN {t['obs']} o ON ev.ts >= o.t - INTERVAL {reach} DAY AND ev.ts < o.t_upper
+        GROUP BY ev.user_id, o.observation_date, ev.type_name),
+    buckets AS (
+        SELECT ev.user_id, ev.type_name,
+               {bucket} AS bucket,
+               {', '.join(history)}
+        FROM ev WHERE ev.ts < (SELECT max(t) FROM {t['obs']}) - INTERVAL {reach} DAY
+        GROUP BY ALL),
+    older AS (
+        SELECT b.user_id, o.observation_date, b.type_name, b.* EXCLUDE (user_id, type_name, bucket)
+        FROM buckets b JOIN {t['obs']} o ON o.position >= b.bucket)
+    SELECT user_id, observation_date, {', '.join(stage2)}
+    FROM (SELECT * FROM recent UNION ALL BY NAME SELECT * FROM older)
     GROUP BY user_id, observation_date"""
 
 

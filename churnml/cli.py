@@ -63,62 +63,73 @@ class Engine(str, enum.Enum):
     duckdb = "duckdb"
 
 
-ChurnOpt = Annotated[Churn, typer.Option("--churn", help="Churn definition.", rich_help_panel="Churn")]
+ChurnOpt = Annotated[Optional[Churn], typer.Option(
+    "--churn", help="Churn definition (default inactivity).", rich_help_panel="Churn")]
 HorizonOpt = Annotated[Optional[int], typer.Option(
     "--horizon-days", min=1, help="Label window in days (default 90 for inactivity, 30 for subscription).",
     rich_help_panel="Churn")]
-ActiveWindowOpt = Annotated[int, typer.Option(
-    "--active-window-days", min=1, help="Inactivity churn: eligible if active in this many days before the date.",
+ActiveWindowOpt = Annotated[Optional[int], typer.Option(
+    "--active-window-days", min=1,
+    help="Inactivity churn: eligible if active in this many days before the date (default 90).",
     rich_help_panel="Churn")]
-GapOpt = Annotated[int, typer.Option(
-    "--gap-tolerance-days", min=0, help="Subscription churn: a restart within this many days is no churn.",
+GapOpt = Annotated[Optional[int], typer.Option(
+    "--gap-tolerance-days", min=0, help="Subscription churn: a restart within this many days is no churn (default 0).",
     rich_help_panel="Churn")]
-LeadOpt = Annotated[int, typer.Option(
-    "--lead-time-days", min=0, help="Gap between the features' cutoff and the label window.", rich_help_panel="Churn")]
+LeadOpt = Annotated[Optional[int], typer.Option(
+    "--lead-time-days", min=0, help="Gap between the features' cutoff and the label window (default 0).",
+    rich_help_panel="Churn")]
 EngineOpt = Annotated[Engine, typer.Option("--engine", help="Where the features are computed.")]
 ActivationOpt = Annotated[Optional[list[str]], typer.Option(
     "--activation-event", help="Event type that marks activation (repeatable).", rich_help_panel="Features")]
-WindowsOpt = Annotated[str, typer.Option(
-    "--windows", help="Feature windows in days, comma-separated.", rich_help_panel="Features")]
-TrendWindowsOpt = Annotated[str, typer.Option(
-    "--trend-windows", help="Trend windows in days, comma-separated ('' for none).", rich_help_panel="Features")]
+WindowsOpt = Annotated[Optional[str], typer.Option(
+    "--windows", help="Feature windows in days, comma-separated (default 7,30,90).", rich_help_panel="Features")]
+TrendWindowsOpt = Annotated[Optional[str], typer.Option(
+    "--trend-windows", help="Trend windows in days, comma-separated, '' for none (default 7,30).",
+    rich_help_panel="Features")]
 OutOpt = Annotated[Path, typer.Option("--out", help="Output file, .parquet or .csv.")]
 OverwriteOpt = Annotated[bool, typer.Option("--overwrite", help="Replace an existing output file.")]
 
 
-def _definition(churn: Churn, horizon_days: int | None, active_window_days: int, gap_tolerance_days: int,
-                lead_time_days: int) -> Any:
-    from churnml.definitions import InactivityChurn, SubscriptionChurn
+def _definition(settings: Any, churn: Churn | None, horizon_days: int | None, active_window_days: int | None,
+                gap_tolerance_days: int | None, lead_time_days: int | None) -> Any:
+    """The churn definition: flags, then the config file's [churn], then the defaults."""
+    kind = churn.value if churn is not None else settings.churn.get("definition", "inactivity")
+    if horizon_days is None and "horizon_days" not in settings.churn:
+        horizon_days = 90 if kind == "inactivity" else 30
+    return settings.definition({"definition": kind, "horizon_days": horizon_days,
+                                "active_window_days": active_window_days, "gap_tolerance_days": gap_tolerance_days,
+                                "lead_time_days": lead_time_days})
 
-    if churn is Churn.inactivity:
-        return InactivityChurn(horizon_days=horizon_days or 90, active_window_days=active_window_days,
-                               lead_time_days=lead_time_days)
-    return SubscriptionChurn(horizon_days=horizon_days or 30, gap_tolerance_days=gap_tolerance_days,
-                             lead_time_days=lead_time_days)
 
-
-def _builder(windows: str, trend_windows: str, activation_event: list[str] | None, engine: Engine) -> Any:
+def _builder(settings: Any, windows: str | None, trend_windows: str | None, activation_event: list[str] | None,
+             engine: Engine) -> Any:
     from churnml.errors import ConfigError
-    from churnml.features import FeatureBuilder
 
-    def days(text: str, option: str) -> tuple[int, ...]:
+    def days(text: str | None, option: str) -> tuple[int, ...] | None:
+        if text is None:
+            return None
         try:
             return tuple(int(part) for part in text.split(",") if part.strip())
         except ValueError as error:
             raise ConfigError(f"{option} must be whole days separated by commas. Got {text!r} instead.") from error
 
-    return FeatureBuilder(windows=days(windows, "--windows"), trend_windows=days(trend_windows, "--trend-windows"),
-                          activation_events=activation_event, engine=engine.value)
+    return settings.feature_builder({"windows": days(windows, "--windows"),
+                                     "trend_windows": days(trend_windows, "--trend-windows"),
+                                     "activation_events": activation_event or None, "engine": engine.value})
 
 
-def _load_usage(config: Path | None, events: str | None, user_col: str | None,
+def _settings(config: Path | None) -> Any:
+    from churnml.config import read_config
+
+    return read_config(config)
+
+
+def _load_usage(settings: Any, events: str | None, user_col: str | None,
                 time_col: str | None, type_col: str | None, value_col: str | None,
                 where: str | None, duplicates: str | None, subscriptions: str | None,
                 accounts: str | None) -> Any:
-    from churnml.config import read_config
     from churnml.sources import load
 
-    settings = read_config(config)
     event_source = settings.source("events", {
         "path": events, "user_id": user_col, "timestamp": time_col, "event_type": type_col,
         "value": value_col, "where": where, "duplicates": duplicates})
@@ -239,7 +250,8 @@ def validate(
             raise ConfigError("--table needs --label, the column that says who churned.")
         _print_report(console, LabelledTableSource(table, label=label, id=id_col).load().report)
         return
-    data = _load_usage(config, events, user_col, time_col, type_col, value_col, where, duplicates,
+    settings = _settings(config)
+    data = _load_usage(settings, events, user_col, time_col, type_col, value_col, where, duplicates,
                        subscriptions, accounts)
     for report in data.reports:
         _print_report(console, report)
@@ -298,18 +310,19 @@ def features(
     type_col: TypeCol = None, value_col: ValueCol = None, where: Where = None,
     duplicates: Duplicates = None, subscriptions: Subscriptions = None, accounts: Accounts = None,
     config: Config = None,
-    churn: ChurnOpt = Churn.inactivity, horizon_days: HorizonOpt = None, active_window_days: ActiveWindowOpt = 90,
-    gap_tolerance_days: GapOpt = 0, lead_time_days: LeadOpt = 0, engine: EngineOpt = Engine.duckdb,
-    windows: WindowsOpt = "7,30,90", trend_windows: TrendWindowsOpt = "7,30",
+    churn: ChurnOpt = None, horizon_days: HorizonOpt = None, active_window_days: ActiveWindowOpt = None,
+    gap_tolerance_days: GapOpt = None, lead_time_days: LeadOpt = None, engine: EngineOpt = Engine.duckdb,
+    windows: WindowsOpt = None, trend_windows: TrendWindowsOpt = None,
     activation_event: ActivationOpt = None, overwrite: OverwriteOpt = False,
 ) -> None:
     """Features of every eligible user as of a date (one row per user, no labels)."""
     from churnml._io import write_table
 
-    data = _load_usage(config, events, user_col, time_col, type_col, value_col, where, duplicates,
+    settings = _settings(config)
+    data = _load_usage(settings, events, user_col, time_col, type_col, value_col, where, duplicates,
                        subscriptions, accounts)
-    definition = _definition(churn, horizon_days, active_window_days, gap_tolerance_days, lead_time_days)
-    builder = _builder(windows, trend_windows, activation_event, engine)
+    definition = _definition(settings, churn, horizon_days, active_window_days, gap_tolerance_days, lead_time_days)
+    builder = _builder(settings, windows, trend_windows, activation_event, engine)
     frame = builder.fit(data, observation_dates=[as_of]).transform(data, [as_of], definition=definition)
     path = write_table(frame, out, overwrite=overwrite)
     _console().print(f"wrote {len(frame):,} users x {len(builder.feature_names_out_)} features as of {as_of} "
@@ -323,12 +336,13 @@ def dataset(
     type_col: TypeCol = None, value_col: ValueCol = None, where: Where = None,
     duplicates: Duplicates = None, subscriptions: Subscriptions = None, accounts: Accounts = None,
     config: Config = None,
-    churn: ChurnOpt = Churn.inactivity, horizon_days: HorizonOpt = None, active_window_days: ActiveWindowOpt = 90,
-    gap_tolerance_days: GapOpt = 0, lead_time_days: LeadOpt = 0,
-    step_days: Annotated[int, typer.Option("--step-days", min=1, help="Days between observation dates.")] = 30,
+    churn: ChurnOpt = None, horizon_days: HorizonOpt = None, active_window_days: ActiveWindowOpt = None,
+    gap_tolerance_days: GapOpt = None, lead_time_days: LeadOpt = None,
+    step_days: Annotated[Optional[int], typer.Option(
+        "--step-days", min=1, help="Days between observation dates (default 30).")] = None,
     dates: Annotated[Optional[str], typer.Option(
         "--dates", help="Explicit observation dates, comma-separated (instead of the grid).")] = None,
-    engine: EngineOpt = Engine.duckdb, windows: WindowsOpt = "7,30,90", trend_windows: TrendWindowsOpt = "7,30",
+    engine: EngineOpt = Engine.duckdb, windows: WindowsOpt = None, trend_windows: TrendWindowsOpt = None,
     activation_event: ActivationOpt = None, overwrite: OverwriteOpt = False,
 ) -> None:
     """The point-in-time training set: one row per eligible user and observation date, with its label."""
@@ -337,12 +351,13 @@ def dataset(
     from churnml._io import write_table
     from churnml.dataset import build_dataset
 
-    data = _load_usage(config, events, user_col, time_col, type_col, value_col, where, duplicates,
+    settings = _settings(config)
+    data = _load_usage(settings, events, user_col, time_col, type_col, value_col, where, duplicates,
                        subscriptions, accounts)
-    definition = _definition(churn, horizon_days, active_window_days, gap_tolerance_days, lead_time_days)
+    definition = _definition(settings, churn, horizon_days, active_window_days, gap_tolerance_days, lead_time_days)
     training = build_dataset(
-        data, definition, builder=_builder(windows, trend_windows, activation_event, engine),
-        step_days=step_days, observation_dates=dates.split(",") if dates else None)
+        data, definition, builder=_builder(settings, windows, trend_windows, activation_event, engine),
+        step_days=settings.step_days(step_days), observation_dates=dates.split(",") if dates else None)
     path = write_table(training.frame, out, overwrite=overwrite)
     console = _console()
     table = Table(title=f"{definition.kind} churn, {definition.horizon_days}-day horizon", title_justify="left")

@@ -15,8 +15,18 @@ Example::
     [accounts]
     path = "data/demo/accounts.parquet"
 
+    [churn]
+    definition = "subscription"      # or "inactivity"
+    horizon_days = 30
+    gap_tolerance_days = 3
+    step_days = 30
+
+    [features]
+    windows = [7, 30, 90]
+    activation_events = ["core_action"]
+
 Relative paths are read from the folder that holds the config file. Command
-line flags override the file.
+line flags override the file; what neither sets takes the library's defaults.
 """
 
 from __future__ import annotations
@@ -32,6 +42,10 @@ from churnml.sources import AccountSource, EventSource, SubscriptionSource
 __all__ = ["SourcesConfig", "read_config"]
 
 _TABLES = {"events": EventSource, "subscriptions": SubscriptionSource, "accounts": AccountSource}
+_CHURN_KEYS = {"definition", "horizon_days", "active_window_days", "gap_tolerance_days", "lead_time_days",
+               "involuntary_reasons", "step_days"}
+_FEATURE_KEYS = {"windows", "trend_windows", "min_type_share", "max_types", "activation_events",
+                 "activation_days", "max_levels"}
 
 
 def _options(source_class: type) -> set[str]:
@@ -48,6 +62,40 @@ class SourcesConfig:
     events: dict[str, Any] = field(default_factory=dict)
     subscriptions: dict[str, Any] = field(default_factory=dict)
     accounts: dict[str, Any] = field(default_factory=dict)
+    churn: dict[str, Any] = field(default_factory=dict)
+    features: dict[str, Any] = field(default_factory=dict)
+
+    def definition(self, overrides: dict[str, Any] | None = None) -> Any:
+        """The churn definition from ``[churn]``, with flags in ``overrides`` (not None) winning."""
+        from churnml.definitions import InactivityChurn, SubscriptionChurn
+
+        settings = {**self.churn, **{k: v for k, v in (overrides or {}).items() if v is not None}}
+        settings.pop("step_days", None)
+        kind = settings.pop("definition", "inactivity")
+        if kind == "inactivity":
+            allowed = {"horizon_days", "active_window_days", "lead_time_days"}
+            cls: type = InactivityChurn
+        elif kind == "subscription":
+            allowed = {"horizon_days", "gap_tolerance_days", "lead_time_days", "involuntary_reasons"}
+            cls = SubscriptionChurn
+        else:
+            raise ConfigError(f"[churn] definition must be 'inactivity' or 'subscription'. Got {kind!r} instead.")
+        if "involuntary_reasons" in settings:
+            settings["involuntary_reasons"] = tuple(settings["involuntary_reasons"])
+        return cls(**{k: v for k, v in settings.items() if k in allowed})
+
+    def step_days(self, override: int | None = None) -> int:
+        return override if override is not None else int(self.churn.get("step_days", 30))
+
+    def feature_builder(self, overrides: dict[str, Any] | None = None) -> Any:
+        """A FeatureBuilder from ``[features]``, with flags in ``overrides`` (not None) winning."""
+        from churnml.features import FeatureBuilder
+
+        settings = {**self.features, **{k: v for k, v in (overrides or {}).items() if v is not None}}
+        for key in ("windows", "trend_windows", "activation_events"):
+            if key in settings and settings[key] is not None:
+                settings[key] = tuple(settings[key])
+        return FeatureBuilder(**settings)
 
     def source(self, table: str, overrides: dict[str, Any] | None = None
                ) -> EventSource | SubscriptionSource | AccountSource | None:
@@ -83,10 +131,16 @@ def read_config(path: str | Path | None) -> SourcesConfig:
         document = tomllib.loads(path.read_text(encoding="utf-8"))
     except tomllib.TOMLDecodeError as error:
         raise ConfigError(f"Config file {str(path)!r} is not valid TOML: {error}.") from error
-    unknown_tables = set(document) - set(_TABLES)
+    known = set(_TABLES) | {"churn", "features"}
+    unknown_tables = set(document) - known
     if unknown_tables:
         raise ConfigError(f"Config file {str(path)!r} has unknown table(s) "
-                          f"{sorted(unknown_tables)!r}; known: {sorted(_TABLES)!r}.")
+                          f"{sorted(unknown_tables)!r}; known: {sorted(known)!r}.")
+    for table, allowed in (("churn", _CHURN_KEYS), ("features", _FEATURE_KEYS)):
+        unknown = set(document.get(table, {})) - allowed
+        if unknown:
+            raise ConfigError(f"[{table}] in {str(path)!r} has unknown key(s) {sorted(unknown)!r}; "
+                              f"known: {sorted(allowed)!r}.")
     tables: dict[str, dict[str, Any]] = {}
     for table, source_class in _TABLES.items():
         settings = dict(document.get(table, {}))
@@ -98,4 +152,5 @@ def read_config(path: str | Path | None) -> SourcesConfig:
         if "path" in settings:
             settings["path"] = str((path.parent / settings["path"]))
         tables[table] = settings
-    return SourcesConfig(**tables)
+    return SourcesConfig(**tables, churn=dict(document.get("churn", {})),
+                         features=dict(document.get("features", {})))

@@ -27,3 +27,40 @@ def test_bad_config_files(tmp_path, text, message):
 def test_events_are_required():
     with pytest.raises(ConfigError, match=r"No events source: pass --events PATH"):
         read_config(None).source("events")
+
+
+def test_churn_and_features_tables_build_the_definition_and_builder(tmp_path):
+    from churnml.definitions import InactivityChurn, SubscriptionChurn
+
+    (tmp_path / "churnml.toml").write_text("""
+[churn]
+definition = "subscription"
+horizon_days = 45
+gap_tolerance_days = 3
+involuntary_reasons = ["card_expired"]
+step_days = 14
+
+[features]
+windows = [7, 28]
+trend_windows = []
+activation_events = ["core_action"]
+""")
+    config = read_config(tmp_path / "churnml.toml")
+    assert config.definition() == SubscriptionChurn(horizon_days=45, gap_tolerance_days=3,
+                                                    involuntary_reasons=("card_expired",))
+    assert config.step_days() == 14 and config.step_days(7) == 7
+    # A flag wins over the file, and switching the kind keeps only the keys that apply.
+    assert config.definition({"definition": "inactivity", "horizon_days": 60}) == InactivityChurn(horizon_days=60)
+    builder = config.feature_builder({"windows": (30,)})
+    assert builder.windows == (30,) and builder.trend_windows == () and builder.activation_events == ("core_action",)
+
+
+@pytest.mark.parametrize("text, message", [
+    ("[churn]\ndefinition = 'contract'\n", r"definition must be 'inactivity' or 'subscription'"),
+    ("[churn]\nhorizon = 30\n", r"\[churn\] .* unknown key\(s\) \['horizon'\]"),
+    ("[features]\nwindow = [7]\n", r"\[features\] .* unknown key\(s\) \['window'\]"),
+])
+def test_bad_churn_and_features_tables(tmp_path, text, message):
+    (tmp_path / "churnml.toml").write_text(text)
+    with pytest.raises(ConfigError, match=message):
+        read_config(tmp_path / "churnml.toml").definition()

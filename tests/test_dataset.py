@@ -123,3 +123,33 @@ def test_features_cli_one_row_per_eligible_user(small_product, tmp_path):
     assert frame["days_since_last_event"].max() <= 30  # eligible = active in the last 30 days
     again = runner.invoke(app, args)
     assert again.exit_code == 1 and "already exists" in str(again.exception)
+
+
+def test_dataset_cli_reads_churn_and_features_from_the_config_file(small_product, tmp_path):
+    config = tmp_path / "churnml.toml"
+    config.write_text(f"""
+[events]
+path = "{small_product['events'].as_posix()}"
+
+[subscriptions]
+path = "{small_product['subscriptions'].as_posix()}"
+
+[churn]
+definition = "subscription"
+horizon_days = 30
+step_days = 60
+
+[features]
+windows = [14]
+trend_windows = []
+""")
+    frame, output = dataset_cli(tmp_path, "--config", str(config))
+    assert "subscription churn, 30-day horizon" in output
+    assert "churn_type" in frame.columns and "count_events_14d" in frame.columns
+    assert "count_events_30d" not in frame.columns
+    dates = sorted(frame["observation_date"].unique())
+    assert all((b - a).days == 60 for a, b in zip(dates, dates[1:]))
+    # A flag overrides the file.
+    frame, output = dataset_cli(tmp_path / "flag", "--config", str(config), "--churn", "inactivity",
+                                "--horizon-days", "20", "--active-window-days", "30")
+    assert "inactivity churn, 20-day horizon" in output and "churn_type" not in frame.columns

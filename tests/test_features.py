@@ -312,3 +312,12 @@ def test_engine_matches_reference_on_online_retail(shared_data, day):
     expected = reference(events, day, builder.spec_, definition)
     assert len(engine) > 1_000
     assert_same(engine, expected)
+
+
+def test_dates_computed_together_equal_dates_computed_one_by_one(product):
+    data, _ = product
+    dates = [dt.date(2024, 5, 1), dt.date(2024, 7, 15), dt.date(2024, 8, 1), dt.date(2024, 11, 1)]
+    builder = FeatureBuilder(activation_events=("core_action",), activation_days=7).fit(data, observation_dates=dates)
+    together = builder.transform(data, dates)
+    one_by_one = pd.concat([builder.transform(data, [d]) for d in dates], ignore_index=True)
+    pd.testing.assert_frame_equal(together, one_by_one)
