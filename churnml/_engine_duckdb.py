@@ -1,10 +1,11 @@
 """The feature spec compiled to DuckDB SQL.
 
-One scan of the events compresses them to one row per user, event type and day
-(``daily``); every observation date's features and labels are computed from that
-table, so adding dates adds joins over the compressed rows, not scans of the log.
-Every feature at ``t`` reads only ``daily`` rows with ``day < t`` (``t`` is a
-midnight, so that is ``timestamp < t``); labels read only rows in the label window.
+One query computes every observation date's features (and labels), reading the
+events twice whatever the number of dates: events inside a date's lookback are
+joined to the dates they inform and aggregated per user, date and type; older
+events are bucketed by the first date they inform and carry only their last and
+first timestamps forward. Every feature at ``t`` reads only events with
+``timestamp < t``; the label reads only events in the label window.
 """
 
 from __future__ import annotations
@@ -184,7 +185,7 @@ def _mask(window: int, word: int) -> str:
 
 def _aggregate_sql(data: UsageData, spec: FeatureSpec, definition: ChurnDefinition, t: dict[str, str],
                    dates: list[dt.date], labels: bool) -> str:
-    """The one pass: every event joined to the dates it can inform, aggregated per user and date."""
+    """The features query: recent events per date and type, older events per bucket, one pivot per user and date."""
     E = qi(data.events.view)
     L = spec.lookback_days
     # Types become small integer codes (position in spec.type_names): the pivot below
@@ -203,7 +204,7 @@ def _aggregate_sql(data: UsageData, spec: FeatureSpec, definition: ChurnDefiniti
     def since(days: int) -> str:  # ts in the last `days` days before t
         return f"ts >= o.t - INTERVAL {days} DAY AND ts < o.t"
 
-    # Stage 1, the one pass over the events: per user, date and type, a few aggregates.
+    # Stage 1, recent events: per user, date and type, a few aggregates.
     counted = sorted(set(spec.windows) | set(spec.trend_windows))
     stage1 = ["max(ts) FILTER (WHERE ts < o.t) AS last_ts", "min(ts) FILTER (WHERE ts < o.t) AS first_ts"]
     stage1 += [f"count(*) FILTER (WHERE {since(w)}) AS n_{w}" for w in counted]
@@ -270,7 +271,7 @@ def _aggregate_sql(data: UsageData, spec: FeatureSpec, definition: ChurnDefiniti
         history.append(next(a for a in stage1 if a.endswith("AS activation_day")))
     return f"""
     CREATE OR REPLACE TEMP TABLE {t['agg']} AS
-    WITH ev AS (
+    WITH ev AS NOT MATERIALIZED (
         SELECT e.user_id, {type_case} AS type_name, e."timestamp" AS ts, CAST(e."timestamp" AS DATE) AS day,
                {signup_day} AS signup_day{value}
         FROM {E} e {signup_join}
