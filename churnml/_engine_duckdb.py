@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING
 from churnml._duckdb import fresh_name, quote_identifier as qi, quote_literal as ql
 from churnml.definitions import ChurnDefinition, InactivityChurn, SubscriptionChurn
 from churnml.errors import ConfigError
+from churnml.sources import _FLOAT_TYPES, _INTEGER_TYPES
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -24,8 +25,7 @@ if TYPE_CHECKING:
     from churnml.features import FeatureSpec
     from churnml.sources import UsageData
 
-_NUMERIC_PREFIXES = ("TINYINT", "SMALLINT", "INTEGER", "BIGINT", "HUGEINT", "UTINYINT", "USMALLINT",
-                     "UINTEGER", "UBIGINT", "FLOAT", "DOUBLE", "DECIMAL", "BOOLEAN", "REAL")
+_NUMERIC_TYPES = _INTEGER_TYPES | _FLOAT_TYPES | {"DECIMAL", "BOOLEAN"}
 
 
 @dataclass(frozen=True)
@@ -63,7 +63,7 @@ def fit_statistics(data: UsageData, *, until: dt.date | None, max_levels: int) -
         for column, kind in types.items():
             if column in ("user_id", "signup_date"):
                 continue
-            if kind.startswith(_NUMERIC_PREFIXES):
+            if kind.split("(")[0] in _NUMERIC_TYPES:
                 attributes[column] = None
             elif kind == "VARCHAR":
                 attributes[column] = _levels(data, data.accounts.view, column, "", max_levels)
@@ -223,10 +223,12 @@ def _aggregate_sql(data: UsageData, spec: FeatureSpec, definition: ChurnDefiniti
     if isinstance(definition, InactivityChurn) and definition.active_window_days not in counted:
         stage1.append(f"count(*) FILTER (WHERE {since(definition.active_window_days)}) "
                       f"AS n_{definition.active_window_days}")
+    activation = ""
     if spec.activation_events:
         kinds = ", ".join(str(code[spec.event_types.get(a, "other")]) for a in spec.activation_events)
-        stage1.append(f"min(day) FILTER (WHERE type_name IN ({kinds}) AND (signup_day IS NULL OR day >= signup_day)) "
+        activation = (f"min(day) FILTER (WHERE type_name IN ({kinds}) AND (signup_day IS NULL OR day >= signup_day)) "
                       "AS activation_day")
+        stage1.append(activation)
     if labels and isinstance(definition, InactivityChurn):
         lead, span = definition.lead_time_days, definition.label_span_days
         stage1.append(f"count(*) FILTER (WHERE ts >= o.t + INTERVAL {lead} DAY AND ts < o.t + INTERVAL {span} DAY) "
@@ -267,8 +269,8 @@ def _aggregate_sql(data: UsageData, spec: FeatureSpec, definition: ChurnDefiniti
                      for position, d in enumerate(sorted(dates), start=1))
     bucket = f"CASE {whens} END"
     history = ["max(ts) AS last_ts", "min(ts) AS first_ts"]
-    if spec.activation_events:
-        history.append(next(a for a in stage1 if a.endswith("AS activation_day")))
+    if activation:
+        history.append(activation)
     return f"""
     CREATE OR REPLACE TEMP TABLE {t['agg']} AS
     WITH ev AS NOT MATERIALIZED (
@@ -377,26 +379,29 @@ def _assemble(data: UsageData, spec: FeatureSpec, t: dict[str, str]) -> tuple[li
         select.append(f"CASE WHEN {done} THEN CAST(date_diff('day', {signup_ref}, g.activation_day) AS DOUBLE) END "
                       "AS days_to_activation")
     if spec.has_subscriptions:
-        S = qi(data.subscriptions.view)  # type: ignore[union-attr]
-        plan = "arg_max(s.plan, s.start)" if spec.plan_levels is not None else "NULL"
-        mrr = "arg_max(s.mrr, s.start)" if "mrr" in data.subscriptions.columns else "NULL"  # type: ignore[union-attr]
-        joins.append(f"""LEFT JOIN (
-            SELECT k2.user_id, k2.observation_date, {plan} AS plan, {mrr} AS mrr FROM {t['keys']} k2
-            JOIN {S} s ON s.user_id = k2.user_id AND s.start < k2.observation_date
-             AND (s."end" IS NULL OR s."end" > k2.observation_date)
-            GROUP BY ALL) cur USING (user_id, observation_date)""")
-        past_mrr = "arg_max(s.mrr, s.start)" if "mrr" in data.subscriptions.columns else "NULL"  # type: ignore[union-attr]
-        joins.append(f"""LEFT JOIN (
-            SELECT k2.user_id, k2.observation_date, {past_mrr} AS mrr FROM {t['keys']} k2
-            JOIN {S} s ON s.user_id = k2.user_id AND s.start < k2.observation_date - {L}
-             AND (s."end" IS NULL OR s."end" > k2.observation_date - {L})
-            GROUP BY ALL) past USING (user_id, observation_date)""")
+        subscriptions = data.subscriptions
+        assert subscriptions is not None
+        S = qi(subscriptions.view)
+        has_mrr = "mrr" in subscriptions.columns
+        mrr_column = "mrr" if has_mrr else "NULL"
+
+        def running_at(alias: str, days_before: int, plan: str) -> str:
+            """The subscription running ``days_before`` days before each date (the latest started)."""
+            at = f"k2.observation_date - {days_before}"
+            return f"""LEFT JOIN (
+            SELECT k2.user_id, k2.observation_date, {plan} AS plan,
+                   {"arg_max(s.mrr, s.start)" if has_mrr else "NULL"} AS mrr
+            FROM {t['keys']} k2 JOIN {S} s ON s.user_id = k2.user_id AND s.start < {at}
+             AND (s."end" IS NULL OR s."end" > {at})
+            GROUP BY ALL) {alias} USING (user_id, observation_date)"""
+
+        joins.append(running_at("cur", 0, "arg_max(s.plan, s.start)" if spec.plan_levels is not None else "NULL"))
+        joins.append(running_at("past", L, "NULL"))
         joins.append(f"""LEFT JOIN (
             SELECT i.user_id, k2.observation_date, max(i.cover_start) AS cover_start FROM {t['keys']} k2
             JOIN {t['islands']} i ON i.user_id = k2.user_id AND i.cover_start < k2.observation_date
              AND i.cover_stop > k2.observation_date
             GROUP BY ALL) cov USING (user_id, observation_date)""")
-        mrr_column = "mrr" if "mrr" in data.subscriptions.columns else "NULL"  # type: ignore[union-attr]
         joins.append(f"""LEFT JOIN (
             SELECT k2.user_id, k2.observation_date, count(*) AS downgrades FROM {t['keys']} k2
             JOIN (SELECT user_id, start, {mrr_column} AS mrr,
@@ -404,7 +409,7 @@ def _assemble(data: UsageData, spec: FeatureSpec, t: dict[str, str]) -> tuple[li
               ON s.user_id = k2.user_id AND s.start >= k2.observation_date - {L} AND s.start < k2.observation_date
             WHERE s.mrr < s.previous_mrr GROUP BY ALL) dg USING (user_id, observation_date)""")
         if spec.plan_levels is not None:
-            select.append("cur.plan AS plan")
+            select.append(f"{_levelled('cur.plan', spec.plan_levels)} AS plan")
         select.append("cur.mrr AS mrr")
         select.append("CAST(date_diff('day', CAST(cov.cover_start AS DATE), k.observation_date) AS DOUBLE) "
                       "AS subscription_tenure_days")
@@ -415,16 +420,14 @@ def _assemble(data: UsageData, spec: FeatureSpec, t: dict[str, str]) -> tuple[li
         if levels is None:
             select.append(f"CAST(a.{qi(column)} AS DOUBLE) AS {qi(name)}")
         else:
-            kept = ", ".join(ql(v) for v in levels if v != "other")
-            value = f"CAST(a.{qi(column)} AS VARCHAR)"
-            select.append(f"CASE WHEN {value} IS NULL THEN NULL WHEN {value} IN ({kept}) THEN {value} "
-                          f"ELSE 'other' END AS {qi(name)}")
-    if spec.plan_levels is not None:
-        kept = ", ".join(ql(v) for v in spec.plan_levels if v != "other")
-        select = [s if s != "cur.plan AS plan" else
-                  f"CASE WHEN cur.plan IS NULL THEN NULL WHEN cur.plan IN ({kept}) THEN cur.plan ELSE 'other' END AS plan"
-                  for s in select]
+            select.append(f"{_levelled(f'CAST(a.{qi(column)} AS VARCHAR)', levels)} AS {qi(name)}")
     return select, joins
+
+
+def _levelled(value: str, levels: list[str]) -> str:
+    """``value`` where it is one of the levels fixed at fit, ``'other'`` where it is not."""
+    kept = ", ".join(ql(v) for v in levels if v != "other")
+    return f"CASE WHEN {value} IS NULL THEN NULL WHEN {value} IN ({kept}) THEN {value} ELSE 'other' END"
 
 
 def _label_sql(definition: ChurnDefinition, t: dict[str, str]) -> tuple[str, str]:

@@ -86,8 +86,7 @@ def build_dataset(data: UsageData, definition: ChurnDefinition | None = None, *,
     first, last = time_span(data)
     if observation_dates is None:
         builder._validate_params()
-        lookback = max(max(builder.windows), 2 * max(builder.trend_windows, default=0),
-                       definition.active_window_days)
+        lookback = max(builder._lookback_days(), definition.active_window_days)
         dates = observation_grid(first_event=first, last_event=last, lookback_days=lookback,
                                  definition=definition, step_days=step_days)
     else:

@@ -278,6 +278,10 @@ class FeatureBuilder(BaseEstimator):
             raise ConfigError(f"The 'engine' parameter of FeatureBuilder must be 'duckdb'. Got {self.engine!r} "
                               "instead (the Spark engine comes with issue #9).")
 
+    def _lookback_days(self) -> int:
+        """Days of history before a date that the windows and trends read."""
+        return max(max(self.windows), 2 * max(self.trend_windows, default=0))
+
     def fit(self, data: UsageData, y: None = None, *,
             observation_dates: Iterable[str | dt.date] | None = None) -> FeatureBuilder:
         """Fix event types, windows and attribute categories from ``data``.
@@ -290,7 +294,6 @@ class FeatureBuilder(BaseEstimator):
         self._validate_params()
         windows = tuple(sorted(set(self.windows)))
         trend_windows = tuple(sorted(set(self.trend_windows)))
-        lookback = max(max(windows), 2 * max(trend_windows, default=0))
         until = max(parse_dates(observation_dates)) if observation_dates is not None else None
         stats = fit_statistics(data, until=until, max_levels=self.max_levels)
 
@@ -317,7 +320,7 @@ class FeatureBuilder(BaseEstimator):
             known_types=tuple(sorted(stats.type_counts)), has_value=stats.has_value,
             activation_events=activation, activation_days=self.activation_days,
             has_signup=stats.has_signup, has_subscriptions=stats.has_subscriptions,
-            plan_levels=stats.plan_levels, attributes=stats.attributes, lookback_days=lookback)
+            plan_levels=stats.plan_levels, attributes=stats.attributes, lookback_days=self._lookback_days())
         self.feature_info_ = {f.name: f for f in self.spec_.features()}
         import numpy as np
 
