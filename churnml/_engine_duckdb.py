@@ -133,7 +133,7 @@ def compute(data: UsageData, spec: FeatureSpec, definition: ChurnDefinition, dat
     if isinstance(definition, SubscriptionChurn) and data.subscriptions is None:
         raise ConfigError("Subscription churn needs a subscriptions table (--subscriptions).")
     backend = data.backend
-    names = {key: fresh_name(key) for key in ("obs", "agg", "keys", "islands")}
+    names = {key: fresh_name(key) for key in ("obs", "agg", "keys", "islands", "out")}
     t = {k: qi(v) for k, v in names.items()}
     label_span = definition.label_span_days if labels else 0
     statements = [
@@ -159,7 +159,9 @@ def compute(data: UsageData, spec: FeatureSpec, definition: ChurnDefinition, dat
             joins.append(label_join)
         query = (f"SELECT k.user_id, k.observation_date{label_select}, {', '.join(select)} FROM {t['keys']} k "
                  f"{' '.join(joins)} ORDER BY k.observation_date, k.user_id")
-        frame = backend.sql(query).df()
+        # Materialised first: converting a stored table is faster than a running query.
+        backend.execute(f"CREATE OR REPLACE TEMP TABLE {t['out']} AS {query}")
+        frame = backend.sql(f"SELECT * FROM {t['out']}").df()
     finally:
         for name in names.values():
             backend.execute(f"DROP TABLE IF EXISTS {qi(name)}")
@@ -188,6 +190,8 @@ def _aggregate_sql(data: UsageData, spec: FeatureSpec, definition: ChurnDefiniti
     """The features query: recent events per date and type, older events per bucket, one pivot per user and date."""
     E = qi(data.events.view)
     L = spec.lookback_days
+    label_span = definition.label_span_days if labels else 0
+    value_has_nulls = data.events.report.null_counts.get("value", 0) > 0
     # Types become small integer codes (position in spec.type_names): the pivot below
     # compares every row with every type, and integers compare faster than text.
     code = {name: i for i, name in enumerate(spec.type_names)}
@@ -201,25 +205,26 @@ def _aggregate_sql(data: UsageData, spec: FeatureSpec, definition: ChurnDefiniti
                        f"FROM {qi(data.accounts.view)}) s ON s.signup_user = e.user_id")
         signup_day = "s.signup_day"
 
+    # Every filter below compares one integer: ``db``, the whole days from an event's day
+    # to the date (1 = the day before it). Dates are midnights, so "ts >= t - w days and
+    # ts < t" is exactly "1 <= db <= w", and "ts >= t + a days" is "db <= -a".
     def since(days: int) -> str:  # ts in the last `days` days before t
-        return f"ts >= o.t - INTERVAL {days} DAY AND ts < o.t"
+        return f"db BETWEEN 1 AND {days}"
 
     # Stage 1, recent events: per user, date and type, a few aggregates.
     counted = sorted(set(spec.windows) | set(spec.trend_windows))
-    stage1 = ["max(ts) FILTER (WHERE ts < o.t) AS last_ts", "min(ts) FILTER (WHERE ts < o.t) AS first_ts"]
+    stage1 = ["max(ts) FILTER (WHERE db >= 1) AS last_ts"]
     stage1 += [f"count(*) FILTER (WHERE {since(w)}) AS n_{w}" for w in counted]
-    stage1 += [f"count(*) FILTER (WHERE ts >= o.t - INTERVAL {2 * w} DAY AND ts < o.t - INTERVAL {w} DAY) "
-               f"AS previous_{w}" for w in spec.trend_windows]
+    stage1 += [f"count(*) FILTER (WHERE db BETWEEN {w + 1} AND {2 * w}) AS previous_{w}" for w in spec.trend_windows]
     if spec.has_value:
         stage1 += [f"sum(value) FILTER (WHERE {since(w)}) AS value_sum_{w}" for w in spec.windows]
-        stage1 += [f"count(value) FILTER (WHERE {since(w)}) AS value_n_{w}" for w in spec.windows]
+        if value_has_nulls:  # else the count of values is the count of events
+            stage1 += [f"count(value) FILTER (WHERE {since(w)}) AS value_n_{w}" for w in spec.windows]
     # Active days: each event sets the bit of its day; counting bits needs no DISTINCT.
-    days_before = "(date_diff('day', day, o.observation_date) - 1)"
     for j in range(-(-L // _WORD)):
-        stage1.append(f"bit_or(CASE WHEN {since(L)} AND {days_before} BETWEEN {j * _WORD} AND {j * _WORD + _WORD - 1} "
-                      f"THEN CAST(1 AS UBIGINT) << CAST({days_before} - {j * _WORD} AS UBIGINT) END) AS bits_{j}")
-    stage1.append(f"min(day) FILTER (WHERE {since(L)}) AS first_active_day")
-    stage1.append(f"max(day) FILTER (WHERE {since(L)}) AS last_active_day")
+        low, high = j * _WORD + 1, min((j + 1) * _WORD, L)
+        stage1.append(f"bit_or(CASE WHEN db BETWEEN {low} AND {high} "
+                      f"THEN CAST(1 AS UBIGINT) << CAST(db - {low} AS UBIGINT) END) AS bits_{j}")
     if isinstance(definition, InactivityChurn) and definition.active_window_days not in counted:
         stage1.append(f"count(*) FILTER (WHERE {since(definition.active_window_days)}) "
                       f"AS n_{definition.active_window_days}")
@@ -231,20 +236,20 @@ def _aggregate_sql(data: UsageData, spec: FeatureSpec, definition: ChurnDefiniti
         stage1.append(activation)
     if labels and isinstance(definition, InactivityChurn):
         lead, span = definition.lead_time_days, definition.label_span_days
-        stage1.append(f"count(*) FILTER (WHERE ts >= o.t + INTERVAL {lead} DAY AND ts < o.t + INTERVAL {span} DAY) "
-                      "AS label_window_events")
+        stage1.append(f"count(*) FILTER (WHERE db BETWEEN {1 - span} AND {-lead}) AS label_window_events")
 
     # Stage 2: totals over types, and per-type columns pivoted from the (much smaller) stage 1 rows.
     def of(name: str) -> str:
         return f"FILTER (WHERE type_name = {code[name]})"
 
-    stage2 = ["max(last_ts) AS last_event", "min(first_ts) AS first_ts"]
+    stage2 = ["max(last_ts) AS last_event"]
     stage2 += [f"max(last_ts) {of(n)} AS {qi(f'last_{n}')}" for n in spec.type_names]
     for w in spec.windows:
         stage2.append(f"sum(n_{w}) AS {qi(f'count_events_{w}d')}")
         stage2 += [f"sum(n_{w}) {of(n)} AS {qi(f'count_{n}_{w}d')}" for n in spec.type_names]
         if spec.has_value:
-            stage2 += [f"sum(value_sum_{w}) AS {qi(f'value_sum_{w}d')}", f"sum(value_n_{w}) AS {qi(f'value_n_{w}d')}"]
+            stage2 += [f"sum(value_sum_{w}) AS {qi(f'value_sum_{w}d')}",
+                       f"sum({'value_n' if value_has_nulls else 'n'}_{w}) AS {qi(f'value_n_{w}d')}"]
     for w in spec.trend_windows:
         stage2 += [f"sum(previous_{w}) AS {qi(f'previous_count_events_{w}d')}",
                    f"sum(n_{w}) AS {qi(f'recent_count_events_{w}d')}"]
@@ -252,7 +257,6 @@ def _aggregate_sql(data: UsageData, spec: FeatureSpec, definition: ChurnDefiniti
             stage2 += [f"sum(previous_{w}) {of(n)} AS {qi(f'previous_count_{n}_{w}d')}",
                        f"sum(n_{w}) {of(n)} AS {qi(f'recent_count_{n}_{w}d')}"]
     stage2 += [f"bit_or(bits_{j}) AS active_bits_{j}" for j in range(-(-L // _WORD))]
-    stage2 += ["min(first_active_day) AS first_active_day", "max(last_active_day) AS last_active_day"]
     stage2.append(f"sum(n_{definition.active_window_days}) AS recent_events"
                   if isinstance(definition, InactivityChurn) else "0 AS recent_events")
     if spec.activation_events:
@@ -260,17 +264,26 @@ def _aggregate_sql(data: UsageData, spec: FeatureSpec, definition: ChurnDefiniti
     if labels and isinstance(definition, InactivityChurn):
         stage2.append("sum(label_window_events) AS label_window_events")
     value = ", e.value" if spec.has_value else ""
-    # Events before a date's lookback inform it only through the last and first timestamps
-    # (and activation). Each such event is bucketed by the first date it can inform, the
-    # buckets aggregated once per user and type, and each bucket row handed to the dates
-    # from its bucket on: no per-date copy of old events.
+    # Events before a date's lookback inform it only through the last timestamps (and
+    # activation); the first event before a date is the user's first event, if before it. Each such event is bucketed by the first date it can inform; the
+    # buckets are pivoted once per user and bucket, and each bucket row handed to the dates
+    # from its bucket on: no per-date copy of old events, and few columns to carry.
     reach = max(L, definition.active_window_days)
     whens = " ".join(f"WHEN ev.ts < {_date(d)} - INTERVAL {reach} DAY THEN {position}"
                      for position, d in enumerate(sorted(dates), start=1))
     bucket = f"CASE {whens} END"
-    history = ["max(ts) AS last_ts", "min(ts) AS first_ts"]
+    history = ["max(ts) AS last_ts"]
     if activation:
         history.append(activation)
+    # (column, how two values combine) of what old events carry forward
+    carried = [("last_event", "greatest")]
+    carried += [(f"last_{n}", "greatest") for n in spec.type_names]
+    if activation:
+        carried.append(("activation_day", "least"))
+    pivot_history = [item for item in stage2 if any(item.endswith(f" AS {c}") or item.endswith(f" AS {qi(c)}")
+                                                   for c, _ in carried)]
+    fold = ", ".join(f"{'max' if how == 'greatest' else 'min'}({qi(c)}) AS {qi(c)}" for c, how in carried)
+    merged = ", ".join(f"{how}(r.{qi(c)}, h.{qi(c)}) AS {qi(c)}" for c, how in carried)
     return f"""
     CREATE OR REPLACE TEMP TABLE {t['agg']} AS
     WITH ev AS NOT MATERIALIZED (
@@ -278,22 +291,29 @@ def _aggregate_sql(data: UsageData, spec: FeatureSpec, definition: ChurnDefiniti
                {signup_day} AS signup_day{value}
         FROM {E} e {signup_join}
         WHERE e."timestamp" < (SELECT max(t_upper) FROM {t['obs']})),
+    informs AS (  -- (day, date) pairs: an event's day informs each date in reach; a hash join fans events out
+        SELECT o.observation_date - CAST(d.k AS INTEGER) AS day, o.observation_date, CAST(d.k AS INTEGER) AS db
+        FROM {t['obs']} o, range({1 - label_span}, {reach + 1}) d(k)),
     recent AS (
-        SELECT ev.user_id, o.observation_date, ev.type_name, {', '.join(stage1)}
-        FROM ev JOIN {t['obs']} o ON ev.ts >= o.t - INTERVAL {reach} DAY AND ev.ts < o.t_upper
-        GROUP BY ev.user_id, o.observation_date, ev.type_name),
+        SELECT user_id, observation_date, {', '.join(stage2)}
+        FROM (SELECT user_id, observation_date, type_name, {', '.join(stage1)}
+              FROM ev JOIN informs USING (day)
+              GROUP BY user_id, observation_date, type_name)
+        GROUP BY user_id, observation_date),
     buckets AS (
-        SELECT ev.user_id, ev.type_name,
-               {bucket} AS bucket,
-               {', '.join(history)}
-        FROM ev WHERE ev.ts < (SELECT max(t) FROM {t['obs']}) - INTERVAL {reach} DAY
-        GROUP BY ALL),
+        SELECT user_id, bucket, {', '.join(pivot_history)}
+        FROM (SELECT ev.user_id, ev.type_name, {bucket} AS bucket, {', '.join(history)}
+              FROM ev WHERE ev.ts < (SELECT max(t) FROM {t['obs']}) - INTERVAL {reach} DAY
+              GROUP BY ALL)
+        GROUP BY user_id, bucket),
     older AS (
-        SELECT b.user_id, o.observation_date, b.type_name, b.* EXCLUDE (user_id, type_name, bucket)
-        FROM buckets b JOIN {t['obs']} o ON o.position >= b.bucket)
-    SELECT user_id, observation_date, {', '.join(stage2)}
-    FROM (SELECT * FROM recent UNION ALL BY NAME SELECT * FROM older)
-    GROUP BY user_id, observation_date"""
+        SELECT b.user_id, o.observation_date, {fold}
+        FROM buckets b JOIN {t['obs']} o ON o.position >= b.bucket
+        GROUP BY b.user_id, o.observation_date)
+    SELECT user_id, observation_date, r.* EXCLUDE (user_id, observation_date, {', '.join(qi(c) for c, _ in carried)}),
+           {merged}, CASE WHEN f.first_ts < CAST(observation_date AS TIMESTAMP) THEN f.first_ts END AS first_ts
+    FROM recent r FULL JOIN older h USING (user_id, observation_date)
+    JOIN (SELECT user_id, min(ts) AS first_ts FROM ev GROUP BY user_id) f USING (user_id)"""
 
 
 def _islands_sql(S: str, target: str, gap: int, columns: tuple[str, ...]) -> str:
@@ -368,7 +388,13 @@ def _assemble(data: UsageData, spec: FeatureSpec, t: dict[str, str]) -> tuple[li
         for n in spec.type_names:
             select.append(trend(f"recent_count_{n}_{w}d", f"previous_count_{n}_{w}d", f"trend_count_{n}_{w}d"))
     select.append(f"date_diff('day', {signup_ref}, k.observation_date) AS tenure_days")
-    gap = (f"CAST(g.last_active_day - g.first_active_day AS DOUBLE) / nullif(({active_days(L)}) - 1, 0)")
+    # Days from the first to the last active day in the lookback, over the gaps between them:
+    # the last is the last event's day, the first the oldest bit set (bit_position counts
+    # from the word's highest bit, 1-based; 0 where no bit is set).
+    oldest = " ".join(f"WHEN g.active_bits_{j} <> 0 THEN {j * _WORD + _WORD + 1} - "
+                      f"bit_position('1'::BIT, CAST(g.active_bits_{j} AS BIT))" for j in reversed(range(-(-L // _WORD))))
+    newest = "date_diff('day', CAST(g.last_event AS DATE), k.observation_date)"
+    gap = f"CAST((CASE {oldest} END) - {newest} AS DOUBLE) / nullif(({active_days(L)}) - 1, 0)"
     select.append(f"{gap} AS mean_gap_days")
     select.append(f"{days_since('last_event')} / nullif({gap}, 0) AS overdue_ratio")
     if spec.activation_events:
