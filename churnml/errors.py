@@ -123,3 +123,7 @@ class LabelError(DataValidationError):
 
 class NotBuiltError(ChurnMLError, NotImplementedError):
     """A command of the design that a later issue builds."""
+
+
+class ModelFileError(ChurnMLError, ValueError):
+    """A model folder is missing a file, or a file does not match its manifest."""

@@ -1,0 +1,337 @@
+"""A trained churn model as data: the booster, its calibrator and the feature columns.
+
+A model folder holds only data formats: the booster in XGBoost's UBJSON, the
+calibrator and the feature description in JSON, and ``manifest.json`` with the
+SHA-256 of every file. :func:`load_model` checks each hash before it parses a
+byte, and nothing is ever unpickled, so a model folder from anywhere is safe to
+open: the worst a tampered one can do is fail with :class:`ModelFileError`.
+
+Examples
+--------
+>>> calibrator = PlattCalibrator(slope=1.0, intercept=0.0)   # the identity on probabilities
+>>> calibrator.transform([0.25, 0.5]).round(3).tolist()
+[0.25, 0.5]
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Protocol
+
+import numpy as np
+
+from churnml.errors import ConfigError, ModelFileError
+
+if TYPE_CHECKING:
+    import pandas as pd
+    import xgboost
+
+    from churnml.definitions import ChurnDefinition
+    from churnml.features import FeatureSpec
+
+__all__ = ["ChurnModel", "FeatureColumn", "IdentityCalibrator", "IsotonicCalibrator", "PlattCalibrator",
+           "load_model"]
+
+FORMAT = "churnml-model"
+FORMAT_VERSION = 1
+_FILES = ("booster.ubj", "calibrator.json", "features.json", "model.json")
+_EPS = 1e-12
+
+
+# ----------------------------------------------------------------- calibrators
+
+
+class Calibrator(Protocol):
+    method: str
+
+    def transform(self, p: Any) -> np.ndarray: ...
+
+    def to_dict(self) -> dict[str, Any]: ...
+
+
+@dataclass(frozen=True)
+class IdentityCalibrator:
+    """No calibration: the booster's probability as it is."""
+
+    method = "none"
+
+    def transform(self, p: Any) -> np.ndarray:
+        return np.asarray(p, dtype="float64")
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"method": self.method}
+
+
+@dataclass(frozen=True)
+class PlattCalibrator:
+    """Platt scaling on the log-odds: ``1 / (1 + exp(-(slope * logit(p) + intercept)))``."""
+
+    slope: float
+    intercept: float
+    method = "platt"
+
+    @classmethod
+    def fit(cls, p: Any, y: Any) -> PlattCalibrator:
+        from sklearn.linear_model import LogisticRegression
+
+        model = LogisticRegression(C=1e6, max_iter=1000).fit(_logit(p)[:, None], np.asarray(y))
+        return cls(slope=float(model.coef_[0, 0]), intercept=float(model.intercept_[0]))
+
+    def transform(self, p: Any) -> np.ndarray:
+        return 1.0 / (1.0 + np.exp(-(self.slope * _logit(p) + self.intercept)))
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"method": self.method, "slope": self.slope, "intercept": self.intercept}
+
+
+@dataclass(frozen=True)
+class IsotonicCalibrator:
+    """Isotonic regression: a non-decreasing step-and-ramp map, linear between knots, flat outside."""
+
+    x: tuple[float, ...]
+    y: tuple[float, ...]
+    method = "isotonic"
+
+    @classmethod
+    def fit(cls, p: Any, y: Any) -> IsotonicCalibrator:
+        from sklearn.isotonic import IsotonicRegression
+
+        model = IsotonicRegression(y_min=0.0, y_max=1.0, out_of_bounds="clip").fit(np.asarray(p), np.asarray(y))
+        return cls(x=tuple(map(float, model.X_thresholds_)), y=tuple(map(float, model.y_thresholds_)))
+
+    def transform(self, p: Any) -> np.ndarray:
+        return np.interp(np.asarray(p, dtype="float64"), self.x, self.y)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"method": self.method, "x": list(self.x), "y": list(self.y)}
+
+
+def _logit(p: Any) -> np.ndarray:
+    q = np.clip(np.asarray(p, dtype="float64"), _EPS, 1 - _EPS)
+    return np.log(q / (1 - q))
+
+
+def calibrator_from_dict(raw: dict[str, Any]) -> Calibrator:
+    method = raw.get("method")
+    if method == "none":
+        return IdentityCalibrator()
+    if method == "platt":
+        return PlattCalibrator(slope=float(raw["slope"]), intercept=float(raw["intercept"]))
+    if method == "isotonic":
+        x, y = tuple(map(float, raw["x"])), tuple(map(float, raw["y"]))
+        if len(x) != len(y) or not x or any(b < a for a, b in zip(x, x[1:])):
+            raise ModelFileError("calibrator.json: the isotonic knots are not a non-decreasing map.")
+        return IsotonicCalibrator(x=x, y=y)
+    raise ModelFileError(f"calibrator.json: unknown calibration method {method!r}.")
+
+
+# ----------------------------------------------------------------- feature columns
+
+
+@dataclass(frozen=True)
+class FeatureColumn:
+    """One model input: numeric, or categorical with the levels fixed at training."""
+
+    name: str
+    levels: tuple[str, ...] | None = None  # None: numeric
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"name": self.name, "levels": list(self.levels) if self.levels is not None else None}
+
+
+def columns_of(frame: pd.DataFrame, names: list[str]) -> list[FeatureColumn]:
+    """Numeric columns stay numeric; categorical, text and boolean-as-text columns keep their observed levels."""
+    import pandas as pd
+
+    out = []
+    for name in names:
+        column = frame[name]
+        if isinstance(column.dtype, pd.CategoricalDtype):
+            out.append(FeatureColumn(name, tuple(str(c) for c in column.cat.categories)))
+        elif pd.api.types.is_bool_dtype(column) or pd.api.types.is_numeric_dtype(column):
+            out.append(FeatureColumn(name))
+        else:
+            levels = sorted({str(v) for v in column.dropna().unique()})
+            out.append(FeatureColumn(name, tuple(levels)))
+    return out
+
+
+def prepare(frame: pd.DataFrame, columns: list[FeatureColumn]) -> pd.DataFrame:
+    """The model's input matrix: its columns in its order, numbers as float64, categories on fixed levels.
+
+    A category level not seen at training becomes missing (XGBoost routes it down
+    the branch learnt for missing values).
+    """
+    import pandas as pd
+
+    missing = [c.name for c in columns if c.name not in frame.columns]
+    if missing:
+        raise ConfigError(f"The model needs {len(missing)} feature column(s) this data lacks, e.g. "
+                          f"{missing[0]!r}. Fix: compute the features with the model's feature spec.")
+    out = {}
+    for c in columns:
+        values = frame[c.name]
+        if c.levels is None:
+            try:
+                out[c.name] = pd.to_numeric(values, errors="raise").astype("float64")
+            except (TypeError, ValueError) as error:
+                raise ConfigError(f"Feature column {c.name!r} must be numeric: {error}") from error
+        else:
+            text = values.astype("object").where(values.notna(), None)
+            text = text.map(lambda v: None if v is None else str(v))
+            known = text.isin(c.levels)
+            out[c.name] = pd.Categorical(text.where(known, None), categories=list(c.levels))
+    return pd.DataFrame(out, index=frame.index)
+
+
+# ----------------------------------------------------------------- the model
+
+
+@dataclass(eq=False)
+class ChurnModel:
+    """Booster + calibrator + feature columns (+ the feature spec and churn definition when
+    the model was trained on an event log). ``predict_proba`` takes raw feature rows."""
+
+    booster: xgboost.Booster
+    calibrator: Calibrator
+    columns: list[FeatureColumn]
+    spec: FeatureSpec | None = None
+    definition: dict[str, Any] | None = None
+    info: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def feature_names(self) -> list[str]:
+        return [c.name for c in self.columns]
+
+    def raw_probability(self, frame: pd.DataFrame) -> np.ndarray:
+        """The booster's uncalibrated probability (a fresh DMatrix each call)."""
+        import xgboost as xgb
+
+        matrix = xgb.DMatrix(prepare(frame, self.columns), enable_categorical=True)
+        return self.booster.predict(matrix, iteration_range=self._iterations())
+
+    def predict_proba(self, frame: pd.DataFrame) -> np.ndarray:
+        """Calibrated churn probability of each row, shape ``(n,)``."""
+        return np.clip(self.calibrator.transform(self.raw_probability(frame)), 0.0, 1.0)
+
+    def _iterations(self) -> tuple[int, int]:
+        best = self.info.get("best_iteration")
+        return (0, int(best) + 1) if best is not None else (0, 0)
+
+    def churn_definition(self) -> ChurnDefinition | None:
+        from churnml.definitions import InactivityChurn, SubscriptionChurn
+
+        if self.definition is None:
+            return None
+        raw = dict(self.definition)
+        kind = raw.pop("kind")
+        return InactivityChurn(**raw) if kind == "inactivity" else SubscriptionChurn(**raw)
+
+    # ------------------------------------------------------------- files
+
+    def save(self, folder: str | os.PathLike[str], *, overwrite: bool = False) -> Path:
+        """Write the model folder through a temporary folder and a rename."""
+        target = Path(folder)
+        if target.exists() and not overwrite:
+            raise ConfigError(f"{str(target)!r} already exists. Fix: pass overwrite=True (--overwrite) "
+                              "or choose another folder.")
+        target.parent.mkdir(parents=True, exist_ok=True)
+        staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
+        try:
+            contents = {
+                "booster.ubj": bytes(self.booster.save_raw(raw_format="ubj")),
+                "calibrator.json": _json_bytes(self.calibrator.to_dict()),
+                "features.json": _json_bytes({
+                    "columns": [c.to_dict() for c in self.columns],
+                    "spec": json.loads(self.spec.to_json()) if self.spec is not None else None}),
+                "model.json": _json_bytes({"definition": self.definition, **self.info}),
+            }
+            for name, data in contents.items():
+                (staging / name).write_bytes(data)
+            manifest = {"format": FORMAT, "format_version": FORMAT_VERSION,
+                        "files": {name: hashlib.sha256(data).hexdigest() for name, data in contents.items()}}
+            (staging / "manifest.json").write_bytes(_json_bytes(manifest))
+            if target.exists():
+                shutil.rmtree(target)
+            os.replace(staging, target)
+        except BaseException:
+            shutil.rmtree(staging, ignore_errors=True)
+            raise
+        return target
+
+
+def _json_bytes(value: Any) -> bytes:
+    return (json.dumps(value, indent=2, sort_keys=True, allow_nan=False) + "\n").encode()
+
+
+def load_model(folder: str | os.PathLike[str]) -> ChurnModel:
+    """Open a model folder written by :meth:`ChurnModel.save`, checking every file's SHA-256 first.
+
+    Raises
+    ------
+    ModelFileError
+        A file is missing, truncated, altered, or not what it claims to be.
+    """
+    import xgboost as xgb
+
+    from churnml.features import FeatureSpec
+
+    root = Path(folder)
+    if not (root / "manifest.json").is_file():
+        raise ModelFileError(f"{str(root)!r} is not a churnml model folder: it has no manifest.json.")
+    manifest = _read_json(root / "manifest.json", "manifest.json")
+    if manifest.get("format") != FORMAT or not isinstance(manifest.get("files"), dict):
+        raise ModelFileError(f"{str(root / 'manifest.json')!r} is not a churnml model manifest.")
+    if manifest.get("format_version") != FORMAT_VERSION:
+        raise ModelFileError(f"Model format version {manifest.get('format_version')!r} is not supported "
+                             f"(this churnml reads version {FORMAT_VERSION}).")
+    verified: dict[str, bytes] = {}
+    for name in _FILES:
+        expected = manifest["files"].get(name)
+        path = root / name
+        if expected is None or not path.is_file():
+            raise ModelFileError(f"Model file {name!r} is missing from {str(root)!r} or its manifest.")
+        data = path.read_bytes()
+        digest = hashlib.sha256(data).hexdigest()
+        if digest != expected:
+            raise ModelFileError(f"Model file {str(path)!r} does not match its manifest (SHA-256 {digest[:12]}... "
+                                 f"instead of {str(expected)[:12]}...): it was altered or truncated. "
+                                 "Fix: export the model again.")
+        verified[name] = data
+    booster = xgb.Booster()
+    try:
+        booster.load_model(bytearray(verified["booster.ubj"]))
+    except xgb.core.XGBoostError as error:
+        raise ModelFileError(f"booster.ubj is not an XGBoost UBJSON model: {error}") from error
+    features = _parse_json(verified["features.json"], "features.json")
+    info = _parse_json(verified["model.json"], "model.json")
+    try:
+        columns = [FeatureColumn(c["name"], tuple(c["levels"]) if c["levels"] is not None else None)
+                   for c in features["columns"]]
+        spec = FeatureSpec.from_json(json.dumps(features["spec"])) if features["spec"] is not None else None
+    except (KeyError, TypeError) as error:
+        raise ModelFileError(f"features.json lacks a field the model needs: {error}") from error
+    definition = info.pop("definition", None)
+    return ChurnModel(booster=booster, calibrator=calibrator_from_dict(_parse_json(
+        verified["calibrator.json"], "calibrator.json")), columns=columns, spec=spec,
+        definition=definition, info=info)
+
+
+def _read_json(path: Path, name: str) -> dict[str, Any]:
+    return _parse_json(path.read_bytes(), name)
+
+
+def _parse_json(data: bytes, name: str) -> dict[str, Any]:
+    try:
+        value = json.loads(data)
+    except (UnicodeDecodeError, json.JSONDecodeError) as error:
+        raise ModelFileError(f"{name} is not valid JSON: {error}") from error
+    if not isinstance(value, dict):
+        raise ModelFileError(f"{name} must hold a JSON object.")
+    return value
