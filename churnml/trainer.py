@@ -1,0 +1,496 @@
+"""Calibrated XGBoost churn models with out-of-time validation, and the baselines they must beat.
+
+The rows of a training set are split by observation date, earliest first:
+``train`` fits the booster, ``validation`` stops it early, ``calibration`` fits
+the map from its scores to probabilities, ``test`` is scored once at the end.
+A user's rows at later dates therefore never sit in an earlier slice. A table
+without dates (one row per customer) is split at random, stratified by label.
+
+Examples
+--------
+>>> split = split_by_date(pd.Series(pd.to_datetime(["2024-01-01", "2024-02-01", "2024-03-01",
+...                                                 "2024-04-01", "2024-05-01"]).repeat(2)))
+>>> {name: [d.isoformat() for d in days] for name, days in split.dates.items()}
+... # doctest: +NORMALIZE_WHITESPACE
+{'train': ['2024-01-01', '2024-02-01'], 'validation': ['2024-03-01'], 'calibration': ['2024-04-01'],
+ 'test': ['2024-05-01']}
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+from dataclasses import asdict, dataclass
+from typing import TYPE_CHECKING, Any, Literal
+
+import numpy as np
+import pandas as pd
+from sklearn.base import BaseEstimator
+from sklearn.utils.validation import check_is_fitted
+
+from churnml import metrics
+from churnml.errors import ConfigError, LabelError
+from churnml.model import (
+    ChurnModel,
+    FeatureColumn,
+    IdentityCalibrator,
+    IsotonicCalibrator,
+    PlattCalibrator,
+    columns_of,
+    prepare,
+)
+
+if TYPE_CHECKING:
+    from churnml.dataset import TrainingSet
+    from churnml.features import FeatureSpec
+    from churnml.labelled import LabelledTable
+
+__all__ = ["ChurnTrainer", "Split", "split_by_date", "split_at_random"]
+
+SLICES = ("train", "validation", "calibration", "test")
+BASELINES = ("recency", "logistic")
+
+
+@dataclass(frozen=True)
+class Split:
+    """Boolean row masks of the four slices; ``dates`` per slice for an out-of-time split."""
+
+    masks: dict[str, np.ndarray]
+    dates: dict[str, list[dt.date]] | None
+
+    def rows(self) -> dict[str, int]:
+        return {name: int(mask.sum()) for name, mask in self.masks.items()}
+
+
+def _sizes(n: int, validation_size: float, calibration_size: float, test_size: float) -> list[int]:
+    for name, value in (("validation_size", validation_size), ("calibration_size", calibration_size),
+                        ("test_size", test_size)):
+        if not 0 < value < 1:
+            raise ConfigError(f"The {name!r} parameter of ChurnTrainer must be in (0, 1). Got {value!r} instead.")
+    later = [max(1, round(size * n)) for size in (validation_size, calibration_size, test_size)]
+    return [n - sum(later), *later]
+
+
+def split_by_date(observation_dates: pd.Series, *, validation_size: float = 0.15, calibration_size: float = 0.15,
+                  test_size: float = 0.2) -> Split:
+    """Slices of whole observation dates in time order: train, validation, calibration, test.
+
+    Sizes are shares of the dates (each slice gets at least one), not of the rows.
+    """
+    days = pd.to_datetime(observation_dates).dt.date
+    unique = sorted(days.unique())
+    counts = _sizes(len(unique), validation_size, calibration_size, test_size)
+    if counts[0] < 1:
+        raise ConfigError(f"An out-of-time split needs at least 4 observation dates (train, validation, "
+                          f"calibration, test); the training set has {len(unique)}. Fix: a smaller --step-days, "
+                          "a longer history, or smaller slice sizes.")
+    bounds = np.cumsum([0, *counts])
+    dates = {name: unique[bounds[i]:bounds[i + 1]] for i, name in enumerate(SLICES)}
+    values = days.to_numpy()
+    masks = {name: np.isin(values, np.array(chosen, dtype=object)) for name, chosen in dates.items()}
+    return Split(masks=masks, dates=dates)
+
+
+def split_at_random(y: pd.Series, *, validation_size: float = 0.15, calibration_size: float = 0.15,
+                    test_size: float = 0.2, random_state: int = 0) -> Split:
+    """For tables without dates: a stratified random split into the same four slices (shares of rows)."""
+    from sklearn.model_selection import train_test_split
+
+    _sizes(4, validation_size, calibration_size, test_size)
+    positions = np.arange(len(y))
+    labels = np.asarray(y)
+    rest, test = train_test_split(positions, test_size=test_size, stratify=labels, random_state=random_state)
+    later = validation_size + calibration_size
+    train, held = train_test_split(rest, test_size=later / (1 - test_size), stratify=labels[rest],
+                                   random_state=random_state)
+    validation, calibration = train_test_split(held, test_size=calibration_size / later, stratify=labels[held],
+                                               random_state=random_state)
+    masks = {}
+    for name, chosen in zip(SLICES, (train, validation, calibration, test)):
+        mask = np.zeros(len(y), dtype=bool)
+        mask[chosen] = True
+        masks[name] = mask
+    return Split(masks=masks, dates=None)
+
+
+# ----------------------------------------------------------------- baselines
+
+
+class RecencyBaseline:
+    """Score = days since the last event; a Platt map on its logarithm, fitted on the training slice,
+    turns it into a probability without changing the order. No event before the date counts as
+    one day longer than the longest gap seen in training."""
+
+    column = "days_since_last_event"
+
+    def fit(self, frame: pd.DataFrame, y: np.ndarray) -> RecencyBaseline:
+        days = frame[self.column].to_numpy(dtype="float64")
+        self.fill_ = float(np.nanmax(days)) + 1 if np.isfinite(days).any() else 1.0
+        score = np.log1p(self._days(frame))
+        self.platt_ = PlattCalibrator.fit(1 / (1 + np.exp(-score)), y)
+        return self
+
+    def _days(self, frame: pd.DataFrame) -> np.ndarray:
+        days = frame[self.column].to_numpy(dtype="float64")
+        return np.where(np.isnan(days), self.fill_, days)
+
+    def predict_proba(self, frame: pd.DataFrame) -> np.ndarray:
+        return self.platt_.transform(1 / (1 + np.exp(-np.log1p(self._days(frame)))))
+
+
+class LogisticBaseline:
+    """Logistic regression on scaled log features: numbers as ``sign(x) log(1 + |x|)``, missing values
+    imputed by the training median with a missing flag, then standardised; categories one-hot."""
+
+    def __init__(self, columns: list[FeatureColumn], *, class_weight: str | None, random_state: int) -> None:
+        self.columns = columns
+        self.class_weight = class_weight
+        self.random_state = random_state
+
+    def fit(self, frame: pd.DataFrame, y: np.ndarray) -> LogisticBaseline:
+        from sklearn.compose import ColumnTransformer
+        from sklearn.impute import SimpleImputer
+        from sklearn.linear_model import LogisticRegression
+        from sklearn.pipeline import make_pipeline
+        from sklearn.preprocessing import FunctionTransformer, OneHotEncoder, StandardScaler
+
+        numeric = [c.name for c in self.columns if c.levels is None]
+        categorical = [c.name for c in self.columns if c.levels is not None]
+        signed_log = FunctionTransformer(lambda x: np.sign(x) * np.log1p(np.abs(x)), feature_names_out="one-to-one")
+        transformers = []
+        if numeric:
+            transformers.append(("numbers", make_pipeline(
+                signed_log, SimpleImputer(strategy="median", add_indicator=True, keep_empty_features=True),
+                StandardScaler()), numeric))
+        if categorical:
+            transformers.append(("categories", make_pipeline(
+                SimpleImputer(strategy="constant", fill_value="missing"),
+                OneHotEncoder(handle_unknown="ignore")), categorical))
+        self.pipeline_ = make_pipeline(
+            ColumnTransformer(transformers),
+            LogisticRegression(max_iter=2000, class_weight=self.class_weight, random_state=self.random_state))
+        self.pipeline_.fit(self._input(frame), y)
+        return self
+
+    def _input(self, frame: pd.DataFrame) -> pd.DataFrame:
+        out = frame.copy()
+        for c in self.columns:
+            if c.levels is not None:
+                out[c.name] = out[c.name].astype("object").where(out[c.name].notna(), np.nan)
+        return out
+
+    def predict_proba(self, frame: pd.DataFrame) -> np.ndarray:
+        return self.pipeline_.predict_proba(self._input(frame))[:, 1]
+
+
+# ----------------------------------------------------------------- inputs
+
+
+@dataclass(frozen=True)
+class _Inputs:
+    X: pd.DataFrame  # the model's feature columns, prepared
+    y: np.ndarray
+    keys: pd.DataFrame  # user_id / observation_date where known (for predictions and per-date metrics)
+    dates: pd.Series | None
+    columns: list[FeatureColumn]
+    spec: FeatureSpec | None
+    definition: dict[str, Any] | None
+
+
+def _definition_dict(definition: Any) -> dict[str, Any]:
+    raw = asdict(definition)
+    return {"kind": definition.kind, **{k: list(v) if isinstance(v, tuple) else v for k, v in raw.items()}}
+
+
+def _inputs(data: Any, y: Any, observation_dates: Any) -> _Inputs:
+    from churnml.dataset import TrainingSet
+    from churnml.labelled import LabelledTable
+
+    if isinstance(data, TrainingSet):
+        frame = data.frame
+        names = data.feature_names
+        levels = data.builder.spec_.categorical_levels()
+        columns = [FeatureColumn(n, tuple(levels[n]) if n in levels else None) for n in names]
+        keys = frame[["user_id", "observation_date"]].reset_index(drop=True)
+        return _Inputs(X=prepare(frame, columns).reset_index(drop=True), y=_labels(frame["label"]), keys=keys,
+                       dates=keys["observation_date"], columns=columns, spec=data.builder.spec_,
+                       definition=_definition_dict(data.definition))
+    if isinstance(data, LabelledTable):
+        X = data.X.reset_index(drop=True)
+        columns = columns_of(X, list(X.columns))
+        keys = (pd.DataFrame({"user_id": data.ids.reset_index(drop=True)}) if data.ids is not None
+                else pd.DataFrame(index=X.index))
+        return _Inputs(X=prepare(X, columns), y=_labels(data.y), keys=keys, dates=None, columns=columns,
+                       spec=None, definition=None)
+    if isinstance(data, pd.DataFrame):
+        if y is None:
+            raise ConfigError("ChurnTrainer.fit(X, y): y is required when X is a DataFrame.")
+        X = data.reset_index(drop=True)
+        columns = columns_of(X, list(X.columns))
+        dates = pd.Series(pd.to_datetime(np.asarray(observation_dates)), name="observation_date") \
+            if observation_dates is not None else None
+        keys = pd.DataFrame({"observation_date": dates}) if dates is not None else pd.DataFrame(index=X.index)
+        return _Inputs(X=prepare(X, columns), y=_labels(pd.Series(np.asarray(y))), keys=keys, dates=dates,
+                       columns=columns, spec=None, definition=None)
+    raise ConfigError(f"ChurnTrainer.fit takes a TrainingSet, a LabelledTable or a DataFrame with y. "
+                      f"Got {type(data).__name__} instead.")
+
+
+def _labels(label: pd.Series) -> np.ndarray:
+    values = pd.to_numeric(label, errors="coerce").to_numpy(dtype="float64")
+    bad = ~np.isin(values, (0.0, 1.0))
+    if bad.any():
+        example = label[bad].iloc[0]
+        raise LabelError(f"The label must be 0 or 1 in every row; {int(bad.sum()):,} rows are not, "
+                         f"e.g. {example!r}.", column="label", n_bad=int(bad.sum()), example=example)
+    return values.astype("int8")
+
+
+def fingerprint(X: pd.DataFrame, y: np.ndarray, keys: pd.DataFrame) -> dict[str, Any]:
+    """Hash, rows, users, date range and label rate of a training matrix (what MLflow records)."""
+    hashed = pd.util.hash_pandas_object(pd.concat([keys, X, pd.Series(y, name="label")], axis=1), index=False)
+    out: dict[str, Any] = {"sha256": hashlib.sha256(hashed.to_numpy().tobytes()).hexdigest(), "rows": int(len(X)),
+                           "features": int(X.shape[1]), "label_rate": float(np.mean(y))}
+    if "user_id" in keys:
+        out["users"] = int(keys["user_id"].nunique())
+    if "observation_date" in keys:
+        out["first_date"] = str(pd.Timestamp(keys["observation_date"].min()).date())
+        out["last_date"] = str(pd.Timestamp(keys["observation_date"].max()).date())
+    return out
+
+
+# ----------------------------------------------------------------- the trainer
+
+
+class ChurnTrainer(BaseEstimator):
+    """Fit a calibrated XGBoost churn classifier with an out-of-time split, and its baselines.
+
+    Parameters
+    ----------
+    n_estimators : int, default 2000
+        Most boosting rounds; early stopping on the validation slice usually stops far sooner.
+    learning_rate, max_depth, min_child_weight, subsample, colsample_bytree, reg_lambda
+        XGBoost parameters (``hist`` trees, native categoricals).
+    early_stopping_rounds : int, default 50
+    calibration : {'auto', 'isotonic', 'platt', 'none'}, default 'auto'
+        'auto' picks isotonic or Platt by 5-fold cross-validated log loss on the calibration slice.
+    class_weight : {None, 'balanced'}, default None
+        'balanced' up-weights churners (XGBoost ``scale_pos_weight``); the calibrator, fitted on the
+        unweighted calibration slice, still returns probabilities. No resampling is ever done.
+    validation_size, calibration_size, test_size : float
+        Shares of the observation dates (or of the rows, for a table without dates).
+    device : {'cpu', 'cuda'}, default 'cpu'
+        Passed to XGBoost.
+    baselines : bool, default True
+        Train the recency rule and the logistic regression on the same split.
+    baseline_max_rows : int, default 200_000
+        The logistic baseline trains on at most this many training rows (a seeded sample).
+    n_jobs : int or None
+        XGBoost threads (None: all cores).
+    random_state : int, default 0
+
+    Attributes
+    ----------
+    model_ : ChurnModel
+    split_ : Split
+    best_iteration_ : int
+    validation_log_loss_ : float
+        Log loss of the booster on the validation slice at the best iteration.
+    calibration_method_ : str
+    calibration_log_loss_ : dict
+        Cross-validated log loss of each calibration method ('auto' only).
+    evaluation_ : pandas.DataFrame
+        One row per model ('model', 'recency', 'logistic'), metrics on the test slice.
+    evaluation_by_date_ : pandas.DataFrame
+        The same per observation date of the test slice (out-of-time splits only).
+    test_predictions_ : pandas.DataFrame
+        Keys, label and every model's probability on the test slice.
+    test_features_ : pandas.DataFrame
+        The model's input rows of the test slice.
+    feature_importance_ : pandas.Series
+        Total gain per feature, highest first.
+    data_fingerprint_ : dict
+    """
+
+    def __init__(self, *, n_estimators: int = 2000, learning_rate: float = 0.05, max_depth: int = 4,
+                 min_child_weight: float = 5.0, subsample: float = 0.8, colsample_bytree: float = 0.8,
+                 reg_lambda: float = 1.0, early_stopping_rounds: int = 50,
+                 calibration: Literal["auto", "isotonic", "platt", "none"] = "auto",
+                 class_weight: Literal["balanced"] | None = None, validation_size: float = 0.15,
+                 calibration_size: float = 0.15, test_size: float = 0.2, device: str = "cpu",
+                 baselines: bool = True, baseline_max_rows: int = 200_000, n_jobs: int | None = None,
+                 random_state: int = 0) -> None:
+        self.n_estimators = n_estimators
+        self.learning_rate = learning_rate
+        self.max_depth = max_depth
+        self.min_child_weight = min_child_weight
+        self.subsample = subsample
+        self.colsample_bytree = colsample_bytree
+        self.reg_lambda = reg_lambda
+        self.early_stopping_rounds = early_stopping_rounds
+        self.calibration = calibration
+        self.class_weight = class_weight
+        self.validation_size = validation_size
+        self.calibration_size = calibration_size
+        self.test_size = test_size
+        self.device = device
+        self.baselines = baselines
+        self.baseline_max_rows = baseline_max_rows
+        self.n_jobs = n_jobs
+        self.random_state = random_state
+
+    def _validate_params(self) -> None:
+        def check(name: str, ok: bool, expected: str) -> None:
+            if not ok:
+                raise ConfigError(f"The {name!r} parameter of ChurnTrainer must be {expected}. "
+                                  f"Got {getattr(self, name)!r} instead.")
+
+        check("n_estimators", isinstance(self.n_estimators, int) and self.n_estimators >= 1, "a positive int")
+        check("early_stopping_rounds", isinstance(self.early_stopping_rounds, int) and self.early_stopping_rounds >= 1,
+              "a positive int")
+        check("learning_rate", 0 < self.learning_rate <= 1, "in (0, 1]")
+        check("calibration", self.calibration in ("auto", "isotonic", "platt", "none"),
+              "one of 'auto', 'isotonic', 'platt', 'none'")
+        check("class_weight", self.class_weight in (None, "balanced"), "None or 'balanced'")
+        check("device", isinstance(self.device, str) and self.device.split(":")[0] in ("cpu", "cuda", "gpu"),
+              "'cpu' or 'cuda'")
+
+    def xgboost_params(self, y_train: np.ndarray | None = None) -> dict[str, Any]:
+        """The parameters handed to ``xgboost.train``."""
+        params: dict[str, Any] = {
+            "objective": "binary:logistic", "eval_metric": "logloss", "tree_method": "hist", "device": self.device,
+            "learning_rate": self.learning_rate, "max_depth": self.max_depth,
+            "min_child_weight": self.min_child_weight, "subsample": self.subsample,
+            "colsample_bytree": self.colsample_bytree, "reg_lambda": self.reg_lambda, "seed": self.random_state}
+        if self.n_jobs is not None:
+            params["nthread"] = self.n_jobs
+        if self.class_weight == "balanced" and y_train is not None and y_train.sum() > 0:
+            params["scale_pos_weight"] = float((y_train == 0).sum() / y_train.sum())
+        return params
+
+    def fit(self, data: TrainingSet | LabelledTable | pd.DataFrame, y: Any = None, *,
+            observation_dates: Any = None) -> ChurnTrainer:
+        """Split, train with early stopping, calibrate, fit the baselines, evaluate on the test slice.
+
+        Parameters
+        ----------
+        data : TrainingSet, LabelledTable, or a DataFrame of features
+        y : labels, when ``data`` is a DataFrame
+        observation_dates : dates of the rows, when ``data`` is a DataFrame (else a random split)
+        """
+        import xgboost as xgb
+
+        self._validate_params()
+        inputs = _inputs(data, y, observation_dates)
+        sizes = {"validation_size": self.validation_size, "calibration_size": self.calibration_size,
+                 "test_size": self.test_size}
+        self.split_ = (split_by_date(inputs.dates, **sizes) if inputs.dates is not None
+                       else split_at_random(pd.Series(inputs.y), random_state=self.random_state, **sizes))
+        X, labels, masks = inputs.X, inputs.y, self.split_.masks
+        for name in SLICES:
+            present = np.unique(labels[masks[name]])
+            if name != "test" and len(present) < 2:
+                raise LabelError(f"The {name} slice has only label {present.tolist()!r} in its "
+                                 f"{int(masks[name].sum()):,} rows; a model needs churners and non-churners. "
+                                 "Fix: a longer history, a different horizon, or other slice sizes.",
+                                 column="label", n_bad=int(masks[name].sum()))
+        self.data_fingerprint_ = fingerprint(X, labels, inputs.keys)
+
+        def matrix(name: str) -> xgb.DMatrix:
+            return xgb.DMatrix(X[masks[name]], label=labels[masks[name]], enable_categorical=True)
+
+        train, validation = matrix("train"), matrix("validation")
+        booster = xgb.train(self.xgboost_params(labels[masks["train"]]), train, num_boost_round=self.n_estimators,
+                            evals=[(validation, "validation")], early_stopping_rounds=self.early_stopping_rounds,
+                            verbose_eval=False)
+        self.best_iteration_ = int(booster.best_iteration)
+        self.validation_log_loss_ = float(booster.best_score)
+        iterations = (0, self.best_iteration_ + 1)
+        raw_calibration = booster.predict(matrix("calibration"), iteration_range=iterations)
+        calibrator = self._calibrate(raw_calibration, labels[masks["calibration"]])
+        info = {"best_iteration": self.best_iteration_, "calibration": calibrator.method,
+                "params": self.xgboost_params(labels[masks["train"]]), "trainer": self.get_params(),
+                "data": self.data_fingerprint_, "split": self._split_summary()}
+        from churnml import __version__
+
+        info["churnml_version"] = __version__
+        self.model_ = ChurnModel(booster=booster, calibrator=calibrator, columns=inputs.columns, spec=inputs.spec,
+                                 definition=inputs.definition, info=info)
+        gain = booster.get_score(importance_type="total_gain")
+        self.feature_importance_ = pd.Series({c.name: gain.get(c.name, 0.0) for c in inputs.columns},
+                                             name="total_gain").sort_values(ascending=False)
+        self._evaluate(inputs, booster, iterations)
+        return self
+
+    def _calibrate(self, raw: np.ndarray, y: np.ndarray) -> Any:
+        self.calibration_log_loss_: dict[str, float] = {}
+        if self.calibration == "none":
+            calibrator: Any = IdentityCalibrator()
+        elif self.calibration == "platt":
+            calibrator = PlattCalibrator.fit(raw, y)
+        elif self.calibration == "isotonic":
+            calibrator = IsotonicCalibrator.fit(raw, y)
+        else:
+            from sklearn.model_selection import StratifiedKFold
+
+            folds = StratifiedKFold(n_splits=min(5, int(min(y.sum(), (1 - y).sum()))), shuffle=True,
+                                    random_state=self.random_state)
+            for kind in (PlattCalibrator, IsotonicCalibrator):
+                losses = [metrics.log_loss(y[held], kind.fit(raw[fit], y[fit]).transform(raw[held]))
+                          for fit, held in folds.split(raw, y)]
+                self.calibration_log_loss_[kind.method] = float(np.mean(losses))
+            best = min(self.calibration_log_loss_, key=self.calibration_log_loss_.__getitem__)
+            calibrator = (IsotonicCalibrator if best == "isotonic" else PlattCalibrator).fit(raw, y)
+        self.calibration_method_ = calibrator.method
+        return calibrator
+
+    def _split_summary(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"kind": "by_date" if self.split_.dates is not None else "random",
+                               "rows": self.split_.rows()}
+        if self.split_.dates is not None:
+            out["dates"] = {name: [d.isoformat() for d in days] for name, days in self.split_.dates.items()}
+        return out
+
+    def _evaluate(self, inputs: _Inputs, booster: Any, iterations: tuple[int, int]) -> None:
+        masks = self.split_.masks
+        test = masks["test"]
+        predictions = inputs.keys[test].reset_index(drop=True)
+        predictions["label"] = inputs.y[test]
+        predictions["churn_probability"] = self.model_.predict_proba(inputs.X[test])
+        scores = {"model": ("churn_probability", True)}
+        self.baselines_: dict[str, Any] = {}
+        if self.baselines:
+            train_rows = np.flatnonzero(masks["train"])
+            if len(train_rows) > self.baseline_max_rows:
+                rng = np.random.default_rng(self.random_state)
+                train_rows = np.sort(rng.choice(train_rows, self.baseline_max_rows, replace=False))
+            X_train, y_train = inputs.X.iloc[train_rows], inputs.y[train_rows]
+            if RecencyBaseline.column in inputs.X:
+                self.baselines_["recency"] = RecencyBaseline().fit(X_train, y_train)
+            self.baselines_["logistic"] = LogisticBaseline(
+                inputs.columns, class_weight=self.class_weight, random_state=self.random_state).fit(X_train, y_train)
+            for name, baseline in self.baselines_.items():
+                predictions[f"{name}_probability"] = baseline.predict_proba(inputs.X[test])
+                scores[name] = (f"{name}_probability", True)
+        rows, by_date = {}, []
+        for name, (column, is_probability) in scores.items():
+            rows[name] = metrics.evaluate(predictions["label"], predictions[column], probabilities=is_probability)
+            if "observation_date" in predictions:
+                per_date = metrics.evaluate_by_date(predictions, score=column, probabilities=is_probability)
+                per_date.insert(0, "model", name)
+                by_date.append(per_date)
+        self.evaluation_ = pd.DataFrame.from_dict(rows, orient="index")
+        self.evaluation_.index.name = "model"
+        self.evaluation_by_date_ = pd.concat(by_date, ignore_index=True) if by_date else pd.DataFrame()
+        self.test_predictions_ = predictions
+        self.test_features_ = inputs.X[test].reset_index(drop=True)
+
+    def predict_proba(self, X: pd.DataFrame) -> np.ndarray:
+        """``(n, 2)``: probability of staying, probability of churning (scikit-learn's layout)."""
+        check_is_fitted(self, "model_")
+        p = self.model_.predict_proba(X)
+        return np.column_stack([1 - p, p])
+
+    def predict(self, X: pd.DataFrame, threshold: float = 0.5) -> np.ndarray:
+        """1 where the churn probability is at least ``threshold``."""
+        return (self.predict_proba(X)[:, 1] >= threshold).astype("int8")
