@@ -1,0 +1,247 @@
+"""Recording a training in MLflow: one run with config, data fingerprint, metrics, plots and the model.
+
+The model is logged as a pyfunc (from code, not pickled) whose artifact is the
+data-only model folder; it is registered under a name, and the alias
+``champion`` moves to it when asked. :func:`load_registered` opens
+``models:/<name>@<alias>`` (or any ``models:/`` / ``runs:/`` URI) through that
+folder, so scoring never unpickles anything.
+
+The tracking store is ``sqlite:///mlflow.db`` in the working folder unless
+``MLFLOW_TRACKING_URI`` or the ``tracking_uri`` argument says otherwise.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from churnml.errors import ConfigError
+
+if TYPE_CHECKING:
+    from churnml.model import ChurnModel
+    from churnml.trainer import ChurnTrainer
+
+__all__ = ["DEFAULT_TRACKING_URI", "TrackedRun", "load_registered", "log_training", "tracking_uri"]
+
+DEFAULT_TRACKING_URI = "sqlite:///mlflow.db"
+MODEL_ARTIFACT = "churn_model"
+_PYFUNC_CODE = Path(__file__).with_name("_pyfunc_model.py")
+
+
+@dataclass(frozen=True)
+class TrackedRun:
+    run_id: str
+    experiment_id: str
+    model_uri: str  # runs:/<run_id>/model
+    registered_name: str | None
+    registered_version: str | None
+    alias_uri: str | None  # models:/<name>@champion when promoted
+    export_path: Path | None
+
+    @property
+    def registered_uri(self) -> str | None:
+        if self.registered_name is None or self.registered_version is None:
+            return None
+        return f"models:/{self.registered_name}/{self.registered_version}"
+
+
+def tracking_uri(explicit: str | None = None) -> str:
+    """``explicit``, else ``MLFLOW_TRACKING_URI``, else the SQLite file in the working folder."""
+    return explicit or os.environ.get("MLFLOW_TRACKING_URI") or DEFAULT_TRACKING_URI
+
+
+def git_commit(folder: Path | None = None) -> str | None:
+    """The commit checked out in ``folder`` (default: the working folder), if it is a git work tree."""
+    try:
+        result = subprocess.run(["git", "rev-parse", "HEAD"], cwd=folder or Path.cwd(), capture_output=True,
+                                text=True, timeout=10, check=False)
+    except (OSError, subprocess.SubprocessError):
+        return None
+    commit = result.stdout.strip()
+    return commit if result.returncode == 0 and len(commit) == 40 else None
+
+
+def _flat(prefix: str, value: Any) -> dict[str, Any]:
+    if isinstance(value, dict):
+        out: dict[str, Any] = {}
+        for key, inner in value.items():
+            out.update(_flat(f"{prefix}.{key}" if prefix else str(key), inner))
+        return out
+    return {prefix: value if not isinstance(value, list | tuple) else ",".join(map(str, value))}
+
+
+def _metric_key(text: str) -> str:
+    return "".join(ch if ch.isalnum() or ch in "_-./ " else "_" for ch in text)
+
+
+def log_training(trainer: ChurnTrainer, *, config: dict[str, Any] | None = None, tracking_uri_: str | None = None,
+                 experiment: str = "churnml", run_name: str | None = None, register: str | None = "churn",
+                 promote: bool = False, export: str | os.PathLike[str] | None = None, overwrite: bool = False,
+                 plots: bool = True, nested: bool = False) -> TrackedRun:
+    """Record a fitted :class:`~churnml.trainer.ChurnTrainer` as one MLflow run.
+
+    Parameters
+    ----------
+    trainer : fitted ChurnTrainer
+    config : dict, optional
+        Everything that produced the training set (source, churn definition, feature
+        options); logged whole as ``config.json`` and flattened into parameters.
+    tracking_uri_ : str, optional
+        Overrides ``MLFLOW_TRACKING_URI`` and the SQLite default.
+    register : str or None, default 'churn'
+        Registered model name; None logs the model without registering it.
+    promote : bool
+        Move the alias ``champion`` to the new version.
+    export : path, optional
+        Also write the model folder there.
+    """
+    import mlflow
+    import xgboost as xgb
+    from mlflow.tracking import MlflowClient
+
+    from churnml import __version__, plots as figures
+
+    if not hasattr(trainer, "model_"):
+        raise ConfigError("log_training needs a fitted ChurnTrainer (call fit first).")
+    if promote and register is None:
+        raise ConfigError("--promote needs a registered model name (--register NAME).")
+    uri = tracking_uri(tracking_uri_)
+    mlflow.set_tracking_uri(uri)
+    mlflow.set_registry_uri(uri)
+    experiment_id = mlflow.set_experiment(experiment).experiment_id
+    model = trainer.model_
+    with mlflow.start_run(run_name=run_name, nested=nested) as run:
+        commit = git_commit()
+        mlflow.set_tags({"churnml.version": __version__, "xgboost.version": xgb.__version__,
+                         "data.sha256": trainer.data_fingerprint_["sha256"],
+                         "split": trainer.split_.dates is not None and "by_date" or "random",
+                         **({"mlflow.source.git.commit": commit, "git_commit": commit} if commit else {})})
+        params = {**_flat("trainer", trainer.get_params()), **_flat("xgboost", model.info["params"]),
+                  **_flat("data", trainer.data_fingerprint_), "best_iteration": trainer.best_iteration_,
+                  "calibration_method": trainer.calibration_method_}
+        if model.definition is not None:
+            params.update(_flat("churn", model.definition))
+        if config:
+            params.update(_flat("config", config))
+        mlflow.log_params({k: str(v)[:6000] for k, v in params.items()})
+        mlflow.log_dict(config or {}, "config.json")
+        mlflow.log_dict(trainer.data_fingerprint_, "data_fingerprint.json")
+        mlflow.log_dict(model.info["split"], "split.json")
+        if model.spec is not None:
+            mlflow.log_dict(json.loads(model.spec.to_json()), "feature_spec.json")
+        mlflow.log_dict({c.name: list(c.levels) if c.levels is not None else None for c in model.columns},
+                        "feature_columns.json")
+
+        metrics: dict[str, float] = {}
+        for name, row in trainer.evaluation_.iterrows():
+            prefix = "test" if name == "model" else f"baseline.{name}.test"
+            metrics.update({f"{prefix}.{key}": float(value) for key, value in row.items() if value == value})
+        for method, loss in trainer.calibration_log_loss_.items():
+            metrics[f"calibration.cv_log_loss.{method}"] = loss
+        metrics["validation.log_loss"] = trainer.validation_log_loss_
+        mlflow.log_metrics({_metric_key(k): v for k, v in metrics.items()})
+        by_date = trainer.evaluation_by_date_
+        if len(by_date):
+            for step, (day, part) in enumerate(by_date[by_date["model"] == "model"].groupby("observation_date")):
+                row = part.iloc[0]
+                mlflow.log_metrics({f"test_by_date.{k}": float(row[k]) for k in ("roc_auc", "pr_auc", "ece")
+                                    if row[k] == row[k]}, step=step)
+
+        with tempfile.TemporaryDirectory(prefix="churnml-run-") as scratch:
+            folder = Path(scratch)
+            trainer.evaluation_.to_csv(folder / "evaluation_test.csv")
+            mlflow.log_artifact(str(folder / "evaluation_test.csv"), "evaluation")
+            if len(by_date):
+                by_date.to_csv(folder / "evaluation_by_date.csv", index=False)
+                mlflow.log_artifact(str(folder / "evaluation_by_date.csv"), "evaluation")
+            trainer.feature_importance_.to_csv(folder / "feature_importance.csv")
+            mlflow.log_artifact(str(folder / "feature_importance.csv"), "evaluation")
+            trainer.test_predictions_.to_parquet(folder / "test_predictions.parquet", index=False)
+            mlflow.log_artifact(str(folder / "test_predictions.parquet"), "evaluation")
+            if plots:
+                predictions = trainer.test_predictions_
+                for name, figure in (("roc", figures.roc_figure(predictions)), ("pr", figures.pr_figure(predictions)),
+                                     ("calibration", figures.calibration_figure(predictions)),
+                                     ("gain", figures.gain_figure(predictions)),
+                                     ("feature_importance", figures.importance_figure(trainer.feature_importance_))):
+                    mlflow.log_figure(figure, f"plots/{name}.png")
+
+            model_folder = model.save(folder / MODEL_ARTIFACT)
+            example = _input_example(trainer)
+            signature = _signature(model)
+            info = mlflow.pyfunc.log_model(
+                name="model", python_model=str(_PYFUNC_CODE), artifacts={MODEL_ARTIFACT: str(model_folder)},
+                code_paths=[str(Path(__file__).parent)], signature=signature, input_example=example,
+                pip_requirements=_requirements(), registered_model_name=register)
+    version = str(info.registered_model_version) if register is not None else None
+    alias_uri = None
+    if promote and version is not None:
+        MlflowClient(uri, uri).set_registered_model_alias(register, "champion", version)  # type: ignore[arg-type]
+        alias_uri = f"models:/{register}@champion"
+    export_path = model.save(export, overwrite=overwrite) if export is not None else None
+    return TrackedRun(run_id=run.info.run_id, experiment_id=experiment_id, model_uri=f"runs:/{run.info.run_id}/model",
+                      registered_name=register, registered_version=version, alias_uri=alias_uri,
+                      export_path=export_path)
+
+
+def _input_example(trainer: ChurnTrainer, rows: int = 5) -> Any:
+    """A few raw test rows, categories as text (what a caller of the pyfunc sends)."""
+    model = trainer.model_
+    from churnml.model import prepare
+
+    frame = prepare(trainer.test_features_.head(rows), model.columns)
+    for column in model.columns:
+        if column.levels is not None:
+            frame[column.name] = frame[column.name].astype("object")
+    return frame
+
+
+def _signature(model: ChurnModel) -> Any:
+    """Every feature optional (missing values are meaningful), numbers as double, categories as text."""
+    from mlflow.models import ModelSignature
+    from mlflow.types.schema import ColSpec, Schema
+
+    inputs = Schema([ColSpec("double" if c.levels is None else "string", c.name, required=False)
+                     for c in model.columns])
+    return ModelSignature(inputs=inputs, outputs=Schema([ColSpec("double", "churn_probability")]))
+
+
+def _requirements() -> list[str]:
+    from importlib.metadata import PackageNotFoundError, version
+
+    out = []
+    for package in ("mlflow", "xgboost", "scikit-learn", "pandas", "numpy", "duckdb", "pyarrow"):
+        try:
+            out.append(f"{package}=={version(package)}")
+        except PackageNotFoundError:
+            out.append(package)
+    return out
+
+
+def load_registered(uri: str, *, tracking_uri_: str | None = None) -> ChurnModel:
+    """A churnml model from MLflow (``models:/churn@champion``, ``models:/churn/3``, ``runs:/<id>/model``).
+
+    Downloads the run's model folder and opens it with :func:`churnml.model.load_model`:
+    hashes checked, nothing unpickled, no MLflow model code run.
+    """
+    import mlflow
+    from mlflow.exceptions import MlflowException
+
+    from churnml.model import load_model
+
+    where = tracking_uri(tracking_uri_)
+    if not uri.startswith(("models:/", "runs:/")):
+        raise ConfigError(f"{uri!r} is not an MLflow model URI (models:/NAME@ALIAS, models:/NAME/VERSION or "
+                          "runs:/RUN_ID/model). Fix: pass the URI, or a model folder path.")
+    with tempfile.TemporaryDirectory(prefix="churnml-model-") as scratch:
+        try:
+            local = mlflow.artifacts.download_artifacts(artifact_uri=uri, dst_path=scratch, tracking_uri=where,
+                                                        registry_uri=where)
+        except MlflowException as error:
+            raise ConfigError(f"Could not fetch {uri!r} from the tracking store {where!r}: {error.message}") from error
+        return load_model(Path(local) / "artifacts" / MODEL_ARTIFACT)
