@@ -22,6 +22,8 @@ test: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python bench/generator.py
+	$(BIN)/python bench/features.py
+	$(BIN)/python bench/trainer.py
 
 clean:
 	rm -rf $(VENV) data/demo mlflow.db mlruns

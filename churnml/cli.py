@@ -297,9 +297,17 @@ def demo(
                   f"{summary['observation_date'].max():%Y-%m-%d}), {len(training.feature_names)} features, "
                   f"label rate {training.frame['label'].mean():.1%}; features use only events before each date")
     console.print(f"wrote {path}", soft_wrap=True)
+    console.rule("4. train a calibrated XGBoost model; track, register and promote it in MLflow")
+    from churnml.training import TrainingOptions, run_training
+
+    result = run_training(training, {"source": {r.table: r.to_dict() for r in data.reports},
+                                     "demo": {"users": users, "days": days, "seed": seed}},
+                          TrainingOptions(trainer={"random_state": seed}, promote=True,
+                                          export=Path("models") / "churn", overwrite=True))
+    _print_training(console, result)
     console.rule("next")
-    console.print("Models, explanations, scoring and the report join this demo as they are built "
-                  "(issues #4 to #6).")
+    console.print("Explanations, scoring and the report join this demo as they are built (issues #5 and #6). "
+                  "Browse the run with: mlflow ui --backend-store-uri sqlite:///mlflow.db")
 
 
 @app.command()
@@ -486,6 +494,7 @@ def _print_training(console: Console, result: Any) -> None:
     for name, row in trainer.evaluation_.iterrows():
         table.add_row(str(name), *(f"{row[key]:.3f}" if row[key] == row[key] else "-" for key in shown))
     console.print(table)
+    console.print("top features by gain: " + ", ".join(trainer.feature_importance_.head(8).index), soft_wrap=True)
     console.print(f"run id: {run.run_id}")
     console.print(f"model URI: {run.registered_uri or run.model_uri}", soft_wrap=True)
     if run.alias_uri:

@@ -78,10 +78,20 @@ class PlattCalibrator:
 
     @classmethod
     def fit(cls, p: Any, y: Any) -> PlattCalibrator:
-        from sklearn.linear_model import LogisticRegression
-
-        model = LogisticRegression(C=1e6, max_iter=1000).fit(_logit(p)[:, None], np.asarray(y))
-        return cls(slope=float(model.coef_[0, 0]), intercept=float(model.intercept_[0]))
+        """Maximum likelihood by Newton's method on the two parameters (a tiny ridge keeps
+        perfectly separated scores finite)."""
+        x, target = _logit(p), np.asarray(y, dtype="float64")
+        design = np.column_stack([x, np.ones_like(x)])
+        theta = np.zeros(2)
+        for _ in range(100):
+            q = 1.0 / (1.0 + np.exp(-(design @ theta)))
+            gradient = design.T @ (q - target) + 1e-6 * theta
+            hessian = (design * (q * (1 - q))[:, None]).T @ design + 1e-6 * np.eye(2)
+            step = np.linalg.solve(hessian, gradient)
+            theta -= step
+            if np.abs(step).max() < 1e-10:
+                break
+        return cls(slope=float(theta[0]), intercept=float(theta[1]))
 
     def transform(self, p: Any) -> np.ndarray:
         return 1.0 / (1.0 + np.exp(-(self.slope * _logit(p) + self.intercept)))
@@ -178,6 +188,9 @@ def prepare(frame: pd.DataFrame, columns: list[FeatureColumn]) -> pd.DataFrame:
     for c in columns:
         values = frame[c.name]
         if c.levels is None:
+            if values.dtype == "float64":
+                out[c.name] = values  # already what XGBoost gets; copy-on-write keeps the caller's frame safe
+                continue
             try:
                 out[c.name] = pd.to_numeric(values, errors="raise").astype("float64")
             except (TypeError, ValueError) as error:
@@ -210,15 +223,19 @@ class ChurnModel:
         return [c.name for c in self.columns]
 
     def raw_probability(self, frame: pd.DataFrame) -> np.ndarray:
-        """The booster's uncalibrated probability (a fresh DMatrix each call)."""
-        import xgboost as xgb
-
-        matrix = xgb.DMatrix(prepare(frame, self.columns), enable_categorical=True)
-        return self.booster.predict(matrix, iteration_range=self._iterations())
+        """The booster's uncalibrated probability."""
+        return self._raw(prepare(frame, self.columns))
 
     def predict_proba(self, frame: pd.DataFrame) -> np.ndarray:
         """Calibrated churn probability of each row, shape ``(n,)``."""
-        return np.clip(self.calibrator.transform(self.raw_probability(frame)), 0.0, 1.0)
+        return self._calibrated(self.raw_probability(frame))
+
+    def _raw(self, prepared: pd.DataFrame) -> np.ndarray:
+        # inplace_predict reads the DataFrame directly: no DMatrix, so no prediction cache either
+        return self.booster.inplace_predict(prepared, iteration_range=self._iterations())
+
+    def _calibrated(self, raw: np.ndarray) -> np.ndarray:
+        return np.clip(self.calibrator.transform(raw), 0.0, 1.0)
 
     def _iterations(self) -> tuple[int, int]:
         best = self.info.get("best_iteration")

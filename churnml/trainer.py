@@ -77,17 +77,17 @@ def split_by_date(observation_dates: pd.Series, *, validation_size: float = 0.15
 
     Sizes are shares of the dates (each slice gets at least one), not of the rows.
     """
-    days = pd.to_datetime(observation_dates).dt.date
-    unique = sorted(days.unique())
+    days = pd.to_datetime(observation_dates).to_numpy().astype("datetime64[D]")
+    unique = np.unique(days)
     counts = _sizes(len(unique), validation_size, calibration_size, test_size)
     if counts[0] < 1:
         raise ConfigError(f"An out-of-time split needs at least 4 observation dates (train, validation, "
                           f"calibration, test); the training set has {len(unique)}. Fix: a smaller --step-days, "
                           "a longer history, or smaller slice sizes.")
     bounds = np.cumsum([0, *counts])
-    dates = {name: unique[bounds[i]:bounds[i + 1]] for i, name in enumerate(SLICES)}
-    values = days.to_numpy()
-    masks = {name: np.isin(values, np.array(chosen, dtype=object)) for name, chosen in dates.items()}
+    chosen = {name: unique[bounds[i]:bounds[i + 1]] for i, name in enumerate(SLICES)}
+    masks = {name: np.isin(days, part) for name, part in chosen.items()}
+    dates = {name: [d.astype(dt.date) for d in part] for name, part in chosen.items()}
     return Split(masks=masks, dates=dates)
 
 
@@ -283,7 +283,7 @@ class ChurnTrainer(BaseEstimator):
         Passed to XGBoost.
     baselines : bool, default True
         Train the recency rule and the logistic regression on the same split.
-    baseline_max_rows : int, default 200_000
+    baseline_max_rows : int, default 100_000
         The logistic baseline trains on at most this many training rows (a seeded sample).
     n_jobs : int or None
         XGBoost threads (None: all cores).
@@ -318,7 +318,7 @@ class ChurnTrainer(BaseEstimator):
                  calibration: Literal["auto", "isotonic", "platt", "none"] = "auto",
                  class_weight: Literal["balanced"] | None = None, validation_size: float = 0.15,
                  calibration_size: float = 0.15, test_size: float = 0.2, device: str = "cpu",
-                 baselines: bool = True, baseline_max_rows: int = 200_000, n_jobs: int | None = None,
+                 baselines: bool = True, baseline_max_rows: int = 100_000, n_jobs: int | None = None,
                  random_state: int = 0) -> None:
         self.n_estimators = n_estimators
         self.learning_rate = learning_rate
@@ -406,7 +406,7 @@ class ChurnTrainer(BaseEstimator):
         self.best_iteration_ = int(booster.best_iteration)
         self.validation_log_loss_ = float(booster.best_score)
         iterations = (0, self.best_iteration_ + 1)
-        raw_calibration = booster.predict(matrix("calibration"), iteration_range=iterations)
+        raw_calibration = booster.inplace_predict(X[masks["calibration"]], iteration_range=iterations)
         calibrator = self._calibrate(raw_calibration, labels[masks["calibration"]])
         info = {"best_iteration": self.best_iteration_, "calibration": calibrator.method,
                 "params": self.xgboost_params(labels[masks["train"]]), "trainer": self.get_params(),
@@ -456,7 +456,7 @@ class ChurnTrainer(BaseEstimator):
         test = masks["test"]
         predictions = inputs.keys[test].reset_index(drop=True)
         predictions["label"] = inputs.y[test]
-        predictions["churn_probability"] = self.model_.predict_proba(inputs.X[test])
+        predictions["churn_probability"] = self.model_._calibrated(self.model_._raw(inputs.X[test]))
         scores = {"model": ("churn_probability", True)}
         self.baselines_: dict[str, Any] = {}
         if self.baselines:

@@ -110,9 +110,13 @@ def test_version():
     assert result.exit_code == 0 and result.output.strip() == __version__
 
 
-def test_demo_runs_end_to_end_on_a_small_product(tmp_path):
+def test_demo_runs_end_to_end_on_a_small_product(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)  # the demo's MLflow store and model export go to the working folder
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
     result = runner.invoke(app, ["demo", "--out", str(tmp_path), "--users", "400"])
     assert result.exit_code == 0, result.output
+    assert "promoted: models:/churn@champion" in result.output
+    assert (tmp_path / "mlflow.db").is_file() and (tmp_path / "models" / "churn" / "manifest.json").is_file()
     import pandas as pd
 
     training = pd.read_parquet(tmp_path / "training_set.parquet")
