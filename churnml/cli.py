@@ -141,7 +141,10 @@ def _load_usage(settings: Any, events: str | None, user_col: str | None,
 def _console(stderr: bool = False) -> Console:
     from rich.console import Console
 
-    return Console(stderr=stderr, highlight=False)
+    console = Console(stderr=stderr, highlight=False)
+    if not console.is_terminal:  # logs and pipes: room for the metric tables instead of rich's default 80
+        console.width = 120
+    return console
 
 
 def _print_report(console: Console, report: LoadReport) -> None:
@@ -484,11 +487,13 @@ def _print_training(console: Console, result: Any) -> None:
     console.print(f"split: {spans}", soft_wrap=True)
     console.print(f"booster: {trainer.best_iteration_ + 1} rounds (early stopping), calibration "
                   f"{trainer.calibration_method_}")
-    table = Table(title="test slice (lift at the top 10%, capture of churners in the top 20%, campaign profit "
-                  "per account)", title_justify="left")
+    from rich import box
+
+    table = Table(title="test slice: lift10 = lift in the top 10%, capt20 = share of churners in the top 20%, "
+                  "profit = campaign profit per account", title_justify="left", box=box.SIMPLE_HEAD)
     table.add_column("model", no_wrap=True)
     shown = {"roc_auc": "ROC-AUC", "pr_auc": "PR-AUC", "log_loss": "logloss", "brier": "Brier", "ece": "ECE",
-             "lift_at_10": "lift", "capture_at_20": "capture", "max_profit_per_account": "profit"}
+             "lift_at_10": "lift10", "capture_at_20": "capt20", "max_profit_per_account": "profit"}
     for title in shown.values():
         table.add_column(title, justify="right")
     for name, row in trainer.evaluation_.iterrows():
