@@ -1,10 +1,12 @@
 """The feature spec compiled to DuckDB SQL.
 
-One query computes every observation date's features (and labels), reading the
-events twice whatever the number of dates: events inside a date's lookback are
-joined to the dates they inform and aggregated per user, date and type; older
-events are bucketed by the first date they inform and carry only their last and
-first timestamps forward. Every feature at ``t`` reads only events with
+One query computes every observation date's features (and labels). Events inside
+some date's reach are summed once per user, type and calendar segment (segments
+are cut at every window edge of every date, so each window is a union of whole
+segments); the segment sums are handed to the dates that read them and
+aggregated per user, date and type, then pivoted per user and date. Older
+events are bucketed by the first date they inform and carry only their last
+timestamps forward. Every feature at ``t`` reads only events with
 ``timestamp < t``; the label reads only events in the label window.
 """
 
@@ -185,13 +187,29 @@ def _mask(window: int, word: int) -> str:
     return f"CAST({bits} AS UBIGINT)"
 
 
+def _value_has_nulls(data: UsageData) -> bool:
+    return data.events.report.null_counts.get("value", 0) > 0
+
+
+def _segments(dates: list[dt.date], offsets: set[int]) -> list[tuple[dt.date, dt.date]]:
+    """Calendar segments ``[start, end)`` cut at ``date - offset`` for every date and offset.
+
+    Every window of every date is a union of whole segments, so events can be
+    summed per segment once and the segment sums handed to the dates.
+    """
+    cuts = sorted({d - dt.timedelta(days=o) for d in dates for o in offsets})
+    return list(zip(cuts, cuts[1:]))
+
+
 def _aggregate_sql(data: UsageData, spec: FeatureSpec, definition: ChurnDefinition, t: dict[str, str],
                    dates: list[dt.date], labels: bool) -> str:
-    """The features query: recent events per date and type, older events per bucket, one pivot per user and date."""
+    """The features query: recent events per segment, then per date and type; older events per bucket;
+    one pivot per user and date."""
     E = qi(data.events.view)
     L = spec.lookback_days
-    label_span = definition.label_span_days if labels else 0
-    value_has_nulls = data.events.report.null_counts.get("value", 0) > 0
+    reach = max(L, definition.active_window_days)
+    span = definition.label_span_days if labels else 0
+    value_has_nulls = _value_has_nulls(data)
     # Types become small integer codes (position in spec.type_names): the pivot below
     # compares every row with every type, and integers compare faster than text.
     code = {name: i for i, name in enumerate(spec.type_names)}
@@ -204,86 +222,109 @@ def _aggregate_sql(data: UsageData, spec: FeatureSpec, definition: ChurnDefiniti
         signup_join = (f"LEFT JOIN (SELECT user_id AS signup_user, CAST(signup_date AS DATE) AS signup_day "
                        f"FROM {qi(data.accounts.view)}) s ON s.signup_user = e.user_id")
         signup_day = "s.signup_day"
-
-    # Every filter below compares one integer: ``db``, the whole days from an event's day
-    # to the date (1 = the day before it). Dates are midnights, so "ts >= t - w days and
-    # ts < t" is exactly "1 <= db <= w", and "ts >= t + a days" is "db <= -a".
-    def since(days: int) -> str:  # ts in the last `days` days before t
-        return f"db BETWEEN 1 AND {days}"
-
-    # Stage 1, recent events: per user, date and type, a few aggregates.
-    counted = sorted(set(spec.windows) | set(spec.trend_windows))
-    stage1 = ["max(ts) FILTER (WHERE db >= 1) AS last_ts"]
-    stage1 += [f"count(*) FILTER (WHERE {since(w)}) AS n_{w}" for w in counted]
-    stage1 += [f"count(*) FILTER (WHERE db BETWEEN {w + 1} AND {2 * w}) AS previous_{w}" for w in spec.trend_windows]
-    if spec.has_value:
-        stage1 += [f"sum(value) FILTER (WHERE {since(w)}) AS value_sum_{w}" for w in spec.windows]
-        if value_has_nulls:  # else the count of values is the count of events
-            stage1 += [f"count(value) FILTER (WHERE {since(w)}) AS value_n_{w}" for w in spec.windows]
-    # Active days: each event sets the bit of its day; counting bits needs no DISTINCT.
-    for j in range(-(-L // _WORD)):
-        low, high = j * _WORD + 1, min((j + 1) * _WORD, L)
-        stage1.append(f"bit_or(CASE WHEN db BETWEEN {low} AND {high} "
-                      f"THEN CAST(1 AS UBIGINT) << CAST(db - {low} AS UBIGINT) END) AS bits_{j}")
-    if isinstance(definition, InactivityChurn) and definition.active_window_days not in counted:
-        stage1.append(f"count(*) FILTER (WHERE {since(definition.active_window_days)}) "
-                      f"AS n_{definition.active_window_days}")
     activation = ""
     if spec.activation_events:
         kinds = ", ".join(str(code[spec.event_types.get(a, "other")]) for a in spec.activation_events)
         activation = (f"min(day) FILTER (WHERE type_name IN ({kinds}) AND (signup_day IS NULL OR day >= signup_day)) "
                       "AS activation_day")
-        stage1.append(activation)
-    if labels and isinstance(definition, InactivityChurn):
-        lead, span = definition.lead_time_days, definition.label_span_days
-        stage1.append(f"count(*) FILTER (WHERE db BETWEEN {1 - span} AND {-lead}) AS label_window_events")
+    words = -(-L // _WORD)
 
-    # Stage 2: totals over types, and per-type columns pivoted from the (much smaller) stage 1 rows.
+    # Stage A: events inside some date's reach, summed per user, type and calendar segment.
+    # The segments are cut at every window edge of every date, and every 64 days back from
+    # each date, so a segment lies in one bitmap word of any date that reads its days.
+    offsets = {0, reach, L, *spec.windows, *spec.trend_windows, *(2 * w for w in spec.trend_windows)}
+    offsets |= {_WORD * j for j in range(1, words)}
+    if isinstance(definition, InactivityChurn):
+        offsets.add(definition.active_window_days)
+    if span:
+        offsets |= {-definition.lead_time_days, -span}
+    segments = _segments(dates, offsets)
+    starts = ", ".join(_date(s) for s, _ in segments)
+    ends = ", ".join(_date(e) for _, e in segments)
+    # Active days of a segment: bit k = active k days before its end (its last day is bit 0).
+    stage_a = ["count(*) AS n", "max(ts) AS last_ts",
+               f"bit_or(CASE WHEN seg_end - day <= {_WORD} THEN CAST(1 AS UBIGINT) << CAST(seg_end - day - 1 AS UBIGINT) "
+               "END) AS bits"]
+    if spec.has_value:
+        stage_a.append("sum(value) AS value_sum")
+        if value_has_nulls:  # else the count of values is the count of events
+            stage_a.append("count(value) AS value_n")
+    if activation:
+        stage_a.append(activation)
+
+    # Stage B: segments handed to the dates whose reach holds them; per user, date and type.
+    # Every filter compares one integer: ``db``, the days from the segment's first day to the
+    # date (1 = the day before it). Dates are midnights and no segment crosses a window edge,
+    # so a segment is in "the last w days" exactly when 1 <= db <= w, and in the label window
+    # [t + lead, t + span) exactly when 1 - span <= db <= -lead.
+    def since(days: int) -> str:
+        return f"db BETWEEN 1 AND {days}"
+
+    counted = sorted(set(spec.windows) | set(spec.trend_windows))
+    stage_b = ["max(last_ts) FILTER (WHERE db >= 1) AS last_ts"]
+    stage_b += [f"sum(n) FILTER (WHERE {since(w)}) AS n_{w}" for w in counted]
+    stage_b += [f"sum(n) FILTER (WHERE db BETWEEN {w + 1} AND {2 * w}) AS previous_{w}" for w in spec.trend_windows]
+    if spec.has_value:
+        stage_b += [f"sum(value_sum) FILTER (WHERE {since(w)}) AS value_sum_{w}" for w in spec.windows]
+        if value_has_nulls:
+            stage_b += [f"sum(value_n) FILTER (WHERE {since(w)}) AS value_n_{w}" for w in spec.windows]
+    # A date's bitmap word j holds days 64 j + 1 .. 64 j + 64 before it (bit i = 64 j + i + 1);
+    # a segment ending e days before the date lands there shifted by e - 64 j.
+    for j in range(words):
+        low, high = j * _WORD + 1, min((j + 1) * _WORD, L)
+        stage_b.append(f"bit_or(CASE WHEN db BETWEEN {low} AND {high} "
+                       f"THEN bits << CAST(ends_before - {j * _WORD} AS UBIGINT) END) AS bits_{j}")
+    if isinstance(definition, InactivityChurn) and definition.active_window_days not in counted:
+        stage_b.append(f"sum(n) FILTER (WHERE {since(definition.active_window_days)}) "
+                       f"AS n_{definition.active_window_days}")
+    if activation:
+        stage_b.append("min(activation_day) AS activation_day")
+    if labels and isinstance(definition, InactivityChurn):
+        stage_b.append(f"sum(n) FILTER (WHERE db BETWEEN {1 - span} AND {-definition.lead_time_days}) "
+                       "AS label_window_events")
+
+    # Stage C: totals over types, and per-type columns pivoted from the stage B rows.
     def of(name: str) -> str:
         return f"FILTER (WHERE type_name = {code[name]})"
 
-    stage2 = ["max(last_ts) AS last_event"]
-    stage2 += [f"max(last_ts) {of(n)} AS {qi(f'last_{n}')}" for n in spec.type_names]
-    for w in spec.windows:
-        stage2.append(f"sum(n_{w}) AS {qi(f'count_events_{w}d')}")
-        stage2 += [f"sum(n_{w}) {of(n)} AS {qi(f'count_{n}_{w}d')}" for n in spec.type_names]
-        if spec.has_value:
-            stage2 += [f"sum(value_sum_{w}) AS {qi(f'value_sum_{w}d')}",
-                       f"sum({'value_n' if value_has_nulls else 'n'}_{w}) AS {qi(f'value_n_{w}d')}"]
+    last_seen = ["max(last_ts) AS last_event"] + [f"max(last_ts) {of(n)} AS {qi(f'last_{n}')}"
+                                                  for n in spec.type_names]
+    # Each aggregate here costs a pass over millions of rows: a count serves both its window
+    # feature and a trend's recent half, and the count of events stands in for the count of
+    # values when no value is missing.
+    stage_c = list(last_seen)
+    for w in counted:
+        stage_c.append(f"sum(n_{w}) AS {qi(f'count_events_{w}d')}")
+        stage_c += [f"sum(n_{w}) {of(n)} AS {qi(f'count_{n}_{w}d')}" for n in spec.type_names]
+    if spec.has_value:
+        stage_c += [f"sum(value_sum_{w}) AS {qi(f'value_sum_{w}d')}" for w in spec.windows]
+        if value_has_nulls:
+            stage_c += [f"sum(value_n_{w}) AS {qi(f'value_n_{w}d')}" for w in spec.windows]
     for w in spec.trend_windows:
-        stage2 += [f"sum(previous_{w}) AS {qi(f'previous_count_events_{w}d')}",
-                   f"sum(n_{w}) AS {qi(f'recent_count_events_{w}d')}"]
-        for n in spec.type_names:
-            stage2 += [f"sum(previous_{w}) {of(n)} AS {qi(f'previous_count_{n}_{w}d')}",
-                       f"sum(n_{w}) {of(n)} AS {qi(f'recent_count_{n}_{w}d')}"]
-    stage2 += [f"bit_or(bits_{j}) AS active_bits_{j}" for j in range(-(-L // _WORD))]
-    stage2.append(f"sum(n_{definition.active_window_days}) AS recent_events"
-                  if isinstance(definition, InactivityChurn) else "0 AS recent_events")
-    if spec.activation_events:
-        stage2.append("min(activation_day) AS activation_day")
+        stage_c.append(f"sum(previous_{w}) AS {qi(f'previous_count_events_{w}d')}")
+        stage_c += [f"sum(previous_{w}) {of(n)} AS {qi(f'previous_count_{n}_{w}d')}" for n in spec.type_names]
+    stage_c += [f"bit_or(bits_{j}) AS active_bits_{j}" for j in range(words)]
+    stage_c.append(f"sum(n_{definition.active_window_days}) AS recent_events"
+                   if isinstance(definition, InactivityChurn) else "0 AS recent_events")
+    if activation:
+        stage_c.append("min(activation_day) AS activation_day")
     if labels and isinstance(definition, InactivityChurn):
-        stage2.append("sum(label_window_events) AS label_window_events")
-    value = ", e.value" if spec.has_value else ""
-    # Events before a date's lookback inform it only through the last timestamps (and
-    # activation); the first event before a date is the user's first event, if before it. Each such event is bucketed by the first date it can inform; the
-    # buckets are pivoted once per user and bucket, and each bucket row handed to the dates
-    # from its bucket on: no per-date copy of old events, and few columns to carry.
-    reach = max(L, definition.active_window_days)
+        stage_c.append("sum(label_window_events) AS label_window_events")
+
+    # Events before a date's reach inform it only through the last timestamps (and
+    # activation); the first event before a date is the user's first event, if before it.
+    # Each such event is bucketed by the first date it can inform; the buckets are
+    # pivoted once per user and bucket and handed to the dates from their bucket on.
     whens = " ".join(f"WHEN ev.ts < {_date(d)} - INTERVAL {reach} DAY THEN {position}"
                      for position, d in enumerate(sorted(dates), start=1))
-    bucket = f"CASE {whens} END"
-    history = ["max(ts) AS last_ts"]
-    if activation:
-        history.append(activation)
-    # (column, how two values combine) of what old events carry forward
-    carried = [("last_event", "greatest")]
-    carried += [(f"last_{n}", "greatest") for n in spec.type_names]
+    history = ["max(ts) AS last_ts"] + ([activation] if activation else [])
+    pivot_history = last_seen + (["min(activation_day) AS activation_day"] if activation else [])
+    carried = [("last_event", "greatest")] + [(f"last_{n}", "greatest") for n in spec.type_names]
     if activation:
         carried.append(("activation_day", "least"))
-    pivot_history = [item for item in stage2 if any(item.endswith(f" AS {c}") or item.endswith(f" AS {qi(c)}")
-                                                   for c, _ in carried)]
     fold = ", ".join(f"{'max' if how == 'greatest' else 'min'}({qi(c)}) AS {qi(c)}" for c, how in carried)
     merged = ", ".join(f"{how}(r.{qi(c)}, h.{qi(c)}) AS {qi(c)}" for c, how in carried)
+    value = ", e.value" if spec.has_value else ""
     return f"""
     CREATE OR REPLACE TEMP TABLE {t['agg']} AS
     WITH ev AS NOT MATERIALIZED (
@@ -291,18 +332,30 @@ def _aggregate_sql(data: UsageData, spec: FeatureSpec, definition: ChurnDefiniti
                {signup_day} AS signup_day{value}
         FROM {E} e {signup_join}
         WHERE e."timestamp" < (SELECT max(t_upper) FROM {t['obs']})),
-    informs AS (  -- (day, date) pairs: an event's day informs each date in reach; a hash join fans events out
-        SELECT o.observation_date - CAST(d.k AS INTEGER) AS day, o.observation_date, CAST(d.k AS INTEGER) AS db
-        FROM {t['obs']} o, range({1 - label_span}, {reach + 1}) d(k)),
+    segment AS (
+        SELECT unnest(range(1, {len(segments) + 1})) AS seg, CAST(unnest([{starts}]) AS DATE) AS seg_start,
+               CAST(unnest([{ends}]) AS DATE) AS seg_end),
+    segment_day AS (  -- each day of a segment; events find their segment by a hash join on the day
+        SELECT seg, seg_end, CAST(unnest(generate_series(seg_start, seg_end - 1, INTERVAL 1 DAY)) AS DATE) AS day
+        FROM segment),
+    informs AS (  -- (segment, date) pairs: the segments inside each date's reach and label window
+        SELECT s.seg, o.observation_date, o.observation_date - s.seg_start AS db,
+               o.observation_date - s.seg_end AS ends_before
+        FROM segment s JOIN {t['obs']} o ON s.seg_start >= o.observation_date - {reach}
+         AND s.seg_end <= o.observation_date + {span}),
+    segmented AS (
+        SELECT user_id, type_name, seg, {', '.join(stage_a)}
+        FROM ev JOIN segment_day USING (day)
+        GROUP BY user_id, type_name, seg),
     recent AS (
-        SELECT user_id, observation_date, {', '.join(stage2)}
-        FROM (SELECT user_id, observation_date, type_name, {', '.join(stage1)}
-              FROM ev JOIN informs USING (day)
+        SELECT user_id, observation_date, {', '.join(stage_c)}
+        FROM (SELECT user_id, observation_date, type_name, {', '.join(stage_b)}
+              FROM segmented JOIN informs USING (seg)
               GROUP BY user_id, observation_date, type_name)
         GROUP BY user_id, observation_date),
     buckets AS (
         SELECT user_id, bucket, {', '.join(pivot_history)}
-        FROM (SELECT ev.user_id, ev.type_name, {bucket} AS bucket, {', '.join(history)}
+        FROM (SELECT ev.user_id, ev.type_name, CASE {whens} END AS bucket, {', '.join(history)}
               FROM ev WHERE ev.ts < (SELECT max(t) FROM {t['obs']}) - INTERVAL {reach} DAY
               GROUP BY ALL)
         GROUP BY user_id, bucket),
@@ -350,6 +403,7 @@ def _keys_sql(data: UsageData, definition: ChurnDefinition, t: dict[str, str]) -
 def _assemble(data: UsageData, spec: FeatureSpec, t: dict[str, str]) -> tuple[list[str], list[str]]:
     """SELECT items in the spec's feature order, and the joins they need."""
     L = spec.lookback_days
+    value_has_nulls = _value_has_nulls(data)
     joins = [f"LEFT JOIN {t['agg']} g USING (user_id, observation_date)"]
     first_day = "CAST(g.first_ts AS DATE)"  # the first event before t
     signup_ref = first_day
@@ -377,16 +431,17 @@ def _assemble(data: UsageData, spec: FeatureSpec, t: dict[str, str]) -> tuple[li
         select.append(f"{active_days(w)} AS {qi(f'active_days_{w}d')}")
         if spec.has_value:
             select.append(f"coalesce(g.{qi(f'value_sum_{w}d')}, 0) AS {qi(f'value_sum_{w}d')}")
-            select.append(f"g.{qi(f'value_sum_{w}d')} / nullif(g.{qi(f'value_n_{w}d')}, 0) AS {qi(f'value_mean_{w}d')}")
+            values = f"value_n_{w}d" if value_has_nulls else f"count_events_{w}d"
+            select.append(f"g.{qi(f'value_sum_{w}d')} / nullif(g.{qi(values)}, 0) AS {qi(f'value_mean_{w}d')}")
         if spec.type_names:
             used = " + ".join(f"CAST({count(f'count_{n}_{w}d')} > 0 AS INTEGER)" for n in spec.type_names)
             select.append(f"{used} AS {qi(f'distinct_types_{w}d')}")
     for w in spec.trend_windows:
         def trend(recent: str, previous: str, name: str) -> str:
             return f"({count(recent)} - g.{qi(previous)}) / nullif(g.{qi(previous)}, 0) AS {qi(name)}"
-        select.append(trend(f"recent_count_events_{w}d", f"previous_count_events_{w}d", f"trend_count_{w}d"))
+        select.append(trend(f"count_events_{w}d", f"previous_count_events_{w}d", f"trend_count_{w}d"))
         for n in spec.type_names:
-            select.append(trend(f"recent_count_{n}_{w}d", f"previous_count_{n}_{w}d", f"trend_count_{n}_{w}d"))
+            select.append(trend(f"count_{n}_{w}d", f"previous_count_{n}_{w}d", f"trend_count_{n}_{w}d"))
     select.append(f"date_diff('day', {signup_ref}, k.observation_date) AS tenure_days")
     # Days from the first to the last active day in the lookback, over the gaps between them:
     # the last is the last event's day, the first the oldest bit set (bit_position counts
