@@ -11,8 +11,9 @@ from churnml.errors import ConfigError
 
 if TYPE_CHECKING:
     import pandas as pd
+    from matplotlib.figure import Figure
 
-__all__ = ["write_table"]
+__all__ = ["write_figure", "write_table"]
 
 
 def write_table(frame: pd.DataFrame, path: str | os.PathLike[str], *, overwrite: bool = False) -> Path:
@@ -34,6 +35,21 @@ def write_table(frame: pd.DataFrame, path: str | os.PathLike[str], *, overwrite:
             frame.to_parquet(temporary, index=False)
         else:
             frame.to_csv(temporary, index=False)
+        os.replace(temporary, target)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
+    return target
+
+
+def write_figure(figure: Figure, path: str | os.PathLike[str]) -> Path:
+    """Save a figure (format from the extension, PNG by default) through a temporary file and a rename."""
+    target = Path(path)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    handle, temporary = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    os.close(handle)
+    try:
+        figure.savefig(temporary, format=target.suffix.lstrip(".").lower() or "png", dpi=120, bbox_inches="tight")
         os.replace(temporary, target)
     except BaseException:
         Path(temporary).unlink(missing_ok=True)

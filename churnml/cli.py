@@ -508,6 +508,92 @@ def _print_training(console: Console, result: Any) -> None:
         console.print(f"exported to {run.export_path}", soft_wrap=True)
 
 
+@app.command()
+def explain(
+    model: Annotated[str, typer.Option("--model", help="models:/NAME@ALIAS, models:/NAME/VERSION, runs:/ID/model, "
+                                       "or a model folder.")],
+    user: Annotated[str, typer.Option("--user", help="The account to explain (its user_id or table id).")],
+    as_of: Annotated[Optional[str], typer.Option(
+        "--as-of", help="Date of the features (YYYY-MM-DD); events before it only. Needed for event-log models.")] = None,
+    events: Events = None, user_col: UserCol = None, time_col: TimeCol = None,
+    type_col: TypeCol = None, value_col: ValueCol = None, where: Where = None,
+    duplicates: Duplicates = None, subscriptions: Subscriptions = None, accounts: Accounts = None,
+    config: Config = None,
+    table: Annotated[Optional[str], typer.Option(
+        "--table", help="For a model trained on a labelled table: the table holding the account.",
+        rich_help_panel="Data")] = None,
+    id_col: Annotated[Optional[str], typer.Option("--id-col", help="Id column of --table.",
+                                                  rich_help_panel="Data")] = None,
+    label: Annotated[Optional[str], typer.Option("--label", help="Label column of --table (left out of the "
+                                                 "features).", rich_help_panel="Data")] = None,
+    top_k: Annotated[int, typer.Option("--top-k", min=1, help="Drivers to show.")] = 5,
+    plot: Annotated[Optional[Path], typer.Option("--plot", help="Write the account's SHAP waterfall (PNG).")] = None,
+    tracking_uri: Annotated[Optional[str], typer.Option("--tracking-uri", rich_help_panel="MLflow")] = None,
+) -> None:
+    """Why one account is at risk: its churn probability, tier and strongest drivers."""
+    from rich.table import Table
+
+    from churnml.errors import ConfigError
+    from churnml.explain import ChurnExplainer
+
+    churn_model = _open_model(model, tracking_uri)
+    if churn_model.spec is not None:
+        if as_of is None:
+            raise ConfigError("--as-of is required: the features of an event-log model are computed as of a date.")
+        from churnml._engine_duckdb import compute
+        from churnml.definitions import parse_dates
+
+        settings = _settings(config)
+        data = _load_usage(settings, events, user_col, time_col, type_col, value_col, where, duplicates,
+                           subscriptions, accounts)
+        frame = compute(data, churn_model.spec, churn_model.churn_definition(), parse_dates([as_of]), labels=False)
+        rows = frame[frame["user_id"].astype(str) == user]
+        if rows.empty:
+            raise ConfigError(f"Account {user!r} is not eligible on {as_of} (no activity in the active window, "
+                              "no running subscription, or not in the data), so it has no risk score.")
+    else:
+        if table is None or id_col is None or label is None:
+            raise ConfigError("This model was trained on a labelled table: pass --table, --id-col and --label.")
+        from churnml.labelled import LabelledTableSource
+
+        loaded = LabelledTableSource(table, label=label, id=id_col).load()
+        assert loaded.ids is not None
+        rows = loaded.X[(loaded.ids.astype(str) == user).to_numpy()]
+        if rows.empty:
+            raise ConfigError(f"No row with {id_col} = {user!r} in {table!r}.")
+    explainer = ChurnExplainer(churn_model, top_k=top_k)
+    explanation = explainer.explain(rows.head(1))
+    reasons = explainer.reasons(rows.head(1), explanation=explanation).iloc[0]
+    probability = float(reasons["churn_probability"])
+    console = _console()
+    console.print(f"account {user}{f' as of {as_of}' if as_of else ''}: churn probability {probability:.1%}, "
+                  f"risk tier {churn_model.risk_tier([probability])[0]}", soft_wrap=True)
+    drivers = Table(title="what raises the risk (SHAP, log-odds)", title_justify="left")
+    for column in ("#", "reason", "feature", "contribution"):
+        drivers.add_column(column, justify="right" if column in ("#", "contribution") else "left")
+    for i in range(1, top_k + 1):
+        if reasons[f"reason_{i}"] is None:
+            break
+        drivers.add_row(str(i), str(reasons[f"reason_{i}"]), str(reasons[f"reason_{i}_feature"]),
+                        f"{reasons[f'reason_{i}_contribution']:+.3f}")
+    console.print(drivers)
+    if plot is not None:
+        from churnml._io import write_figure
+
+        path = write_figure(explainer.waterfall_figure(explanation, 0), plot)
+        console.print(f"wrote {path}", soft_wrap=True)
+
+
+def _open_model(where: str, tracking_uri: str | None) -> Any:
+    if where.startswith(("models:/", "runs:/")):
+        from churnml.tracking import load_registered
+
+        return load_registered(where, tracking_uri_=tracking_uri)
+    from churnml.model import load_model
+
+    return load_model(where)
+
+
 def _not_built(command: str, issue: int, what: str) -> None:
     def stub(ctx: typer.Context) -> None:
         raise NotBuiltError(f"`churnml {command}` is not built yet: issue #{issue} builds it ({what}).")
@@ -518,7 +604,6 @@ def _not_built(command: str, issue: int, what: str) -> None:
 
 
 _not_built("score", 6, "batch scoring of at-risk accounts")
-_not_built("explain", 5, "the drivers behind one account's risk")
 _not_built("report", 6, "the retention report")
 _not_built("analytics", 7, "churn rate, activation, inactive users, segments, cohorts")
 

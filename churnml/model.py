@@ -237,6 +237,12 @@ class ChurnModel:
     def _calibrated(self, raw: np.ndarray) -> np.ndarray:
         return np.clip(self.calibrator.transform(raw), 0.0, 1.0)
 
+    def risk_tier(self, probability: Any) -> np.ndarray:
+        """'high', 'medium' or 'low' by the cut-offs fixed on the test slice at training."""
+        p = np.asarray(probability, dtype="float64")
+        tiers = self.info.get("tiers") or {"high": 0.5, "medium": 0.2}
+        return np.where(p >= tiers["high"], "high", np.where(p >= tiers["medium"], "medium", "low"))
+
     def _iterations(self) -> tuple[int, int]:
         best = self.info.get("best_iteration")
         return (0, int(best) + 1) if best is not None else (0, 0)

@@ -170,6 +170,7 @@ def log_training(trainer: ChurnTrainer, *, config: dict[str, Any] | None = None,
                                      ("gain", figures.gain_figure(predictions)),
                                      ("feature_importance", figures.importance_figure(trainer.feature_importance_))):
                     mlflow.log_figure(figure, f"plots/{name}.png")
+                _log_shap(trainer, folder)
 
             model_folder = model.save(folder / MODEL_ARTIFACT)
             example = _input_example(trainer)
@@ -187,6 +188,26 @@ def log_training(trainer: ChurnTrainer, *, config: dict[str, Any] | None = None,
     return TrackedRun(run_id=run.info.run_id, experiment_id=experiment_id, model_uri=f"runs:/{run.info.run_id}/model",
                       registered_name=register, registered_version=version, alias_uri=alias_uri,
                       export_path=export_path)
+
+
+def _log_shap(trainer: ChurnTrainer, folder: Path, *, rows: int = 2_000, dependence: int = 3) -> None:
+    """Global SHAP views on (a sample of) the test slice: mean |SHAP| ranking, beeswarm, dependence
+    plots of the strongest features, and the waterfall of the riskiest account."""
+    import mlflow
+
+    from churnml.explain import ChurnExplainer
+
+    sample = trainer.test_features_.sample(min(rows, len(trainer.test_features_)), random_state=0)
+    explainer = ChurnExplainer(trainer.model_)
+    explanation = explainer.explain(sample)
+    ranking = explainer.global_importance(explanation)
+    ranking.to_csv(folder / "shap_importance.csv")
+    mlflow.log_artifact(str(folder / "shap_importance.csv"), "evaluation")
+    mlflow.log_figure(explainer.beeswarm_figure(explanation), "plots/shap_beeswarm.png")
+    for feature in ranking.index[:dependence]:
+        mlflow.log_figure(explainer.dependence_figure(explanation, feature), f"plots/shap_dependence_{feature}.png")
+    riskiest = int(explanation.margin.argmax())
+    mlflow.log_figure(explainer.waterfall_figure(explanation, riskiest), "plots/shap_waterfall_riskiest.png")
 
 
 def _input_example(trainer: ChurnTrainer, rows: int = 5) -> Any:

@@ -48,6 +48,8 @@ if TYPE_CHECKING:
 __all__ = ["ChurnTrainer", "Split", "split_by_date", "split_at_random"]
 
 SLICES = ("train", "validation", "calibration", "test")
+# Risk tiers: the probability cut-offs that put these shares of the test slice in each tier.
+TIER_SHARES = {"high": 0.1, "medium": 0.2}
 BASELINES = ("recency", "logistic")
 
 
@@ -416,6 +418,10 @@ class ChurnTrainer(BaseEstimator):
         info["churnml_version"] = __version__
         self.model_ = ChurnModel(booster=booster, calibrator=calibrator, columns=inputs.columns, spec=inputs.spec,
                                  definition=inputs.definition, info=info)
+        # What retained accounts look like (sentences compare with it), and the risk tiers.
+        from churnml.explain import reference_values
+
+        info["reference"] = reference_values(X[masks["train"] & (labels == 0)], inputs.columns)
         gain = booster.get_score(importance_type="total_gain")
         self.feature_importance_ = pd.Series({c.name: gain.get(c.name, 0.0) for c in inputs.columns},
                                              name="total_gain").sort_values(ascending=False)
@@ -483,6 +489,9 @@ class ChurnTrainer(BaseEstimator):
         self.evaluation_.index.name = "model"
         self.evaluation_by_date_ = pd.concat(by_date, ignore_index=True) if by_date else pd.DataFrame()
         self.test_predictions_ = predictions
+        p = predictions["churn_probability"]
+        self.model_.info["tiers"] = {"high": float(p.quantile(1 - TIER_SHARES["high"])),
+                                     "medium": float(p.quantile(1 - TIER_SHARES["high"] - TIER_SHARES["medium"]))}
         self.test_features_ = inputs.X[test].reset_index(drop=True)
 
     def predict_proba(self, X: pd.DataFrame) -> np.ndarray:

@@ -64,9 +64,12 @@ def test_run_holds_config_fingerprint_metrics_and_artifacts(trainer, tracked):
     top = {a.path for a in client.list_artifacts(run_info.run_id)}
     assert {"config.json", "data_fingerprint.json", "split.json", "plots", "evaluation"} <= top
     plots = {a.path for a in client.list_artifacts(run_info.run_id, "plots")}
-    assert plots == {f"plots/{n}.png" for n in ("roc", "pr", "calibration", "gain", "feature_importance")}
+    assert plots == {f"plots/{n}.png" for n in ("roc", "pr", "calibration", "gain", "feature_importance",
+                                                "shap_beeswarm", "shap_waterfall_riskiest", "shap_dependence_plan",
+                                                "shap_dependence_days_since_last_event",
+                                                "shap_dependence_active_days_30d")}
     evaluation = {a.path for a in client.list_artifacts(run_info.run_id, "evaluation")}
-    assert "evaluation/test_predictions.parquet" in evaluation
+    assert {"evaluation/test_predictions.parquet", "evaluation/shap_importance.csv"} <= evaluation
     config = json.loads(open(client.download_artifacts(run_info.run_id, "config.json")).read())
     assert config["horizon_days"] == 90
 
