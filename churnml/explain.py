@@ -103,7 +103,7 @@ class ChurnExplainer:
         if str(self.model.info.get("params", {}).get("device", "cpu")).startswith("cuda"):
             booster.set_param({"device": "cuda"})
         contributions = booster.predict(xgb.DMatrix(prepared, enable_categorical=True), pred_contribs=True,
-                                        iteration_range=self.model._iterations())
+                                        iteration_range=self.model._iterations(), validate_features=False)
         values = np.asarray(contributions[:, :-1], dtype="float64")
         base = float(contributions[0, -1]) if len(contributions) else float("nan")
         return Explanation(values=values, base_value=base, data=prepared, feature_names=self.model.feature_names)

@@ -244,8 +244,12 @@ class ChurnModel:
         return np.where(p >= tiers["high"], "high", np.where(p >= tiers["medium"], "medium", "low"))
 
     def _iterations(self) -> tuple[int, int]:
+        """Trees up to early stopping's best round; ``(0, 0)`` (all trees, XGBoost's faster path) when
+        that is every tree."""
         best = self.info.get("best_iteration")
-        return (0, int(best) + 1) if best is not None else (0, 0)
+        if best is None or int(best) + 1 >= self.booster.num_boosted_rounds():
+            return (0, 0)
+        return (0, int(best) + 1)
 
     def churn_definition(self) -> ChurnDefinition | None:
         from churnml.definitions import InactivityChurn, SubscriptionChurn
