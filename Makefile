@@ -24,6 +24,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/generator.py
 	$(BIN)/python bench/features.py
 	$(BIN)/python bench/trainer.py
+	$(BIN)/python bench/explain.py
 
 clean:
 	rm -rf $(VENV) data/demo mlflow.db mlruns

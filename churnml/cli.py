@@ -308,8 +308,21 @@ def demo(
                           TrainingOptions(trainer={"random_state": seed}, promote=True,
                                           export=Path("models") / "churn", overwrite=True))
     _print_training(console, result)
+    console.rule("5. why the riskiest account of the test slice is at risk")
+    from churnml.explain import ChurnExplainer
+
+    trainer = result.trainer
+    riskiest = int(trainer.test_predictions_["churn_probability"].to_numpy().argmax())
+    row = trainer.test_features_.iloc[[riskiest]]
+    reasons = ChurnExplainer(trainer.model_, top_k=3).reasons(row).iloc[0]
+    keys = trainer.test_predictions_.iloc[riskiest]
+    console.print(f"user {keys['user_id']} on {keys['observation_date']:%Y-%m-%d}: churn probability "
+                  f"{reasons['churn_probability']:.1%} (tier {trainer.model_.risk_tier([reasons['churn_probability']])[0]})")
+    for i in (1, 2, 3):
+        if reasons[f"reason_{i}"] is not None:
+            console.print(f"  {i}. {reasons[f'reason_{i}']}", soft_wrap=True)
     console.rule("next")
-    console.print("Explanations, scoring and the report join this demo as they are built (issues #5 and #6). "
+    console.print("Scoring and the report join this demo as they are built (issue #6). "
                   "Browse the run with: mlflow ui --backend-store-uri sqlite:///mlflow.db")
 
 

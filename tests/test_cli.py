@@ -115,6 +115,7 @@ def test_demo_runs_end_to_end_on_a_small_product(tmp_path, monkeypatch):
     result = runner.invoke(app, ["demo", "--out", str(tmp_path), "--users", "400"])
     assert result.exit_code == 0, result.output
     assert "promoted: models:/churn@champion" in result.output
+    assert "5. why the riskiest account" in result.output and "(retained accounts: " in result.output
     assert (tmp_path / "mlflow.db").is_file() and (tmp_path / "models" / "churn" / "manifest.json").is_file()
     import pandas as pd
 

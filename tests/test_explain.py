@@ -164,3 +164,24 @@ def test_cli_explain_prints_drivers_and_writes_the_waterfall(generated, small_pr
     with pytest.raises(SystemExit) as exit_info:
         main(["explain", "--model", str(folder), "--as-of", as_of, "--user", "no-such-user", *sources])
     assert exit_info.value.code == 1
+
+
+def _cuda_available() -> bool:
+    import subprocess
+
+    try:
+        return subprocess.run(["nvidia-smi"], capture_output=True, timeout=20).returncode == 0
+    except (OSError, subprocess.SubprocessError):
+        return False
+
+
+@pytest.mark.skipif(not _cuda_available(), reason="no NVIDIA GPU on this machine")
+def test_cuda_model_is_explained_on_the_gpu_with_the_same_values(generated):
+    training, _ = generated
+    trainer = ChurnTrainer(device="cuda", baselines=False).fit(training)
+    rows = training.frame.head(500)
+    explanation = ChurnExplainer(trainer.model_).explain(rows)
+    assert trainer.model_.info["params"]["device"] == "cuda"
+    margin = trainer.model_.booster.predict(__import__("xgboost").DMatrix(explanation.data, enable_categorical=True),
+                                            output_margin=True, iteration_range=trainer.model_._iterations())
+    assert np.abs(explanation.margin - margin).max() < 1e-3

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import subprocess
 
 import numpy as np
 import pandas as pd
@@ -56,6 +57,9 @@ def test_run_holds_config_fingerprint_metrics_and_artifacts(trainer, tracked):
     assert params["data.rows"] == str(len(trainer.test_features_) + sum(
         int(m.sum()) for name, m in trainer.split_.masks.items() if name != "test"))
     assert tags["data.sha256"] == trainer.data_fingerprint_["sha256"]
+    head = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True, check=False)
+    if head.returncode == 0:  # the tests run from the repository: the run records its commit
+        assert tags["git_commit"] == head.stdout.strip()
     assert metrics["test.roc_auc"] == pytest.approx(trainer.evaluation_.loc["model", "roc_auc"])
     assert metrics["baseline.logistic.test.pr_auc"] == pytest.approx(trainer.evaluation_.loc["logistic", "pr_auc"])
     assert metrics["baseline.recency.test.ece"] == pytest.approx(trainer.evaluation_.loc["recency", "ece"])
