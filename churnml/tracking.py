@@ -26,9 +26,8 @@ if TYPE_CHECKING:
     from churnml.model import ChurnModel
     from churnml.trainer import ChurnTrainer
 
-__all__ = ["DEFAULT_TRACKING_URI", "TrackedRun", "load_registered", "log_training", "tracking_uri"]
+__all__ = ["TrackedRun", "load_registered", "log_training", "tracking_uri"]
 
-DEFAULT_TRACKING_URI = "sqlite:///mlflow.db"
 MODEL_ARTIFACT = "churn_model"
 _PYFUNC_CODE = Path(__file__).with_name("_pyfunc_model.py")
 
@@ -51,8 +50,15 @@ class TrackedRun:
 
 
 def tracking_uri(explicit: str | None = None) -> str:
-    """``explicit``, else ``MLFLOW_TRACKING_URI``, else the SQLite file in the working folder."""
-    return explicit or os.environ.get("MLFLOW_TRACKING_URI") or DEFAULT_TRACKING_URI
+    """``explicit``, else ``MLFLOW_TRACKING_URI``, else ``mlflow.db`` in the working folder.
+
+    The default is made absolute: MLflow keeps one store per URI text for the life of the
+    process, so a relative URI would stay bound to the folder where it was first used.
+    """
+    chosen = explicit or os.environ.get("MLFLOW_TRACKING_URI")
+    if chosen:
+        return chosen
+    return f"sqlite:///{(Path.cwd() / 'mlflow.db').as_posix()}"
 
 
 def git_commit(folder: Path | None = None) -> str | None:

@@ -12,6 +12,7 @@ from churnml.definitions import InactivityChurn, SubscriptionChurn
 from churnml.explain import ChurnExplainer
 from churnml.features import FeatureBuilder, FeatureInfo
 from churnml.trainer import ChurnTrainer
+from gpu import requires_cuda
 
 
 @pytest.fixture(scope="module")
@@ -166,16 +167,7 @@ def test_cli_explain_prints_drivers_and_writes_the_waterfall(generated, small_pr
     assert exit_info.value.code == 1
 
 
-def _cuda_available() -> bool:
-    import subprocess
-
-    try:
-        return subprocess.run(["nvidia-smi"], capture_output=True, timeout=20).returncode == 0
-    except (OSError, subprocess.SubprocessError):
-        return False
-
-
-@pytest.mark.skipif(not _cuda_available(), reason="no NVIDIA GPU on this machine")
+@requires_cuda
 def test_cuda_model_is_explained_on_the_gpu_with_the_same_values(generated):
     training, _ = generated
     trainer = ChurnTrainer(device="cuda", baselines=False).fit(training)

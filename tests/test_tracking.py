@@ -103,9 +103,10 @@ def test_pyfunc_takes_raw_rows_and_returns_probabilities(trainer, tracked):
     assert pyfunc.metadata.get_input_schema().input_names() == ["days_since_last_event", "active_days_30d", "plan"]
 
 
-def test_tracking_uri_precedence(monkeypatch):
+def test_tracking_uri_precedence(monkeypatch, tmp_path):
     monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
-    assert tracking_uri() == "sqlite:///mlflow.db"
+    monkeypatch.chdir(tmp_path)
+    assert tracking_uri() == f"sqlite:///{(tmp_path / 'mlflow.db').as_posix()}"
     monkeypatch.setenv("MLFLOW_TRACKING_URI", "sqlite:///elsewhere.db")
     assert tracking_uri() == "sqlite:///elsewhere.db"
     assert tracking_uri("sqlite:///flag.db") == "sqlite:///flag.db"

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import subprocess
-
 import numpy as np
 import pandas as pd
 import pytest
@@ -17,6 +15,7 @@ from churnml.errors import ConfigError, LabelError
 from churnml.features import FeatureBuilder
 from churnml.labelled import LabelledTableSource
 from churnml.trainer import SLICES, ChurnTrainer, split_at_random, split_by_date
+from gpu import requires_cuda
 
 
 @pytest.fixture(scope="module")
@@ -149,14 +148,7 @@ def test_a_slice_without_churners_is_refused():
         ChurnTrainer().fit(X, y, observation_dates=dates)
 
 
-def _cuda_available() -> bool:
-    try:
-        return subprocess.run(["nvidia-smi"], capture_output=True, timeout=20).returncode == 0
-    except (OSError, subprocess.SubprocessError):
-        return False
-
-
-@pytest.mark.skipif(not _cuda_available(), reason="no NVIDIA GPU on this machine")
+@requires_cuda
 def test_cuda_device_passes_through(training, trained):
     trainer = ChurnTrainer(device="cuda", baselines=False).fit(training)
     assert trainer.model_.info["params"]["device"] == "cuda"
