@@ -91,6 +91,10 @@ class ChurnExplainer:
         self.top_k = top_k
         self.info: dict[str, FeatureInfo] = {f.name: f for f in model.spec.features()} if model.spec else {}
         self.reference: dict[str, Any] = dict(model.info.get("reference", {}))
+        # 'other' holds the event types too rare to keep at fit: name them in sentences
+        rare = sorted(set(model.spec.known_types) - set(model.spec.event_types)) if model.spec else []
+        self.other_words = "rare event" + (f" ({', '.join(t.replace('_', ' ') for t in rare[:2])}"
+                                           f"{', ...' if len(rare) > 2 else ''})" if rare else "")
 
     def explain(self, frame: pd.DataFrame) -> Explanation:
         """Exact TreeSHAP contributions of each feature to each row's log-odds."""
@@ -157,9 +161,9 @@ class ChurnExplainer:
         if info is None:
             text = _generic(name, column)
         else:
-            text = _describe(info, column)
+            text = _describe(info, column, other=self.other_words)
         if reference is not None:
-            text = text + f" (retained accounts: {_format_reference(info, reference)})"
+            text = text + f" (retained accounts: {_format_reference(info, reference, other=self.other_words)})"
         return text.to_numpy(dtype=object)
 
     # ------------------------------------------------------------- plots
@@ -235,29 +239,34 @@ def _days(values: pd.Series) -> pd.Series:
     return _plurals(values.astype("float64").round(), "day")
 
 
-def _type_words(info: FeatureInfo) -> str:
+def _type_words(info: FeatureInfo, other: str) -> str:
+    if info.event_type == "other":
+        return other
     return (info.event_type or "event").replace("_", " ")
 
 
-def _describe(info: FeatureInfo, column: pd.Series) -> pd.Series:
-    """One family's sentence for each value; missing values get their own wording."""
+def _describe(info: FeatureInfo, column: pd.Series, *, other: str = "rare event") -> pd.Series:
+    """One family's sentence for each value; missing values get their own wording.
+
+    ``other`` names the ``other`` event type (the types too rare to keep at fit).
+    """
     v = column.astype("float64") if info.unit != "category" else column
     missing = column.isna().to_numpy()
     w = info.window_days
     name = info.name
-    kind = _type_words(info)
+    kind = _type_words(info, other)
     if info.family == "recency":
         if info.event_type is None:
             text = "No activity for " + _days(v)
             absent = "No activity before this date"
         else:
             text = f"Last {kind} " + _days(v) + " ago"
-            absent = f"Never a {kind} event" if info.event_type != "other" else "Never an event of the rarer types"
+            absent = f"Never a {kind} event" if info.event_type != "other" else f"Never a {kind}"
     elif info.family == "frequency" and name.startswith("active_days_"):
         text = "Active on " + _plurals(v, "day") + f" of the last {w}"
         absent = f"No activity in the last {w} days"
     elif info.family == "frequency":
-        word = "event" if info.event_type is None else (f"{kind} event" if info.event_type == "other" else kind)
+        word = "event" if info.event_type is None else kind
         text = _plurals(v, word) + f" in the last {w} days"
         absent = f"No {word}s in the last {w} days"
     elif info.family == "monetary" and name.startswith("value_sum_"):
@@ -320,12 +329,22 @@ def _generic(name: str, column: pd.Series) -> pd.Series:
                      dtype=object)
 
 
-def _format_reference(info: FeatureInfo | None, reference: Any) -> str:
+def _format_reference(info: FeatureInfo | None, reference: Any, *, other: str = "rare event") -> str:
+    """The retained accounts' median in the feature's own unit."""
     if isinstance(reference, str):
         return reference
     value = pd.Series([float(reference)])
-    if info is not None and info.family == "trend":
+    if info is None:
+        return _number(value, 2)[0]
+    if info.family == "trend":
         return _changes(value)[0]
-    if info is not None and info.unit == "flag":
-        return "yes" if reference >= 0.5 else "no"
-    return _number(value, 2 if info is not None and info.unit == "value" else 1)[0]
+    if info.unit == "flag":
+        return "activated" if reference >= 0.5 else "not activated"
+    if info.name == "mean_gap_days":
+        return "every " + _number(value)[0] + " days"
+    if info.unit == "days":
+        return _days(value)[0]
+    if info.unit == "events":
+        word = "event" if info.event_type is None else _type_words(info, other)
+        return _plurals(value, word)[0]
+    return _number(value, 2 if info.unit == "value" else 1)[0]

@@ -126,6 +126,21 @@ def test_sentences_for_every_feature_family(info, values, expected):
     assert _describe(info, column).tolist() == expected
 
 
+def test_rare_types_are_named_and_references_keep_their_unit():
+    from churnml.explain import _describe, _format_reference
+
+    other = _info("days_since_last_other", "recency", "days", event_type="other")
+    words = "rare event (payment failure)"
+    assert _describe(other, pd.Series([2.0, None]), other=words).tolist() == [
+        "Last rare event (payment failure) 2 days ago", "Never a rare event (payment failure)"]
+    assert _format_reference(other, 36.4) == "36 days"
+    assert _format_reference(_info("count_login_30d", "frequency", "events", event_type="login"), 1.0) == "1 login"
+    assert _format_reference(_info("mean_gap_days", "rhythm", "days"), 2.5) == "every 2.5 days"
+    assert _format_reference(FeatureInfo("activated", "activation", "", "flag", -1), 1.0) == "activated"
+    assert _format_reference(_info("trend_count_7d", "trend", "fraction"), -0.25) == "fell 25%"
+    assert _format_reference(None, 70.351) == "70.35"
+
+
 def test_sentences_for_categories_and_table_columns():
     from churnml.explain import _describe, _generic
 
