@@ -6,7 +6,7 @@ so nothing global (backend, open windows) is touched.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -35,14 +35,23 @@ def _scores(predictions: pd.DataFrame) -> dict[str, str]:
     return names
 
 
+def _curves(predictions: pd.DataFrame, curve: Any, summary: str) -> tuple[Figure, Any]:
+    """One line per model: ``curve(y, score)`` returns ``(x, y, figure of merit)``."""
+    figure, ax = _figure()
+    for name, column in _scores(predictions).items():
+        x, y, merit = curve(predictions["label"], predictions[column])
+        ax.plot(x, y, label=f"{name} ({summary} {merit:.3f})")
+    return figure, ax
+
+
 def roc_figure(predictions: pd.DataFrame) -> Figure:
     from sklearn.metrics import roc_auc_score, roc_curve
 
-    figure, ax = _figure()
-    for name, column in _scores(predictions).items():
-        fpr, tpr, _ = roc_curve(predictions["label"], predictions[column])
-        auc = roc_auc_score(predictions["label"], predictions[column])
-        ax.plot(fpr, tpr, label=f"{name} (AUC {auc:.3f})")
+    def roc(y: Any, score: Any) -> tuple[Any, Any, float]:
+        fpr, tpr, _ = roc_curve(y, score)
+        return fpr, tpr, roc_auc_score(y, score)
+
+    figure, ax = _curves(predictions, roc, "AUC")
     ax.plot([0, 1], [0, 1], linestyle=":", color="grey")
     ax.set(xlabel="false positive rate", ylabel="true positive rate", title="ROC, test slice")
     ax.legend(loc="lower right")
@@ -52,11 +61,11 @@ def roc_figure(predictions: pd.DataFrame) -> Figure:
 def pr_figure(predictions: pd.DataFrame) -> Figure:
     from sklearn.metrics import average_precision_score, precision_recall_curve
 
-    figure, ax = _figure()
-    for name, column in _scores(predictions).items():
-        precision, recall, _ = precision_recall_curve(predictions["label"], predictions[column])
-        ap = average_precision_score(predictions["label"], predictions[column])
-        ax.plot(recall, precision, label=f"{name} (AP {ap:.3f})")
+    def pr(y: Any, score: Any) -> tuple[Any, Any, float]:
+        precision, recall, _ = precision_recall_curve(y, score)
+        return recall, precision, average_precision_score(y, score)
+
+    figure, ax = _curves(predictions, pr, "AP")
     ax.axhline(predictions["label"].mean(), linestyle=":", color="grey", label="churn rate")
     ax.set(xlabel="recall", ylabel="precision", title="Precision-recall, test slice")
     ax.legend(loc="upper right")
