@@ -7,8 +7,10 @@ contents beyond ``__all__`` are private.
 from churnml.dataset import TrainingSet, build_dataset
 from churnml.definitions import InactivityChurn, SubscriptionChurn
 from churnml.errors import ChurnMLError
+from churnml.explain import ChurnExplainer
 from churnml.features import FeatureBuilder, FeatureInfo, FeatureSpec
 from churnml.labelled import LabelledTable, LabelledTableSource
+from churnml.model import ChurnModel, load_model
 from churnml.sources import (
     AccountSource,
     EventSource,
@@ -18,12 +20,16 @@ from churnml.sources import (
     UsageData,
     load,
 )
+from churnml.trainer import ChurnTrainer
 
 __version__ = "0.1.0"
 
 __all__ = [
     "AccountSource",
+    "ChurnExplainer",
     "ChurnMLError",
+    "ChurnModel",
+    "ChurnTrainer",
     "EventSource",
     "FeatureBuilder",
     "FeatureInfo",
@@ -39,5 +45,6 @@ __all__ = [
     "UsageData",
     "build_dataset",
     "load",
+    "load_model",
     "__version__",
 ]
