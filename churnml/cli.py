@@ -49,6 +49,10 @@ Subscriptions = Annotated[Optional[str], typer.Option(
     "--subscriptions", help="Subscriptions table (mappings in the config file).", rich_help_panel="Data")]
 Accounts = Annotated[Optional[str], typer.Option(
     "--accounts", help="Accounts table (mappings in the config file).", rich_help_panel="Data")]
+TableOpt = Annotated[Optional[str], typer.Option(
+    "--table", help="A table that already has a label (instead of an event log).", rich_help_panel="Data")]
+LabelOpt = Annotated[Optional[str], typer.Option("--label", help="Label column of --table.", rich_help_panel="Data")]
+IdColOpt = Annotated[Optional[str], typer.Option("--id-col", help="Id column of --table.", rich_help_panel="Data")]
 Config = Annotated[Optional[Path], typer.Option(
     "--config", help="churnml.toml with sources and mappings; flags override it.",
     rich_help_panel="Data")]
@@ -136,6 +140,16 @@ def _load_usage(settings: Any, events: str | None, user_col: str | None,
     return load(event_source,  # type: ignore[arg-type]
                 settings.source("subscriptions", {"path": subscriptions}),  # type: ignore[arg-type]
                 settings.source("accounts", {"path": accounts}))  # type: ignore[arg-type]
+
+
+def _load_labelled(table: str, label: str | None, id_col: str | None) -> Any:
+    """A labelled table (``--table``), which needs its ``--label``."""
+    from churnml.errors import ConfigError
+    from churnml.labelled import LabelledTableSource
+
+    if label is None:
+        raise ConfigError("--table needs --label, the column that says who churned.")
+    return LabelledTableSource(table, label=label, id=id_col).load()
 
 
 def _console(stderr: bool = False) -> Console:
@@ -237,21 +251,12 @@ def validate(
     events: Events = None, user_col: UserCol = None, time_col: TimeCol = None,
     type_col: TypeCol = None, value_col: ValueCol = None, where: Where = None,
     duplicates: Duplicates = None, subscriptions: Subscriptions = None, accounts: Accounts = None,
-    config: Config = None,
-    table: Annotated[Optional[str], typer.Option(
-        "--table", help="A table that already has a label (instead of an event log).")] = None,
-    label: Annotated[Optional[str], typer.Option("--label", help="Label column of --table.")] = None,
-    id_col: Annotated[Optional[str], typer.Option("--id-col", help="Id column of --table.")] = None,
+    config: Config = None, table: TableOpt = None, label: LabelOpt = None, id_col: IdColOpt = None,
 ) -> None:
     """Load and check a data source against the contract; print what was read and dropped."""
     console = _console()
     if table is not None:
-        from churnml.errors import ConfigError
-        from churnml.labelled import LabelledTableSource
-
-        if label is None:
-            raise ConfigError("--table needs --label, the column that says who churned.")
-        _print_report(console, LabelledTableSource(table, label=label, id=id_col).load().report)
+        _print_report(console, _load_labelled(table, label, id_col).report)
         return
     settings = _settings(config)
     data = _load_usage(settings, events, user_col, time_col, type_col, value_col, where, duplicates,
@@ -413,13 +418,7 @@ def train(
     events: Events = None, user_col: UserCol = None, time_col: TimeCol = None,
     type_col: TypeCol = None, value_col: ValueCol = None, where: Where = None,
     duplicates: Duplicates = None, subscriptions: Subscriptions = None, accounts: Accounts = None,
-    config: Config = None,
-    table: Annotated[Optional[str], typer.Option(
-        "--table", help="A table that already has a label (instead of an event log).", rich_help_panel="Data")] = None,
-    label: Annotated[Optional[str], typer.Option("--label", help="Label column of --table.",
-                                                 rich_help_panel="Data")] = None,
-    id_col: Annotated[Optional[str], typer.Option("--id-col", help="Id column of --table.",
-                                                  rich_help_panel="Data")] = None,
+    config: Config = None, table: TableOpt = None, label: LabelOpt = None, id_col: IdColOpt = None,
     churn: ChurnOpt = None, horizon_days: HorizonOpt = None, active_window_days: ActiveWindowOpt = None,
     gap_tolerance_days: GapOpt = None, lead_time_days: LeadOpt = None,
     step_days: Annotated[Optional[int], typer.Option(
@@ -457,12 +456,7 @@ def train(
 
     console = _console()
     if table is not None:
-        from churnml.errors import ConfigError
-        from churnml.labelled import LabelledTableSource
-
-        if label is None:
-            raise ConfigError("--table needs --label, the column that says who churned.")
-        data: Any = LabelledTableSource(table, label=label, id=id_col).load()
+        data: Any = _load_labelled(table, label, id_col)
         described: dict[str, Any] = {"source": {"table": table, "label": label, "id": id_col}}
     else:
         settings = _settings(config)
@@ -488,6 +482,7 @@ def train(
 
 
 def _print_training(console: Console, result: Any) -> None:
+    import pandas as pd
     from rich.table import Table
 
     trainer, run = result.trainer, result.run
@@ -510,7 +505,7 @@ def _print_training(console: Console, result: Any) -> None:
     for title in shown.values():
         table.add_column(title, justify="right")
     for name, row in trainer.evaluation_.iterrows():
-        table.add_row(str(name), *(f"{row[key]:.3f}" if row[key] == row[key] else "-" for key in shown))
+        table.add_row(str(name), *(f"{row[key]:.3f}" if pd.notna(row[key]) else "-" for key in shown))
     console.print(table)
     console.print("top features by gain: " + ", ".join(trainer.feature_importance_.head(8).index), soft_wrap=True)
     console.print(f"run id: {run.run_id}")
@@ -531,14 +526,7 @@ def explain(
     events: Events = None, user_col: UserCol = None, time_col: TimeCol = None,
     type_col: TypeCol = None, value_col: ValueCol = None, where: Where = None,
     duplicates: Duplicates = None, subscriptions: Subscriptions = None, accounts: Accounts = None,
-    config: Config = None,
-    table: Annotated[Optional[str], typer.Option(
-        "--table", help="For a model trained on a labelled table: the table holding the account.",
-        rich_help_panel="Data")] = None,
-    id_col: Annotated[Optional[str], typer.Option("--id-col", help="Id column of --table.",
-                                                  rich_help_panel="Data")] = None,
-    label: Annotated[Optional[str], typer.Option("--label", help="Label column of --table (left out of the "
-                                                 "features).", rich_help_panel="Data")] = None,
+    config: Config = None, table: TableOpt = None, label: LabelOpt = None, id_col: IdColOpt = None,
     top_k: Annotated[int, typer.Option("--top-k", min=1, help="Drivers to show.")] = 5,
     plot: Annotated[Optional[Path], typer.Option("--plot", help="Write the account's SHAP waterfall (PNG).")] = None,
     tracking_uri: Annotated[Optional[str], typer.Option("--tracking-uri", rich_help_panel="MLflow")] = None,
@@ -565,11 +553,9 @@ def explain(
             raise ConfigError(f"Account {user!r} is not eligible on {as_of} (no activity in the active window, "
                               "no running subscription, or not in the data), so it has no risk score.")
     else:
-        if table is None or id_col is None or label is None:
+        if table is None or id_col is None:
             raise ConfigError("This model was trained on a labelled table: pass --table, --id-col and --label.")
-        from churnml.labelled import LabelledTableSource
-
-        loaded = LabelledTableSource(table, label=label, id=id_col).load()
+        loaded = _load_labelled(table, label, id_col)
         assert loaded.ids is not None
         rows = loaded.X[(loaded.ids.astype(str) == user).to_numpy()]
         if rows.empty:

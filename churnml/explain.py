@@ -12,8 +12,8 @@ slice), e.g. "No activity for 45 days (retained accounts: 3)".
 
 Examples
 --------
->>> _plural(1, "login"), _plural(3, "support ticket"), _percent_change(-0.8)
-('1 login', '3 support tickets', 'fell 80%')
+>>> _plurals(pd.Series([1.0, 3.0]), "support ticket").tolist(), _changes(pd.Series([-0.8])).tolist()
+(['1 support ticket', '3 support tickets'], ['fell 80%'])
 """
 
 from __future__ import annotations
@@ -213,19 +213,10 @@ def _number(values: pd.Series, decimals: int = 1) -> pd.Series:
     return text
 
 
-def _plural(n: float, word: str) -> str:
-    count = f"{n:,.0f}" if float(n).is_integer() else f"{n:,.1f}"
-    return f"{count} {word}" if n == 1 else f"{count} {word}{'es' if word.endswith(('s', 'sh', 'ch')) else 's'}"
-
-
 def _plurals(values: pd.Series, word: str) -> pd.Series:
     counts = _number(values)
     plural = word + ("es" if word.endswith(("s", "sh", "ch")) else "s")
     return counts + np.where(values.astype("float64") == 1, f" {word}", f" {plural}")
-
-
-def _percent_change(change: float) -> str:
-    return f"{'fell' if change < 0 else 'rose'} {abs(change) * 100:.0f}%" if change != 0 else "did not change"
 
 
 def _changes(values: pd.Series) -> pd.Series:

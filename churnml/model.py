@@ -312,7 +312,7 @@ def load_model(folder: str | os.PathLike[str]) -> ChurnModel:
     root = Path(folder)
     if not (root / "manifest.json").is_file():
         raise ModelFileError(f"{str(root)!r} is not a churnml model folder: it has no manifest.json.")
-    manifest = _read_json(root / "manifest.json", "manifest.json")
+    manifest = _parse_json((root / "manifest.json").read_bytes(), "manifest.json")
     if manifest.get("format") != FORMAT or not isinstance(manifest.get("files"), dict):
         raise ModelFileError(f"{str(root / 'manifest.json')!r} is not a churnml model manifest.")
     if manifest.get("format_version") != FORMAT_VERSION:
@@ -348,10 +348,6 @@ def load_model(folder: str | os.PathLike[str]) -> ChurnModel:
     return ChurnModel(booster=booster, calibrator=calibrator_from_dict(_parse_json(
         verified["calibrator.json"], "calibrator.json")), columns=columns, spec=spec,
         definition=definition, info=info)
-
-
-def _read_json(path: Path, name: str) -> dict[str, Any]:
-    return _parse_json(path.read_bytes(), name)
 
 
 def _parse_json(data: bytes, name: str) -> dict[str, Any]:

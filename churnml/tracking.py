@@ -107,6 +107,7 @@ def log_training(trainer: ChurnTrainer, *, config: dict[str, Any] | None = None,
         Also write the model folder there.
     """
     import mlflow
+    import pandas as pd
     import xgboost as xgb
     from mlflow.tracking import MlflowClient
 
@@ -125,7 +126,7 @@ def log_training(trainer: ChurnTrainer, *, config: dict[str, Any] | None = None,
         commit = git_commit()
         mlflow.set_tags({"churnml.version": __version__, "xgboost.version": xgb.__version__,
                          "data.sha256": trainer.data_fingerprint_["sha256"],
-                         "split": trainer.split_.dates is not None and "by_date" or "random",
+                         "split": model.info["split"]["kind"],
                          **({"mlflow.source.git.commit": commit, "git_commit": commit} if commit else {})})
         params = {**_flat("trainer", trainer.get_params()), **_flat("xgboost", model.info["params"]),
                   **_flat("data", trainer.data_fingerprint_), "best_iteration": trainer.best_iteration_,
@@ -146,7 +147,7 @@ def log_training(trainer: ChurnTrainer, *, config: dict[str, Any] | None = None,
         metrics: dict[str, float] = {}
         for name, row in trainer.evaluation_.iterrows():
             prefix = "test" if name == "model" else f"baseline.{name}.test"
-            metrics.update({f"{prefix}.{key}": float(value) for key, value in row.items() if value == value})
+            metrics.update({f"{prefix}.{key}": float(value) for key, value in row.items() if pd.notna(value)})
         for method, loss in trainer.calibration_log_loss_.items():
             metrics[f"calibration.cv_log_loss.{method}"] = loss
         metrics["validation.log_loss"] = trainer.validation_log_loss_
@@ -156,7 +157,7 @@ def log_training(trainer: ChurnTrainer, *, config: dict[str, Any] | None = None,
             for step, (day, part) in enumerate(by_date[by_date["model"] == "model"].groupby("observation_date")):
                 row = part.iloc[0]
                 mlflow.log_metrics({f"test_by_date.{k}": float(row[k]) for k in ("roc_auc", "pr_auc", "ece")
-                                    if row[k] == row[k]}, step=step)
+                                    if pd.notna(row[k])}, step=step)
 
         with tempfile.TemporaryDirectory(prefix="churnml-run-") as scratch:
             folder = Path(scratch)
@@ -219,9 +220,7 @@ def _log_shap(trainer: ChurnTrainer, folder: Path, *, rows: int = 2_000, depende
 def _input_example(trainer: ChurnTrainer, rows: int = 5) -> Any:
     """A few raw test rows, categories as text (what a caller of the pyfunc sends)."""
     model = trainer.model_
-    from churnml.model import prepare
-
-    frame = prepare(trainer.test_features_.head(rows), model.columns)
+    frame = trainer.test_features_.head(rows).copy()  # already the model's inputs
     for column in model.columns:
         if column.levels is not None:
             frame[column.name] = frame[column.name].astype("object")

@@ -402,7 +402,8 @@ class ChurnTrainer(BaseEstimator):
             return xgb.DMatrix(X[masks[name]], label=labels[masks[name]], enable_categorical=True)
 
         train, validation = matrix("train"), matrix("validation")
-        booster = xgb.train(self.xgboost_params(labels[masks["train"]]), train, num_boost_round=self.n_estimators,
+        params = self.xgboost_params(labels[masks["train"]])
+        booster = xgb.train(params, train, num_boost_round=self.n_estimators,
                             evals=[(validation, "validation")], early_stopping_rounds=self.early_stopping_rounds,
                             verbose_eval=False)
         self.best_iteration_ = int(booster.best_iteration)
@@ -411,7 +412,7 @@ class ChurnTrainer(BaseEstimator):
         raw_calibration = booster.inplace_predict(X[masks["calibration"]], iteration_range=iterations)
         calibrator = self._calibrate(raw_calibration, labels[masks["calibration"]])
         info = {"best_iteration": self.best_iteration_, "calibration": calibrator.method,
-                "params": self.xgboost_params(labels[masks["train"]]), "trainer": self.get_params(),
+                "params": params, "trainer": self.get_params(),
                 "data": self.data_fingerprint_, "split": self._split_summary()}
         from churnml import __version__
 

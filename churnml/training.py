@@ -8,14 +8,13 @@ is never looked at to choose.
 from __future__ import annotations
 
 import os
-import warnings
 from dataclasses import dataclass, field
 from typing import Any
 
 from churnml.trainer import ChurnTrainer
 from churnml.tracking import TrackedRun, log_training, tracking_uri
 
-__all__ = ["SEARCH_SPACE", "TrainingOptions", "TrainingResult", "run_training"]
+__all__ = ["TrainingOptions", "TrainingResult", "run_training"]
 
 
 def _search_space() -> dict[str, Any]:
@@ -24,9 +23,6 @@ def _search_space() -> dict[str, Any]:
     return {"max_depth": randint(3, 9), "learning_rate": loguniform(0.02, 0.2),
             "min_child_weight": loguniform(1, 50), "subsample": uniform(0.6, 0.4),
             "colsample_bytree": uniform(0.5, 0.5), "reg_lambda": loguniform(0.1, 20)}
-
-
-SEARCH_SPACE = ("max_depth", "learning_rate", "min_child_weight", "subsample", "colsample_bytree", "reg_lambda")
 
 
 @dataclass(frozen=True)
@@ -56,36 +52,29 @@ def run_training(data: Any, config: dict[str, Any], options: TrainingOptions) ->
 
     params = dict(options.trainer)
     trials: list[dict[str, Any]] = []
-    with warnings.catch_warnings():
-        # MLflow nags about type hints on the pyfunc's predict; its schema is given explicitly.
-        warnings.filterwarnings("ignore", message=".*type hints.*", category=UserWarning)
-        if options.tune_trials:
-            uri = tracking_uri(options.tracking_uri)
-            mlflow.set_tracking_uri(uri)
-            mlflow.set_experiment(options.experiment)
-            sampler = ParameterSampler(_search_space(), n_iter=options.tune_trials,
-                                       random_state=params.get("random_state", 0))
-            with mlflow.start_run(run_name="tuning"):
-                for number, sampled in enumerate(sampler):
-                    candidate = {**params, **{k: (int(v) if k == "max_depth" else float(v))
-                                              for k, v in sampled.items()}}
-                    trial = ChurnTrainer(**candidate, baselines=False).fit(data)
-                    with mlflow.start_run(run_name=f"trial {number}", nested=True):
-                        mlflow.log_params({k: candidate[k] for k in SEARCH_SPACE})
-                        mlflow.log_metrics({"validation.log_loss": trial.validation_log_loss_,
-                                            "best_iteration": trial.best_iteration_})
-                    trials.append({**{k: candidate[k] for k in SEARCH_SPACE},
-                                   "validation_log_loss": trial.validation_log_loss_})
-                best = min(trials, key=lambda t: t["validation_log_loss"])
-                params.update({k: best[k] for k in SEARCH_SPACE})
-                trainer = ChurnTrainer(**params).fit(data)
-                run = log_training(trainer, config={**config, "tuning": trials}, tracking_uri_=options.tracking_uri,
-                                   experiment=options.experiment, register=options.register,
-                                   promote=options.promote, export=options.export, overwrite=options.overwrite,
-                                   plots=options.plots, nested=True)
-        else:
+    if options.tune_trials:
+        mlflow.set_tracking_uri(tracking_uri(options.tracking_uri))
+        mlflow.set_experiment(options.experiment)
+        sampler = ParameterSampler(_search_space(), n_iter=options.tune_trials,
+                                   random_state=params.get("random_state", 0))
+        with mlflow.start_run(run_name="tuning"):
+            for number, sampled in enumerate(sampler):
+                tried = {k: (int(v) if k == "max_depth" else float(v)) for k, v in sampled.items()}
+                trial = ChurnTrainer(**{**params, **tried}, baselines=False).fit(data)
+                with mlflow.start_run(run_name=f"trial {number}", nested=True):
+                    mlflow.log_params(tried)
+                    mlflow.log_metrics({"validation.log_loss": trial.validation_log_loss_,
+                                        "best_iteration": trial.best_iteration_})
+                trials.append({**tried, "validation_log_loss": trial.validation_log_loss_})
+            best = min(trials, key=lambda t: t["validation_log_loss"])
+            params.update({k: v for k, v in best.items() if k != "validation_log_loss"})
             trainer = ChurnTrainer(**params).fit(data)
-            run = log_training(trainer, config=config, tracking_uri_=options.tracking_uri,
+            run = log_training(trainer, config={**config, "tuning": trials}, tracking_uri_=options.tracking_uri,
                                experiment=options.experiment, register=options.register, promote=options.promote,
-                               export=options.export, overwrite=options.overwrite, plots=options.plots)
+                               export=options.export, overwrite=options.overwrite, plots=options.plots, nested=True)
+    else:
+        trainer = ChurnTrainer(**params).fit(data)
+        run = log_training(trainer, config=config, tracking_uri_=options.tracking_uri, experiment=options.experiment,
+                           register=options.register, promote=options.promote, export=options.export,
+                           overwrite=options.overwrite, plots=options.plots)
     return TrainingResult(trainer=trainer, run=run, trials=trials)
