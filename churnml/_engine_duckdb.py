@@ -12,7 +12,9 @@ timestamps forward. Every feature at ``t`` reads only events with
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -129,8 +131,21 @@ def compute(data: UsageData, spec: FeatureSpec, definition: ChurnDefinition, dat
 
     Rows are ordered by ``observation_date`` then ``user_id``.
     """
-    import pandas as pd
+    with materialised(data, spec, definition, dates, labels=labels) as table:
+        # Materialised first: converting a stored table is faster than a running query.
+        frame = data.backend.sql(f"SELECT * FROM {table}").df()
+    return typed(frame, spec)
 
+
+@contextlib.contextmanager
+def materialised(data: UsageData, spec: FeatureSpec, definition: ChurnDefinition, dates: list[dt.date], *,
+                 labels: bool) -> Iterator[str]:
+    """The features (and labels) as a temporary DuckDB table, for the life of the block.
+
+    Yields the table's quoted name; rows are ordered by ``observation_date`` then
+    ``user_id``. DuckDB keeps it in its own memory and spills to disk past its limit,
+    so callers can stream it (:func:`typed` makes each batch what :func:`compute` returns).
+    """
     _check_columns(data, spec)
     if isinstance(definition, SubscriptionChurn) and data.subscriptions is None:
         raise ConfigError("Subscription churn needs a subscriptions table (--subscriptions).")
@@ -161,12 +176,19 @@ def compute(data: UsageData, spec: FeatureSpec, definition: ChurnDefinition, dat
             joins.append(label_join)
         query = (f"SELECT k.user_id, k.observation_date{label_select}, {', '.join(select)} FROM {t['keys']} k "
                  f"{' '.join(joins)} ORDER BY k.observation_date, k.user_id")
-        # Materialised first: converting a stored table is faster than a running query.
         backend.execute(f"CREATE OR REPLACE TEMP TABLE {t['out']} AS {query}")
-        frame = backend.sql(f"SELECT * FROM {t['out']}").df()
+        for name in ("obs", "agg", "keys", "islands"):
+            backend.execute(f"DROP TABLE IF EXISTS {t[name]}")
+        yield t["out"]
     finally:
         for name in names.values():
             backend.execute(f"DROP TABLE IF EXISTS {qi(name)}")
+
+
+def typed(frame: pd.DataFrame, spec: FeatureSpec) -> pd.DataFrame:
+    """Feature columns as the model expects them: float64, or categorical on the fitted levels."""
+    import pandas as pd
+
     frame["observation_date"] = pd.to_datetime(frame["observation_date"])
     levels = spec.categorical_levels()
     for info in spec.features():

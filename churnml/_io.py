@@ -1,11 +1,21 @@
-"""Writing result tables: Parquet or CSV by extension, atomically, never over a file by accident."""
+"""Writing results atomically: a file appears whole at its path, or not at all.
+
+On Linux the bytes go to an unnamed file (``O_TMPFILE``) in the target's folder,
+linked in under a temporary name and renamed over the target only when
+complete: a crash, or even ``SIGKILL``, mid-write leaves any earlier file intact
+and nothing behind, because an unnamed file vanishes with its process. Where
+``O_TMPFILE`` is missing, a named hidden temporary file is used instead and
+removed on any Python-level failure.
+"""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import IO, TYPE_CHECKING
 
 from churnml.errors import ConfigError
 
@@ -13,45 +23,116 @@ if TYPE_CHECKING:
     import pandas as pd
     from matplotlib.figure import Figure
 
-__all__ = ["write_figure", "write_table"]
+__all__ = ["atomic_output", "check_output", "scratch_file", "write_figure", "write_table", "write_text"]
+
+TABLE_SUFFIXES = (".parquet", ".csv")
 
 
-def write_table(frame: pd.DataFrame, path: str | os.PathLike[str], *, overwrite: bool = False) -> Path:
-    """Write ``frame`` to ``path`` (``.parquet`` or ``.csv``) through a temporary file and a rename.
-
-    A crash mid-write leaves any earlier file at ``path`` intact and no partial file.
-    """
+def check_output(path: str | os.PathLike[str], *, overwrite: bool, suffixes: tuple[str, ...] | None = None) -> Path:
+    """The target path, refused when it exists (unless ``overwrite``) or has the wrong extension."""
     target = Path(path)
-    suffix = target.suffix.lower()
-    if suffix not in (".parquet", ".csv"):
-        raise ConfigError(f"Output {str(target)!r} must end in .parquet or .csv.")
+    if suffixes is not None and target.suffix.lower() not in suffixes:
+        raise ConfigError(f"Output {str(target)!r} must end in {' or '.join(suffixes)}.")
     if target.exists() and not overwrite:
         raise ConfigError(f"{str(target)!r} already exists. Fix: pass --overwrite or choose another path.")
-    target.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
-    os.close(handle)
-    try:
-        if suffix == ".parquet":
-            frame.to_parquet(temporary, index=False)
-        else:
-            frame.to_csv(temporary, index=False)
-        os.replace(temporary, target)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
+    if target.is_dir():
+        raise ConfigError(f"{str(target)!r} is a folder; give a file path.")
     return target
 
 
-def write_figure(figure: Figure, path: str | os.PathLike[str]) -> Path:
-    """Save a figure (format from the extension, PNG by default) through a temporary file and a rename."""
-    target = Path(path)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
-    os.close(handle)
+def _unnamed(folder: Path) -> int | None:
+    """A file descriptor of an unnamed file in ``folder``, or None where the OS cannot make one."""
+    flag = getattr(os, "O_TMPFILE", None)
+    if flag is None:
+        return None
     try:
-        figure.savefig(temporary, format=target.suffix.lstrip(".").lower() or "png", dpi=120, bbox_inches="tight")
+        return os.open(folder, flag | os.O_RDWR, 0o644)
+    except OSError:  # the file system does not support it
+        return None
+
+
+@contextlib.contextmanager
+def atomic_output(path: str | os.PathLike[str], *, overwrite: bool = False) -> Iterator[IO[bytes]]:
+    """A binary file to write; it becomes ``path`` when the block ends without an error."""
+    target = check_output(path, overwrite=overwrite)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd = _unnamed(target.parent)
+    if fd is not None:
+        with os.fdopen(fd, "w+b") as handle:
+            yield handle
+            handle.flush()
+            os.fsync(handle.fileno())
+            staged = _link_unnamed(handle.fileno(), target)
+        try:
+            os.replace(staged, target)
+        except BaseException:
+            staged.unlink(missing_ok=True)
+            raise
+        return
+    handle_fd, temporary = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    try:
+        with os.fdopen(handle_fd, "w+b") as handle:
+            yield handle
+            handle.flush()
+            os.fsync(handle.fileno())
         os.replace(temporary, target)
     except BaseException:
         Path(temporary).unlink(missing_ok=True)
         raise
+
+
+def _link_unnamed(fd: int, target: Path) -> Path:
+    """Give the unnamed file a hidden name beside ``target`` (a rename then replaces the target)."""
+    root = os.open("/", os.O_RDONLY)
+    try:
+        for attempt in range(100):
+            staged = target.with_name(f".{target.name}.{os.getpid()}.{attempt}.tmp")
+            try:
+                # linkat(AT_SYMLINK_FOLLOW) on the /proc magic link: how an O_TMPFILE file gets a name
+                os.link(f"/proc/self/fd/{fd}", staged, src_dir_fd=root, follow_symlinks=True)
+                return staged
+            except FileExistsError:
+                continue
+        raise ConfigError(f"Could not find a free temporary name beside {str(target)!r}.")
+    finally:
+        os.close(root)
+
+
+@contextlib.contextmanager
+def scratch_file(suffix: str = "") -> Iterator[tuple[IO[bytes], str]]:
+    """An intermediate file that nobody else sees and that never outlives the process: the handle,
+    and a path this process (DuckDB included) can read it back by."""
+    fd = _unnamed(Path(tempfile.gettempdir()))
+    if fd is not None:
+        with os.fdopen(fd, "w+b") as handle:
+            yield handle, f"/proc/self/fd/{handle.fileno()}"
+        return
+    with tempfile.NamedTemporaryFile(prefix="churnml-", suffix=suffix) as handle:
+        yield handle, handle.name
+
+
+def write_table(frame: pd.DataFrame, path: str | os.PathLike[str], *, overwrite: bool = False) -> Path:
+    """Write ``frame`` to ``path`` (``.parquet`` or ``.csv``) atomically (see the module docstring)."""
+    target = check_output(path, overwrite=overwrite, suffixes=TABLE_SUFFIXES)
+    with atomic_output(target, overwrite=overwrite) as handle:
+        if target.suffix.lower() == ".parquet":
+            frame.to_parquet(handle, index=False)
+        else:
+            frame.to_csv(handle, index=False)
+    return target
+
+
+def write_figure(figure: Figure, path: str | os.PathLike[str], *, overwrite: bool = True) -> Path:
+    """Save a figure (format from the extension, PNG by default) atomically."""
+    target = Path(path)
+    with atomic_output(target, overwrite=overwrite) as handle:
+        figure.savefig(handle, format=target.suffix.lstrip(".").lower() or "png", dpi=120, bbox_inches="tight")
+    return target
+
+
+def write_text(text: str, path: str | os.PathLike[str], *, overwrite: bool = False) -> Path:
+    """Write a text file (UTF-8) atomically."""
+    target = Path(path)
+    with atomic_output(target, overwrite=overwrite) as handle:
+        handle.write(text.encode())
     return target

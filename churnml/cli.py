@@ -583,6 +583,110 @@ def explain(
         console.print(f"wrote {path}", soft_wrap=True)
 
 
+class ReasonsFor(str, enum.Enum):
+    tiers = "tiers"
+    all = "all"
+    none = "none"
+
+
+ModelOpt = Annotated[str, typer.Option(
+    "--model", help="models:/NAME@ALIAS, models:/NAME/VERSION, runs:/ID/model, or a model folder.")]
+TrackingOpt = Annotated[Optional[str], typer.Option(
+    "--tracking-uri", help="MLflow tracking store (default $MLFLOW_TRACKING_URI, else sqlite:///mlflow.db).",
+    rich_help_panel="MLflow")]
+
+
+@app.command()
+def score(
+    out: OutOpt,
+    model: ModelOpt = "models:/churn@champion",
+    as_of: Annotated[Optional[str], typer.Option(
+        "--as-of", help="Date of the features (YYYY-MM-DD); events before it only. Default: the day after the "
+        "last event.")] = None,
+    events: Events = None, user_col: UserCol = None, time_col: TimeCol = None,
+    type_col: TypeCol = None, value_col: ValueCol = None, where: Where = None,
+    duplicates: Duplicates = None, subscriptions: Subscriptions = None, accounts: Accounts = None,
+    config: Config = None, table: TableOpt = None, id_col: IdColOpt = None,
+    reasons: Annotated[ReasonsFor, typer.Option(
+        "--reasons", help="Which accounts get reasons: the high and medium tiers, all, or none.",
+        rich_help_panel="Output")] = ReasonsFor.tiers,
+    top_k: Annotated[int, typer.Option("--top-k", min=1, help="Reasons per account.", rich_help_panel="Output")] = 3,
+    high: Annotated[Optional[float], typer.Option(
+        "--high", min=0.0, max=1.0, help="Probability from which an account is high risk (default: stored with "
+        "the model).", rich_help_panel="Output")] = None,
+    medium: Annotated[Optional[float], typer.Option(
+        "--medium", min=0.0, max=1.0, help="Probability from which an account is medium risk (default: stored "
+        "with the model).", rich_help_panel="Output")] = None,
+    batch_rows: Annotated[int, typer.Option(
+        "--batch-rows", min=1, help="Accounts per chunk (bounds the memory).", rich_help_panel="Output")] = 50_000,
+    drift_threshold: Annotated[float, typer.Option(
+        "--drift-threshold", min=0.0, help="PSI above which a feature is reported as drifted.",
+        rich_help_panel="Output")] = 0.25,
+    overwrite: OverwriteOpt = False,
+    tracking_uri: TrackingOpt = None,
+) -> None:
+    """Score every eligible account: probability, risk tier, rank, revenue at risk and reasons, to a file."""
+    import os
+    import warnings
+
+    from churnml.scoring import write_scores
+
+    churn_model = _open_model(model, tracking_uri)
+    tiers = None
+    if high is not None or medium is not None:
+        stored = churn_model.info.get("tiers") or {}
+        tiers = {"high": high if high is not None else stored.get("high"),
+                 "medium": medium if medium is not None else stored.get("medium")}
+    if churn_model.spec is not None:
+        data: Any = _load_usage(_settings(config), events, user_col, time_col, type_col, value_col, where,
+                                duplicates, subscriptions, accounts)
+    else:
+        if table is None or id_col is None:
+            from churnml.errors import ConfigError
+
+            raise ConfigError("This model was trained on a labelled table: pass --table and --id-col.")
+        from churnml.labelled import LabelledTableSource
+
+        loaded = LabelledTableSource(table, label=None, id=id_col).load()
+        data = loaded.X.assign(**{id_col: loaded.ids})
+    console = _console()
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        result = write_scores(churn_model, data, out, overwrite=overwrite, as_of=as_of, id_col=id_col,
+                              reasons=reasons.value, top_k=top_k, tiers=tiers, batch_rows=batch_rows,
+                              drift_threshold=drift_threshold)
+    _print_scores(console, result)
+    for warning in caught:
+        _console(stderr=True).print(f"warning: {warning.message}", markup=False, soft_wrap=True, style="yellow")
+    if model.startswith(("models:/", "runs:/")) or tracking_uri or os.environ.get("MLFLOW_TRACKING_URI"):
+        from churnml.tracking import log_scoring
+
+        run_id = log_scoring(result, model_uri=model, model=churn_model, tracking_uri_=tracking_uri)
+        console.print(f"scoring run logged to MLflow: {run_id}")
+
+
+def _print_scores(console: Console, result: Any) -> None:
+    from rich.table import Table
+
+    n = max(result.accounts, 1)
+    when = f" as of {result.as_of:%Y-%m-%d}" if result.as_of else ""
+    console.print(f"scored {result.accounts:,} accounts{when}; reasons for {result.explained:,}", soft_wrap=True)
+    tiers = Table(title="risk tiers", title_justify="left")
+    for column in ("tier", "from probability", "accounts", "share"):
+        tiers.add_column(column, justify="left" if column == "tier" else "right")
+    for name in ("high", "medium", "low"):
+        cut = f"{result.thresholds[name]:.3f}" if name in result.thresholds else "0"
+        tiers.add_row(name, cut, f"{result.tier_counts[name]:,}", f"{result.tier_counts[name] / n:.1%}")
+    console.print(tiers)
+    if result.revenue_at_risk is not None:
+        console.print(f"revenue at risk (probability x monthly revenue): {result.revenue_at_risk:,.2f}")
+    if not result.drift.empty:
+        top = result.drift.head(3)
+        console.print("largest drift (PSI): " + ", ".join(f"{r.feature} {r.psi:.3f}" for r in top.itertuples()),
+                      soft_wrap=True)
+    console.print(f"wrote {result.path}", soft_wrap=True)
+
+
 def _open_model(where: str, tracking_uri: str | None) -> Any:
     if where.startswith(("models:/", "runs:/")):
         from churnml.tracking import load_registered
@@ -602,8 +706,6 @@ def _not_built(command: str, issue: int, what: str) -> None:
                                            "help_option_names": []})(stub)
 
 
-_not_built("score", 6, "batch scoring of at-risk accounts")
-_not_built("report", 6, "the retention report")
 _not_built("analytics", 7, "churn rate, activation, inactive users, segments, cohorts")
 
 

@@ -25,6 +25,7 @@ __all__ = [
     "DuplicateKeyError",
     "InvalidIntervalError",
     "LabelError",
+    "MissingFeatureError",
     "NotBuiltError",
 ]
 
@@ -119,6 +120,10 @@ class InvalidIntervalError(DataValidationError):
 
 class LabelError(DataValidationError):
     """A label column that is not binary, or has missing labels."""
+
+
+class MissingFeatureError(DataValidationError):
+    """A feature the model relies on cannot be computed from this data: its input is missing entirely."""
 
 
 class NotBuiltError(ChurnMLError, NotImplementedError):

@@ -347,13 +347,16 @@ class FeatureBuilder(BaseEstimator):
 
         check_is_fitted(self, "spec_")
         dates = parse_dates(observation_dates)
-        self._warn_unseen_types(data)
+        warn_unseen_types(self.spec_, data)
         return compute(data, self.spec_, definition or InactivityChurn(), dates, labels=False)
 
-    def _warn_unseen_types(self, data: UsageData) -> None:
-        from churnml._engine_duckdb import event_types
 
-        unseen = sorted(set(event_types(data)) - set(self.spec_.known_types))
-        if unseen:
-            warnings.warn(f"{len(unseen)} event type(s) not seen at fit time, e.g. {unseen[0]!r}, are "
-                          "counted as 'other'.", UnseenEventTypeWarning, stacklevel=3)
+
+def warn_unseen_types(spec: FeatureSpec, data: UsageData) -> None:
+    """Warn when ``data`` has event types the spec was not fitted on (they are counted as 'other')."""
+    from churnml._engine_duckdb import event_types
+
+    unseen = sorted(set(event_types(data)) - set(spec.known_types))
+    if unseen:
+        warnings.warn(f"{len(unseen)} event type(s) not seen at fit time, e.g. {unseen[0]!r}, are "
+                      "counted as 'other'.", UnseenEventTypeWarning, stacklevel=3)

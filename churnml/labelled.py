@@ -39,7 +39,7 @@ class LabelledTable:
     """Features ``X``, label ``y`` (0/1, 1 = churned), optional ``ids``, and the load report."""
 
     X: pd.DataFrame
-    y: pd.Series
+    y: pd.Series | None  # None for a table to score, without labels
     ids: pd.Series | None
     report: LoadReport
 
@@ -51,8 +51,9 @@ class LabelledTableSource:
     Parameters
     ----------
     data : path, pandas.DataFrame or duckdb.DuckDBPyRelation
-    label : str
-        The label column: booleans, 0/1, or text such as Yes/No.
+    label : str or None
+        The label column: booleans, 0/1, or text such as Yes/No. None for a table
+        to score (no labels yet).
     id : str, optional
         A customer id column, kept aside and not used as a feature.
     positive : str, optional
@@ -65,7 +66,7 @@ class LabelledTableSource:
 
     data: Any
     _: KW_ONLY
-    label: str
+    label: str | None
     id: str | None = None
     positive: str | None = None
     where: str | None = None
@@ -135,15 +136,16 @@ class LabelledTableSource:
         distinct = "DISTINCT " if self.duplicates == "drop" else ""
         frame = backend.sql(f"SELECT {', '.join(select)} FROM (SELECT {distinct}* FROM {src} "
                             f"WHERE {where} IS TRUE) AS kept_rows").df()
-        y = _binary_label(frame[self.label], self.label, self.positive)
+        y = _binary_label(frame[self.label], self.label, self.positive) if self.label is not None else None
         ids = frame[self.id] if self.id is not None else None
         X = frame.drop(columns=[c for c in (self.label, self.id) if c is not None])
-        positives = int(y.sum())
-        notes.append(f"label {self.label!r}: {positives:,} churned of {len(y):,} "
-                     f"({positives / len(y):.1%})")
+        if y is not None:
+            positives = int(y.sum())
+            notes.append(f"label {self.label!r}: {positives:,} churned of {len(y):,} "
+                         f"({positives / len(y):.1%})")
         report = LoadReport(
             table="labelled table", source=described,
-            columns={"label": self.label, **({"id": self.id} if self.id else {})},
+            columns={**({"label": self.label} if self.label else {}), **({"id": self.id} if self.id else {})},
             rows_read=rows_read, rows_loaded=len(frame), dropped=dropped,
             duplicate_rows=duplicate_rows,
             users=int(ids.nunique()) if ids is not None else len(frame),

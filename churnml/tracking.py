@@ -24,9 +24,10 @@ from churnml.errors import ConfigError
 
 if TYPE_CHECKING:
     from churnml.model import ChurnModel
+    from churnml.scoring import ScoringResult
     from churnml.trainer import ChurnTrainer
 
-__all__ = ["TrackedRun", "load_registered", "log_training", "tracking_uri"]
+__all__ = ["TrackedRun", "load_registered", "log_scoring", "log_training", "run_figures", "tracking_uri"]
 
 MODEL_ARTIFACT = "churn_model"
 _PYFUNC_CODE = Path(__file__).with_name("_pyfunc_model.py")
@@ -179,6 +180,7 @@ def log_training(trainer: ChurnTrainer, *, config: dict[str, Any] | None = None,
                     mlflow.log_figure(figure, f"plots/{name}.png")
                 _log_shap(trainer, folder)
 
+            model.info["run_id"] = run.info.run_id  # the report finds the run's charts by it
             model_folder = model.save(folder / MODEL_ARTIFACT)
             example = _input_example(trainer)
             signature = _signature(model)
@@ -271,3 +273,75 @@ def load_registered(uri: str, *, tracking_uri_: str | None = None) -> ChurnModel
         except MlflowException as error:
             raise ConfigError(f"Could not fetch {uri!r} from the tracking store {where!r}: {error.message}") from error
         return load_model(Path(local) / "artifacts" / MODEL_ARTIFACT)
+
+
+def model_version(uri: str, *, tracking_uri_: str | None = None) -> str | None:
+    """The registered version a ``models:/NAME@ALIAS`` or ``models:/NAME/VERSION`` URI points to."""
+    from mlflow.exceptions import MlflowException
+    from mlflow.tracking import MlflowClient
+
+    if not uri.startswith("models:/"):
+        return None
+    where = tracking_uri(tracking_uri_)
+    name, _, rest = uri.removeprefix("models:/").partition("@")
+    try:
+        if rest:
+            return str(MlflowClient(where, where).get_model_version_by_alias(name, rest).version)
+    except MlflowException:
+        return None
+    return uri.rstrip("/").rsplit("/", 1)[-1]
+
+
+def log_scoring(result: ScoringResult, *, model_uri: str, model: ChurnModel, tracking_uri_: str | None = None,
+                experiment: str = "churnml") -> str:
+    """Record a scoring run in MLflow: the model and its version, the as-of date, counts per tier,
+    revenue at risk and the drift summary (PSI per feature as ``drift.csv``). Returns the run id."""
+    import mlflow
+
+    uri = tracking_uri(tracking_uri_)
+    mlflow.set_tracking_uri(uri)
+    mlflow.set_experiment(experiment)
+    version = model_version(model_uri, tracking_uri_=tracking_uri_)
+    as_of = result.as_of.isoformat() if result.as_of else None
+    with mlflow.start_run(run_name=f"score {as_of or ''}".strip()) as run:
+        mlflow.set_tags({"churnml.kind": "scoring", "model.uri": model_uri,
+                         **({"model.version": version} if version else {}),
+                         **({"model.run_id": model.info["run_id"]} if model.info.get("run_id") else {})})
+        mlflow.log_params({"as_of": as_of, "model_uri": model_uri, "model_version": version,
+                           "output": str(result.path) if result.path else None,
+                           "tier_threshold.high": result.thresholds["high"],
+                           "tier_threshold.medium": result.thresholds["medium"],
+                           "drift_threshold": result.drift_threshold})
+        metrics = {"accounts": float(result.accounts), "explained": float(result.explained),
+                   **{f"tier.{name}": float(count) for name, count in result.tier_counts.items()},
+                   "drift.features_over_threshold": float(len(result.drifted))}
+        if result.revenue_at_risk is not None:
+            metrics["revenue_at_risk"] = result.revenue_at_risk
+        if not result.drift.empty:
+            metrics["drift.max_psi"] = float(result.drift["psi"].max())
+            for row in result.drift.head(20).itertuples():
+                metrics[f"psi.{_metric_key(str(row.feature))}"] = float(row.psi)
+        mlflow.log_metrics(metrics)
+        with tempfile.TemporaryDirectory(prefix="churnml-score-") as scratch:
+            path = Path(scratch) / "drift.csv"
+            result.drift.to_csv(path, index=False)
+            mlflow.log_artifact(str(path))
+        return str(run.info.run_id)
+
+
+def run_figures(run_id: str, names: tuple[str, ...], *, tracking_uri_: str | None = None) -> dict[str, bytes]:
+    """The PNG bytes of ``plots/<name>.png`` of a training run, for those that can be fetched."""
+    import mlflow
+    from mlflow.exceptions import MlflowException
+
+    where = tracking_uri(tracking_uri_)
+    out: dict[str, bytes] = {}
+    with tempfile.TemporaryDirectory(prefix="churnml-plots-") as scratch:
+        for name in names:
+            try:
+                local = mlflow.artifacts.download_artifacts(run_id=run_id, artifact_path=f"plots/{name}.png",
+                                                            dst_path=scratch, tracking_uri=where)
+            except (MlflowException, OSError):
+                continue
+            out[name] = Path(local).read_bytes()
+    return out

@@ -218,6 +218,8 @@ def _inputs(data: Any, y: Any, observation_dates: Any) -> _Inputs:
                        dates=keys["observation_date"], columns=columns, spec=data.builder.spec_,
                        definition=_definition_dict(data.definition))
     if isinstance(data, LabelledTable):
+        if data.y is None:
+            raise ConfigError("This table has no label column: training needs one (label=..., --label).")
         X = data.X.reset_index(drop=True)
         columns = columns_of(X, list(X.columns))
         keys = (pd.DataFrame({"user_id": data.ids.reset_index(drop=True)}) if data.ids is not None
@@ -423,6 +425,10 @@ class ChurnTrainer(BaseEstimator):
         from churnml.explain import reference_values
 
         info["reference"] = reference_values(X[masks["train"] & (labels == 0)], inputs.columns)
+        # Each feature's distribution at training: scoring measures drift (PSI) against it.
+        from churnml.drift import drift_reference
+
+        info["drift"] = drift_reference(X[masks["train"]], [c.name for c in inputs.columns])
         gain = booster.get_score(importance_type="total_gain")
         self.feature_importance_ = pd.Series({c.name: gain.get(c.name, 0.0) for c in inputs.columns},
                                              name="total_gain").sort_values(ascending=False)

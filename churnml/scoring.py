@@ -1,0 +1,425 @@
+"""Batch scoring: every eligible account's churn probability, risk tier, rank, revenue at risk and reasons.
+
+Features are computed as of one date by the same feature spec (and code) as at
+training. Accounts then go through in chunks (features, probability, tier,
+reasons, drift counts), so memory stays bounded however many accounts there
+are; the chunks are ranked by DuckDB (which spills to disk past its memory
+limit) and written atomically: a crash, or a kill, mid-run leaves any previous
+output intact and no partial or temporary file.
+
+Columns of the output, one row per account, ranked (rank 1 = most likely to churn):
+
+``user_id``, ``as_of``, ``churn_probability``, ``risk_tier`` (high / medium / low),
+``rank``, ``revenue_at_risk`` (probability x monthly revenue: the running
+subscription's MRR, else the spend of the last 30 days; only when the model's
+data has a value or MRR), then for ``i`` in ``1..k``: ``reason_<i>`` (a
+sentence), ``reason_<i>_feature`` and ``reason_<i>_contribution`` (log-odds),
+filled for the accounts whose reasons were asked for (by default the high and
+medium tiers).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+import os
+import warnings
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Literal
+
+import numpy as np
+import pandas as pd
+
+from churnml.errors import ConfigError, MissingFeatureError
+
+if TYPE_CHECKING:
+    import pyarrow as pa
+
+    from churnml.model import ChurnModel
+    from churnml.sources import UsageData
+
+__all__ = ["DriftWarning", "ScoringResult", "score", "write_scores"]
+
+
+class DriftWarning(UserWarning):
+    """Features of the scored accounts moved away from the training data (PSI above the threshold)."""
+
+
+Reasons = Literal["tiers", "all", "none"]
+TIERS = ("high", "medium", "low")
+#: a feature present for most training rows but missing for every scored account is taken as a missing
+#: input when that would happen by chance with at most this probability
+_MISSING_BY_CHANCE = 1e-6
+
+
+@dataclass(frozen=True, eq=False)
+class ScoringResult:
+    """What a scoring run produced and found."""
+
+    accounts: int
+    as_of: dt.date | None
+    tier_counts: dict[str, int]
+    thresholds: dict[str, float]
+    explained: int  # accounts given reasons
+    revenue_at_risk: float | None  # total; None when the model's data has no value or MRR
+    drift: pd.DataFrame  # one row per feature: psi, missing shares (empty without a training reference)
+    drift_threshold: float
+    frame: pd.DataFrame | None = None  # the scores, from score()
+    path: Path | None = None  # the file, from write_scores()
+    columns: list[str] = field(default_factory=list)
+
+    @property
+    def drifted(self) -> list[str]:
+        """Features whose PSI is above the threshold, largest first."""
+        if self.drift.empty:
+            return []
+        return self.drift.loc[self.drift["psi"] > self.drift_threshold, "feature"].tolist()
+
+
+def score(model: ChurnModel, data: UsageData | pd.DataFrame, *, as_of: str | dt.date | None = None,
+          id_col: str | None = None, reasons: Reasons = "tiers", top_k: int = 3,
+          tiers: dict[str, float] | None = None, batch_rows: int = 50_000,
+          drift_threshold: float = 0.25) -> ScoringResult:
+    """Score every eligible account and return the ranked scores in ``result.frame``.
+
+    Parameters
+    ----------
+    model : ChurnModel
+    data : UsageData or DataFrame
+        The event log (and subscriptions, accounts) for a model trained on one; or
+        rows of a table with the model's feature columns for a model trained on a
+        labelled table.
+    as_of : date, optional
+        Features use only events before it. Default: the day after the last event.
+    id_col : str, optional
+        The account id column of a table (``data`` a DataFrame).
+    reasons : 'tiers', 'all' or 'none'
+        Which accounts get reasons: the high and medium tiers (default), all, none.
+    top_k : int, default 3
+    tiers : dict, optional
+        ``{"high": p1, "medium": p2}``: probability cut-offs; default those stored with
+        the model (the top 10% and next 20% of its test slice).
+    batch_rows : int, default 50,000
+        Accounts per chunk: bounds the memory.
+    drift_threshold : float, default 0.25
+        PSI above which a feature counts as drifted (``result.drifted``).
+
+    Raises
+    ------
+    MissingFeatureError
+        A feature present for most training accounts is missing for every scored one.
+    """
+    with _Run(model, data, as_of=as_of, id_col=id_col, reasons=reasons, top_k=top_k, tiers=tiers,
+              batch_rows=batch_rows, drift_threshold=drift_threshold) as run:
+        frame = run.ranked().to_arrow_table().to_pandas(date_as_object=False)
+        return _warn_drift(run.result(frame=frame))
+
+
+def write_scores(model: ChurnModel, data: UsageData | pd.DataFrame, path: str | os.PathLike[str], *,
+                 overwrite: bool = False, as_of: str | dt.date | None = None, id_col: str | None = None,
+                 reasons: Reasons = "tiers", top_k: int = 3, tiers: dict[str, float] | None = None,
+                 batch_rows: int = 50_000, drift_threshold: float = 0.25) -> ScoringResult:
+    """Like :func:`score`, but streams the ranked scores to ``path`` (``.parquet`` or ``.csv``) atomically.
+
+    Refuses an existing ``path`` unless ``overwrite``.
+    """
+    from churnml._io import TABLE_SUFFIXES, atomic_output, check_output
+
+    target = check_output(path, overwrite=overwrite, suffixes=TABLE_SUFFIXES)
+    with _Run(model, data, as_of=as_of, id_col=id_col, reasons=reasons, top_k=top_k, tiers=tiers,
+              batch_rows=batch_rows, drift_threshold=drift_threshold) as run:
+        reader = run.ranked().to_arrow_reader(batch_rows)
+        with atomic_output(target, overwrite=overwrite) as handle:
+            _write_batches(reader, handle, csv=target.suffix.lower() == ".csv")
+        return _warn_drift(run.result(path=target))
+
+
+def _warn_drift(result: ScoringResult) -> ScoringResult:
+    drifted = result.drifted
+    if drifted:
+        psi = result.drift.set_index("feature")["psi"]
+        warnings.warn(f"{len(drifted)} feature(s) drifted since training (PSI > {result.drift_threshold:g}): "
+                      + ", ".join(f"{name} ({psi[name]:.2f})" for name in drifted[:8])
+                      + (", ..." if len(drifted) > 8 else "")
+                      + ". Scores for accounts unlike the training data are less reliable; consider retraining.",
+                      DriftWarning, stacklevel=3)
+    return result
+
+
+def _write_batches(reader: pa.RecordBatchReader, handle: Any, *, csv: bool) -> None:
+    import pyarrow.csv as pacsv
+    import pyarrow.parquet as pq
+
+    writer: Any = (pacsv.CSVWriter(handle, reader.schema) if csv
+                   else pq.ParquetWriter(handle, reader.schema, compression="zstd"))
+    with writer:
+        for batch in reader:
+            writer.write_batch(batch)
+
+
+class _Run:
+    """One scoring run: chunks scored into a scratch Parquet file, then ranked by DuckDB."""
+
+    def __init__(self, model: ChurnModel, data: UsageData | pd.DataFrame, *, as_of: str | dt.date | None,
+                 id_col: str | None, reasons: Reasons, top_k: int, tiers: dict[str, float] | None,
+                 batch_rows: int, drift_threshold: float) -> None:
+        if reasons not in ("tiers", "all", "none"):
+            raise ConfigError(f"The 'reasons' parameter of score must be 'tiers', 'all' or 'none'. "
+                              f"Got {reasons!r} instead.")
+        if not isinstance(batch_rows, int) or batch_rows < 1:
+            raise ConfigError(f"The 'batch_rows' parameter of score must be a positive int. Got {batch_rows!r} "
+                              "instead.")
+        self.model = model
+        self.data = data
+        self.as_of = as_of
+        self.id_col = id_col
+        self.reasons = reasons
+        self.top_k = top_k
+        self.thresholds = _thresholds(model, tiers)
+        self.batch_rows = batch_rows
+        self.drift_threshold = drift_threshold
+
+    def __enter__(self) -> _Run:
+        import contextlib
+
+        import duckdb
+
+        from churnml._io import scratch_file
+        from churnml.drift import DriftCounter
+
+        self._stack = contextlib.ExitStack().__enter__()
+        try:
+            batches, self.day, self.accounts = self._batches()
+            reference = self.model.info.get("drift")
+            self.counter = DriftCounter(reference) if reference else None
+            self.tier_counts = dict.fromkeys(TIERS, 0)
+            self.explained = 0
+            self.revenue: float | None = None
+            handle, self._scratch = self._stack.enter_context(scratch_file(".parquet"))
+            self._write_scratch(batches, handle)
+            self._db = duckdb.connect()
+            self._stack.callback(self._db.close)
+        except BaseException:
+            self._stack.close()
+            raise
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stack.close()
+
+    # ------------------------------------------------------------- inputs
+
+    def _batches(self) -> tuple[Iterator[pd.DataFrame], dt.date | None, int]:
+        """Feature rows in chunks (each with ``user_id``), the as-of date, the number of accounts."""
+        model = self.model
+        if model.spec is None:
+            if not isinstance(self.data, pd.DataFrame):
+                raise ConfigError("This model was trained on a labelled table: score a DataFrame of its feature "
+                                  "columns (with id_col), not an event log.")
+            frame = self.data
+            if self.id_col is None or self.id_col not in frame:
+                raise ConfigError(f"id_col must name the account id column of the table. Got {self.id_col!r}; "
+                                  f"columns: {', '.join(map(str, frame.columns[:8]))}...")
+            from churnml.model import prepare
+
+            prepare(frame.head(0), model.columns)  # names any missing feature column
+            self._check_missing({c.name: int(frame[c.name].notna().sum()) for c in model.columns}, len(frame))
+            day = _parse_day(self.as_of) if self.as_of is not None else None
+            features = frame.rename(columns={self.id_col: "user_id"})[["user_id", *model.feature_names]]
+            return (features.iloc[i:i + self.batch_rows] for i in range(0, len(features), self.batch_rows)), \
+                day, len(frame)
+        if isinstance(self.data, pd.DataFrame):
+            raise ConfigError("This model computes its features from an event log: pass the loaded data "
+                              "(churnml.load(EventSource(...), ...)), not a DataFrame.")
+        return self._event_batches(self.data)
+
+    def _event_batches(self, data: UsageData) -> tuple[Iterator[pd.DataFrame], dt.date, int]:
+        from churnml._duckdb import quote_identifier as qi
+        from churnml._engine_duckdb import materialised, time_span, typed
+        from churnml.features import warn_unseen_types
+
+        spec, definition = self.model.spec, self.model.churn_definition()
+        assert spec is not None and definition is not None
+        warn_unseen_types(spec, data)
+        day = _parse_day(self.as_of) if self.as_of is not None else (time_span(data)[1] + dt.timedelta(days=1)).date()
+        table = self._stack.enter_context(materialised(data, spec, definition, [day], labels=False))
+        names = self.model.feature_names
+        row = data.backend.fetchone(f"SELECT count(*), {', '.join(f'count({qi(n)})' for n in names)} FROM {table}")
+        assert row is not None
+        self._check_missing(dict(zip(names, row[1:])), int(row[0]))
+        reader = data.backend.sql(f"SELECT * FROM {table}").to_arrow_reader(self.batch_rows)
+        return (typed(batch.to_pandas(), spec) for batch in reader), day, int(row[0])
+
+    def _check_missing(self, present: dict[str, int], rows: int) -> None:
+        """Refuse when an input the model relies on is absent: a feature that training had for most rows
+        is missing for every scored account (by chance that has a probability below 1e-6)."""
+        reference = (self.model.info.get("drift") or {}).get("features", {})
+        absent = []
+        for name, count in present.items():
+            if count or name not in reference or rows == 0:
+                continue
+            missing_share = float(reference[name]["shares"][-1])
+            if missing_share < 0.5 and rows * math.log(max(missing_share, 1e-12)) < math.log(_MISSING_BY_CHANCE):
+                absent.append((name, missing_share))
+        if absent:
+            name, share = absent[0]
+            raise MissingFeatureError(
+                f"{len(absent)} feature(s) are missing for all {rows:,} scored accounts but were present for "
+                f"most training accounts, e.g. {name!r} (missing for {share:.0%} at training): "
+                f"{', '.join(n for n, _ in absent[:8])}{', ...' if len(absent) > 8 else ''}. Its input is "
+                "missing from this data (a table, a column or an event type). Fix: load the same inputs as at "
+                "training.", column=name, n_bad=rows, example=None)
+
+    # ------------------------------------------------------------- scoring
+
+    def _write_scratch(self, batches: Iterator[pd.DataFrame], handle: Any) -> None:
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+
+        from churnml.explain import ChurnExplainer
+        from churnml.model import prepare
+
+        explainer = ChurnExplainer(self.model, top_k=self.top_k)
+        schema: pa.Schema | None = None
+        writer = None
+        for features in batches:
+            prepared = prepare(features, self.model.columns)
+            probability = self.model._calibrated(self.model._raw(prepared))
+            tier = _tier(probability, self.thresholds)
+            out = pd.DataFrame({"user_id": features["user_id"].to_numpy(),
+                                "as_of": pd.Series([self.day] * len(features), dtype="object"),
+                                "churn_probability": probability, "risk_tier": tier})
+            monthly = _monthly_revenue(features, self.model)
+            if monthly is not None:
+                out["revenue_at_risk"] = probability * monthly
+                self.revenue = (self.revenue or 0.0) + float(np.nansum(out["revenue_at_risk"]))
+            wanted = (np.ones(len(out), dtype=bool) if self.reasons == "all"
+                      else tier != "low" if self.reasons == "tiers" else np.zeros(len(out), dtype=bool))
+            for i in range(1, self.top_k + 1):
+                out[f"reason_{i}"] = pd.Series([None] * len(out), dtype="object")
+                out[f"reason_{i}_feature"] = pd.Series([None] * len(out), dtype="object")
+                out[f"reason_{i}_contribution"] = np.nan
+            if wanted.any():
+                rows = np.flatnonzero(wanted)
+                explained = explainer.reasons(prepared.iloc[rows])
+                for i in range(1, self.top_k + 1):
+                    for suffix in ("", "_feature", "_contribution"):
+                        column = f"reason_{i}{suffix}"
+                        if column in explained:
+                            out.loc[out.index[rows], column] = explained[column].to_numpy()
+                self.explained += len(rows)
+            for name in TIERS:
+                self.tier_counts[name] += int((tier == name).sum())
+            if self.counter is not None:
+                self.counter.add(prepared)
+            table = pa.Table.from_pandas(out, preserve_index=False)
+            if schema is None:
+                schema = _schema(table.schema, self.top_k)
+                writer = pq.ParquetWriter(handle, schema)
+            assert writer is not None
+            writer.write_table(table.cast(schema))
+        if writer is None:  # no eligible account
+            empty = _empty_frame(self.top_k, with_revenue=_has_revenue(self.model))
+            schema = _schema(pa.Table.from_pandas(empty, preserve_index=False).schema, self.top_k)
+            writer = pq.ParquetWriter(handle, schema)
+        writer.close()
+        handle.flush()
+
+    def ranked(self) -> Any:
+        """The scores ordered by rank: probability descending, then user id (a DuckDB relation)."""
+        from churnml._duckdb import quote_identifier as qi, quote_literal as ql
+
+        source = f"read_parquet({ql(self._scratch)})"
+        first = ["user_id", "as_of", "churn_probability", "risk_tier"]
+        rest = [c for c in self._db.sql(f"SELECT * FROM {source} LIMIT 0").columns if c not in first]
+        self._columns = [*first, "rank", *rest]
+        rank = "CAST(row_number() OVER (ORDER BY churn_probability DESC, user_id) AS BIGINT) AS rank"
+        return self._db.sql(f"SELECT {', '.join(first)}, {rank}{''.join(', ' + qi(c) for c in rest)} "
+                            f"FROM {source} ORDER BY rank")
+
+    def result(self, *, frame: pd.DataFrame | None = None, path: Path | None = None) -> ScoringResult:
+        from churnml.drift import DriftCounter
+
+        drift = self.counter.table() if isinstance(self.counter, DriftCounter) else pd.DataFrame(
+            columns=["feature", "psi", "training_missing_share", "scored_missing_share"])
+        return ScoringResult(accounts=self.accounts, as_of=self.day, tier_counts=dict(self.tier_counts),
+                             thresholds=dict(self.thresholds), explained=self.explained,
+                             revenue_at_risk=self.revenue, drift=drift, drift_threshold=self.drift_threshold,
+                             frame=frame, path=path, columns=list(self._columns))
+
+
+# ----------------------------------------------------------------- helpers
+
+
+def _parse_day(value: str | dt.date) -> dt.date:
+    from churnml.definitions import parse_dates
+
+    return parse_dates([value])[0]
+
+
+def _thresholds(model: ChurnModel, tiers: dict[str, float] | None) -> dict[str, float]:
+    chosen = dict(tiers) if tiers is not None else dict(model.info.get("tiers") or {"high": 0.5, "medium": 0.2})
+    high, medium = chosen.get("high"), chosen.get("medium")
+    if not (isinstance(high, int | float) and isinstance(medium, int | float) and 0 <= medium <= high <= 1):
+        raise ConfigError(f"Risk tier cut-offs must be probabilities with 0 <= medium <= high <= 1. Got {chosen!r} "
+                          "instead.")
+    return {"high": float(high), "medium": float(medium)}
+
+
+def _tier(probability: np.ndarray, thresholds: dict[str, float]) -> np.ndarray:
+    return np.where(probability >= thresholds["high"], "high",
+                    np.where(probability >= thresholds["medium"], "medium", "low")).astype(object)
+
+
+def _has_revenue(model: ChurnModel) -> bool:
+    spec = model.spec
+    return spec is not None and (spec.has_value or spec.has_subscriptions)
+
+
+def _monthly_revenue(features: pd.DataFrame, model: ChurnModel) -> np.ndarray | None:
+    """Each account's monthly revenue: the running subscription's MRR, else the spend of the window
+    nearest 30 days scaled to 30 days; None when the model's data has neither."""
+    spec = model.spec
+    if spec is None or not _has_revenue(model):
+        return None
+    out = np.full(len(features), np.nan)
+    if spec.has_value:
+        window = min(spec.windows, key=lambda w: (abs(w - 30), w))
+        spend = features[f"value_sum_{window}d"].to_numpy(dtype="float64", na_value=np.nan)
+        out = np.where(np.isnan(spend), 0.0, spend) * 30.0 / window
+    if spec.has_subscriptions and "mrr" in features:
+        mrr = features["mrr"].to_numpy(dtype="float64", na_value=np.nan)
+        out = np.where(np.isnan(mrr), out, mrr)
+    return out
+
+
+def _schema(schema: pa.Schema, top_k: int) -> pa.Schema:
+    """Fixed column types whatever a chunk holds (a chunk without reasons has all-null columns)."""
+    import pyarrow as pa
+
+    fields = []
+    for f in schema:
+        if f.name == "as_of":
+            fields.append(pa.field("as_of", pa.date32()))
+        elif f.name == "risk_tier" or (f.name.startswith("reason_") and not f.name.endswith("_contribution")):
+            fields.append(pa.field(f.name, pa.string()))
+        elif f.name == "churn_probability" or f.name.endswith(("_contribution", "revenue_at_risk")):
+            fields.append(pa.field(f.name, pa.float64()))
+        else:
+            fields.append(f)
+    return pa.schema(fields)
+
+
+def _empty_frame(top_k: int, *, with_revenue: bool) -> pd.DataFrame:
+    columns: dict[str, Any] = {"user_id": pd.Series([], dtype="object"), "as_of": pd.Series([], dtype="object"),
+                               "churn_probability": pd.Series([], dtype="float64"),
+                               "risk_tier": pd.Series([], dtype="object")}
+    if with_revenue:
+        columns["revenue_at_risk"] = pd.Series([], dtype="float64")
+    for i in range(1, top_k + 1):
+        columns[f"reason_{i}"] = pd.Series([], dtype="object")
+        columns[f"reason_{i}_feature"] = pd.Series([], dtype="object")
+        columns[f"reason_{i}_contribution"] = pd.Series([], dtype="float64")
+    return pd.DataFrame(columns)
