@@ -92,6 +92,11 @@ TrendWindowsOpt = Annotated[Optional[str], typer.Option(
     rich_help_panel="Features")]
 OutOpt = Annotated[Path, typer.Option("--out", help="Output file, .parquet or .csv.")]
 OverwriteOpt = Annotated[bool, typer.Option("--overwrite", help="Replace an existing output file.")]
+ModelOpt = Annotated[str, typer.Option(
+    "--model", help="models:/NAME@ALIAS, models:/NAME/VERSION, runs:/ID/model, or a model folder.")]
+TrackingOpt = Annotated[Optional[str], typer.Option(
+    "--tracking-uri", help="MLflow tracking store (default $MLFLOW_TRACKING_URI, else sqlite:///mlflow.db).",
+    rich_help_panel="MLflow")]
 
 
 def _definition(settings: Any, churn: Churn | None, horizon_days: int | None, active_window_days: int | None,
@@ -267,50 +272,74 @@ def validate(
 
 @app.command()
 def demo(
-    out: Annotated[Path, typer.Option("--out", help="Folder for the demo's data.")] = Path("data/demo"),
-    users: Annotated[int, typer.Option("--users", min=1)] = 5_000,
-    days: Annotated[int, typer.Option("--days", min=60)] = 365,
+    out: Annotated[Path, typer.Option("--out", help="Folder for the demo's data, scores and report.")] = Path(
+        "data/demo"),
+    users: Annotated[int, typer.Option("--users", min=1, help="Generated accounts.")] = 5_000,
+    days: Annotated[int, typer.Option("--days", min=60, help="Generated days of history.")] = 365,
     seed: Annotated[int, typer.Option("--seed")] = 0,
+    events: Events = None, user_col: UserCol = None, time_col: TimeCol = None,
+    type_col: TypeCol = None, value_col: ValueCol = None, where: Where = None,
+    duplicates: Duplicates = None, subscriptions: Subscriptions = None, accounts: Accounts = None,
+    config: Config = None,
+    churn: ChurnOpt = None, horizon_days: HorizonOpt = None, active_window_days: ActiveWindowOpt = None,
+    step_days: Annotated[Optional[int], typer.Option(
+        "--step-days", min=1, help="Days between observation dates (default 30).", rich_help_panel="Churn")] = None,
+    tracking_uri: TrackingOpt = None,
 ) -> None:
-    """Run the pipeline end to end on a generated product (grows with each capability)."""
-    from churnml.sources import AccountSource, EventSource, SubscriptionSource, load
-
-    console = _console()
-    console.rule("1. generate a product's usage history")
-    paths = _generate(out, users, days, seed, "2024-01-01", 20_000, overwrite=True)
-    _print_tables(console, paths)
-    console.rule("2. load and validate it against the data contract")
-    data = load(EventSource(paths["events"]), SubscriptionSource(paths["subscriptions"]),
-                AccountSource(paths["accounts"]))
-    for report in data.reports:
-        _print_report(console, report)
-    truth = data.backend.fetchone(
-        f"SELECT count(*), count(churn_date), count(*) FILTER (WHERE churn_type = 'involuntary') "
-        f"FROM read_parquet('{paths['ground_truth'].as_posix()}')")
-    assert truth is not None
-    console.print(f"ground truth: {truth[1]:,} of {truth[0]:,} users churned "
-                  f"({truth[2]:,} involuntary) within the {days} days")
-    console.rule("3. build the point-in-time training set (subscription churn, 30-day horizon)")
+    """The whole pipeline on a generated product (or a real log with --events): data, training set, model
+    (MLflow), explanation, scores and the retention report."""
     from churnml._io import write_table
     from churnml.dataset import build_dataset
     from churnml.definitions import SubscriptionChurn
     from churnml.features import FeatureBuilder
+    from churnml.sources import AccountSource, EventSource, SubscriptionSource, load
 
-    training = build_dataset(data, SubscriptionChurn(horizon_days=30),
-                             builder=FeatureBuilder(activation_events=["core_action"], activation_days=7))
+    console = _console()
+    if events is None:
+        console.rule("1. generate a product's usage history")
+        paths = _generate(out, users, days, seed, "2024-01-01", 20_000, overwrite=True)
+        _print_tables(console, paths)
+        console.rule("2. load and validate it against the data contract")
+        data = load(EventSource(paths["events"]), SubscriptionSource(paths["subscriptions"]),
+                    AccountSource(paths["accounts"]))
+        for loaded in data.reports:
+            _print_report(console, loaded)
+        truth = data.backend.fetchone(
+            f"SELECT count(*), count(churn_date), count(*) FILTER (WHERE churn_type = 'involuntary') "
+            f"FROM read_parquet('{paths['ground_truth'].as_posix()}')")
+        assert truth is not None
+        console.print(f"ground truth: {truth[1]:,} of {truth[0]:,} users churned "
+                      f"({truth[2]:,} involuntary) within the {days} days")
+        definition: Any = SubscriptionChurn(horizon_days=30)
+        builder = FeatureBuilder(activation_events=["core_action"], activation_days=7)
+        described: dict[str, Any] = {"demo": {"users": users, "days": days, "seed": seed}}
+        steps = 30
+    else:
+        console.rule("1-2. load and validate the event log against the data contract")
+        settings = _settings(config)
+        data = _load_usage(settings, events, user_col, time_col, type_col, value_col, where, duplicates,
+                           subscriptions, accounts)
+        for loaded in data.reports:
+            _print_report(console, loaded)
+        definition = _definition(settings, churn, horizon_days, active_window_days, None, None)
+        builder = FeatureBuilder()
+        described = {"demo": {"events": events}}
+        steps = settings.step_days(step_days)
+    console.rule(f"3. build the point-in-time training set ({definition.kind} churn, "
+                 f"{definition.horizon_days}-day horizon)")
+    training = build_dataset(data, definition, builder=builder, step_days=steps)
     path = write_table(training.frame, out / "training_set.parquet", overwrite=True)
     summary = training.summary()
     console.print(f"{len(training.frame):,} rows: {training.frame['user_id'].nunique():,} users x "
-                  f"{len(training.observation_dates)} monthly dates ({summary['observation_date'].min():%Y-%m-%d} .. "
+                  f"{len(training.observation_dates)} dates ({summary['observation_date'].min():%Y-%m-%d} .. "
                   f"{summary['observation_date'].max():%Y-%m-%d}), {len(training.feature_names)} features, "
                   f"label rate {training.frame['label'].mean():.1%}; features use only events before each date")
     console.print(f"wrote {path}", soft_wrap=True)
     console.rule("4. train a calibrated XGBoost model; track, register and promote it in MLflow")
     from churnml.training import TrainingOptions, run_training
 
-    result = run_training(training, {"source": {r.table: r.to_dict() for r in data.reports},
-                                     "demo": {"users": users, "days": days, "seed": seed}},
-                          TrainingOptions(trainer={"random_state": seed}, promote=True,
+    result = run_training(training, {"source": {r.table: r.to_dict() for r in data.reports}, **described},
+                          TrainingOptions(trainer={"random_state": seed}, promote=True, tracking_uri=tracking_uri,
                                           export=Path("models") / "churn", overwrite=True))
     _print_training(console, result)
     console.rule("5. why the riskiest account of the test slice is at risk")
@@ -326,9 +355,34 @@ def demo(
     for i in (1, 2, 3):
         if reasons[f"reason_{i}"] is not None:
             console.print(f"  {i}. {reasons[f'reason_{i}']}", soft_wrap=True)
-    console.rule("next")
-    console.print("Scoring and the report join this demo as they are built (issue #6). "
-                  "Browse the run with: mlflow ui --backend-store-uri sqlite:///mlflow.db")
+    console.rule("6. score every eligible account as of the day after the last event")
+    import warnings
+
+    from churnml.scoring import write_scores
+    from churnml.tracking import log_scoring
+
+    champion = result.run.alias_uri or result.run.model_uri
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        scored = write_scores(trainer.model_, data, out / "scores.parquet", overwrite=True)
+    _print_scores(console, scored)
+    for warning in caught:
+        console.print(f"warning: {warning.message}", markup=False, soft_wrap=True, style="yellow")
+    log_scoring(scored, model_uri=champion, model=trainer.model_, tracking_uri_=tracking_uri)
+    console.rule("7. the retention report")
+    from churnml.report import write_report
+
+    page = write_report(out / "scores.parquet", out / "report.html", model=trainer.model_, model_uri=champion,
+                        tracking_uri_=tracking_uri, overwrite=True)
+    console.print(f"wrote {page}", soft_wrap=True)
+    console.rule("outputs")
+    from churnml.tracking import tracking_uri as store
+
+    for what, where_ in (("training set", out / "training_set.parquet"), ("model (MLflow)", champion),
+                         ("model folder", result.run.export_path), ("scores", scored.path),
+                         ("report (open in a browser)", page), ("MLflow store", store(tracking_uri))):
+        console.print(f"{what:>28}: {where_}", soft_wrap=True)
+    console.print(f"Browse the runs with: mlflow ui --backend-store-uri {store(tracking_uri)}", soft_wrap=True)
 
 
 @app.command()
@@ -589,13 +643,6 @@ class ReasonsFor(str, enum.Enum):
     none = "none"
 
 
-ModelOpt = Annotated[str, typer.Option(
-    "--model", help="models:/NAME@ALIAS, models:/NAME/VERSION, runs:/ID/model, or a model folder.")]
-TrackingOpt = Annotated[Optional[str], typer.Option(
-    "--tracking-uri", help="MLflow tracking store (default $MLFLOW_TRACKING_URI, else sqlite:///mlflow.db).",
-    rich_help_panel="MLflow")]
-
-
 @app.command()
 def score(
     out: OutOpt,
@@ -685,6 +732,25 @@ def _print_scores(console: Console, result: Any) -> None:
         console.print("largest drift (PSI): " + ", ".join(f"{r.feature} {r.psi:.3f}" for r in top.itertuples()),
                       soft_wrap=True)
     console.print(f"wrote {result.path}", soft_wrap=True)
+
+
+@app.command()
+def report(
+    scores: Annotated[Path, typer.Option("--scores", help="A scores file written by `churnml score`.")],
+    out: Annotated[Path, typer.Option("--out", help="The report, .html.")] = Path("report.html"),
+    model: Annotated[Optional[str], typer.Option(
+        "--model", help="The model that made the scores (URI or folder): adds its test metrics and charts.")] = None,
+    top: Annotated[int, typer.Option("--top", min=1, help="At-risk accounts listed in the page.")] = 1_000,
+    overwrite: OverwriteOpt = False,
+    tracking_uri: TrackingOpt = None,
+) -> None:
+    """The retention report: one self-contained HTML page (headline numbers, at-risk list, drivers, charts)."""
+    from churnml.report import write_report
+
+    churn_model = _open_model(model, tracking_uri) if model else None
+    path = write_report(scores, out, model=churn_model, model_uri=model, tracking_uri_=tracking_uri, top=top,
+                        overwrite=overwrite)
+    _console().print(f"wrote {path} (open it in a browser; it needs no network)", soft_wrap=True)
 
 
 def _open_model(where: str, tracking_uri: str | None) -> Any:

@@ -49,6 +49,7 @@ class DriftWarning(UserWarning):
 
 Reasons = Literal["tiers", "all", "none"]
 TIERS = ("high", "medium", "low")
+_OUTPUT_ROWS = 65_536  # rows per Parquet row group of the output
 #: a feature present for most training rows but missing for every scored account is taken as a missing
 #: input when that would happen by chance with at most this probability
 _MISSING_BY_CHANCE = 1e-6
@@ -130,7 +131,7 @@ def write_scores(model: ChurnModel, data: UsageData | pd.DataFrame, path: str | 
     target = check_output(path, overwrite=overwrite, suffixes=TABLE_SUFFIXES)
     with _Run(model, data, as_of=as_of, id_col=id_col, reasons=reasons, top_k=top_k, tiers=tiers,
               batch_rows=batch_rows, drift_threshold=drift_threshold) as run:
-        reader = run.ranked().to_arrow_reader(batch_rows)
+        reader = run.ranked().to_arrow_reader(_OUTPUT_ROWS)  # fixed: the file must not depend on batch_rows
         with atomic_output(target, overwrite=overwrite) as handle:
             _write_batches(reader, handle, csv=target.suffix.lower() == ".csv")
         return _warn_drift(run.result(path=target))
@@ -244,6 +245,7 @@ class _Run:
         assert spec is not None and definition is not None
         warn_unseen_types(spec, data)
         day = _parse_day(self.as_of) if self.as_of is not None else (time_span(data)[1] + dt.timedelta(days=1)).date()
+        _check_inputs(data, spec, day)
         table = self._stack.enter_context(materialised(data, spec, definition, [day], labels=False))
         names = self.model.feature_names
         row = data.backend.fetchone(f"SELECT count(*), {', '.join(f'count({qi(n)})' for n in names)} FROM {table}")
@@ -351,6 +353,35 @@ class _Run:
 
 
 # ----------------------------------------------------------------- helpers
+
+
+def _check_inputs(data: UsageData, spec: Any, day: dt.date) -> None:
+    """Refuse when an input the features were fitted on is absent from every event before ``day``: the
+    value column all empty, or a kept event type never seen (a broken tracking pipeline looks like this)."""
+    from churnml._duckdb import quote_identifier as qi
+
+    view, columns = qi(data.events.view), data.events.columns
+    before = f"\"timestamp\" < DATE '{day.isoformat()}'"
+    row = data.backend.fetchone(f"SELECT count(*), {'count(value)' if 'value' in columns else '0'} FROM {view} "
+                                f"WHERE {before}")
+    assert row is not None
+    events, valued = int(row[0]), int(row[1])
+    if spec.has_value and events and not valued:
+        raise MissingFeatureError(
+            f"The model's value features need the event value, but all {events:,} events before {day} have none "
+            "(value is missing or empty). Fix: map the value column as at training (--value-col).",
+            column="value", n_bad=events, example=None)
+    kept = set(spec.event_types)
+    if kept and "event_type" in columns:
+        seen = {str(t) for (t,) in data.backend.sql(
+            f"SELECT DISTINCT event_type FROM {view} WHERE {before} AND event_type IS NOT NULL").fetchall()}
+        absent = sorted(kept - seen)
+        if absent:
+            raise MissingFeatureError(
+                f"{len(absent)} event type(s) the model was trained on never occur before {day} in this data, e.g. "
+                f"{absent[0]!r} ({', '.join(map(repr, absent[:6]))}{', ...' if len(absent) > 6 else ''}); their "
+                "features would all read 'never'. Fix: load the full event log, with the same event_type mapping "
+                "as at training.", column="event_type", n_bad=events, example=absent[0])
 
 
 def _parse_day(value: str | dt.date) -> dt.date:
