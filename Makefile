@@ -25,6 +25,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/features.py
 	$(BIN)/python bench/trainer.py
 	$(BIN)/python bench/explain.py
+	$(BIN)/python bench/scoring.py
 
 clean:
 	rm -rf $(VENV) data/demo mlflow.db mlruns

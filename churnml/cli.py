@@ -669,6 +669,9 @@ def score(
     drift_threshold: Annotated[float, typer.Option(
         "--drift-threshold", min=0.0, help="PSI above which a feature is reported as drifted.",
         rich_help_panel="Output")] = 0.25,
+    memory_limit: Annotated[str, typer.Option(
+        "--memory-limit", help="DuckDB's memory limit while computing features (it spills past it); "
+        "'none' for DuckDB's default (80% of RAM).", rich_help_panel="Output")] = "2GB",
     overwrite: OverwriteOpt = False,
     tracking_uri: TrackingOpt = None,
 ) -> None:
@@ -701,7 +704,8 @@ def score(
         warnings.simplefilter("always")
         result = write_scores(churn_model, data, out, overwrite=overwrite, as_of=as_of, id_col=id_col,
                               reasons=reasons.value, top_k=top_k, tiers=tiers, batch_rows=batch_rows,
-                              drift_threshold=drift_threshold)
+                              drift_threshold=drift_threshold,
+                              memory_limit=None if memory_limit.lower() == "none" else memory_limit)
     _print_scores(console, result)
     for warning in caught:
         _console(stderr=True).print(f"warning: {warning.message}", markup=False, soft_wrap=True, style="yellow")

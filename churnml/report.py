@@ -178,8 +178,8 @@ def render_report(scores: str | os.PathLike[str], *, context: ReportContext | No
         sections.append(_model_section(context))
     title = "Churn risk report"
     return _PAGE.format(title=title, generated=html.escape(f"{n:,} accounts, as of {as_of}"),
-                        model=html.escape(f"model {context.model_name}" if context.model_name else ""),
-                        body="\n".join(sections), script=_SCRIPT, style=_STYLE)
+                        model=(" &middot; " + html.escape(f"model {context.model_name}")) if context.model_name else "",
+                        body="\n".join(sections), script=_SCRIPT, style=_STYLE, watch=_WATCH)
 
 
 def _day(value: Any) -> str:
@@ -330,6 +330,23 @@ td.num{text-align:right;white-space:nowrap}.scroll{max-height:640px;overflow:aut
 figure{margin:0}figcaption{color:#666;text-align:center}
 """
 
+# Records script errors, failed loads and console.error calls on the page itself (data-console-errors),
+# so a headless browser's DOM dump shows them.
+_WATCH = """
+(function () {
+  var seen = [];
+  function note(message) {
+    seen.push(String(message));
+    document.documentElement.setAttribute("data-console-errors", seen.join(" | "));
+  }
+  window.addEventListener("error", function (e) {
+    note(e.message || ("failed to load " + (e.target && (e.target.src || e.target.href))));
+  }, true);
+  var original = console.error;
+  console.error = function () { note(Array.prototype.join.call(arguments, " ")); return original.apply(console, arguments); };
+})();
+"""
+
 _SCRIPT = """
 (function () {
   var table = document.getElementById("accounts");
@@ -370,8 +387,8 @@ _SCRIPT = """
 
 _PAGE = """<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
-<title>{title}</title><style>{style}</style></head>
-<body><header><h1>{title}</h1><p>{generated} &middot; {model} &middot; made by churnml</p></header>
+<title>{title}</title><style>{style}</style><script>{watch}</script></head>
+<body><header><h1>{title}</h1><p>{generated}{model} &middot; made by churnml</p></header>
 <main>
 {body}
 </main>

@@ -82,7 +82,7 @@ class ScoringResult:
 def score(model: ChurnModel, data: UsageData | pd.DataFrame, *, as_of: str | dt.date | None = None,
           id_col: str | None = None, reasons: Reasons = "tiers", top_k: int = 3,
           tiers: dict[str, float] | None = None, batch_rows: int = 50_000,
-          drift_threshold: float = 0.25) -> ScoringResult:
+          drift_threshold: float = 0.25, memory_limit: str | None = "2GB") -> ScoringResult:
     """Score every eligible account and return the ranked scores in ``result.frame``.
 
     Parameters
@@ -106,6 +106,9 @@ def score(model: ChurnModel, data: UsageData | pd.DataFrame, *, as_of: str | dt.
         Accounts per chunk: bounds the memory.
     drift_threshold : float, default 0.25
         PSI above which a feature counts as drifted (``result.drifted``).
+    memory_limit : str or None, default '2GB'
+        DuckDB's memory limit while it computes the features (it spills to disk past
+        it); restored afterwards. None leaves DuckDB's own (80% of the RAM).
 
     Raises
     ------
@@ -113,7 +116,7 @@ def score(model: ChurnModel, data: UsageData | pd.DataFrame, *, as_of: str | dt.
         A feature present for most training accounts is missing for every scored one.
     """
     with _Run(model, data, as_of=as_of, id_col=id_col, reasons=reasons, top_k=top_k, tiers=tiers,
-              batch_rows=batch_rows, drift_threshold=drift_threshold) as run:
+              batch_rows=batch_rows, drift_threshold=drift_threshold, memory_limit=memory_limit) as run:
         frame = run.ranked().to_arrow_table().to_pandas(date_as_object=False)
         return _warn_drift(run.result(frame=frame))
 
@@ -121,7 +124,8 @@ def score(model: ChurnModel, data: UsageData | pd.DataFrame, *, as_of: str | dt.
 def write_scores(model: ChurnModel, data: UsageData | pd.DataFrame, path: str | os.PathLike[str], *,
                  overwrite: bool = False, as_of: str | dt.date | None = None, id_col: str | None = None,
                  reasons: Reasons = "tiers", top_k: int = 3, tiers: dict[str, float] | None = None,
-                 batch_rows: int = 50_000, drift_threshold: float = 0.25) -> ScoringResult:
+                 batch_rows: int = 50_000, drift_threshold: float = 0.25,
+                 memory_limit: str | None = "2GB") -> ScoringResult:
     """Like :func:`score`, but streams the ranked scores to ``path`` (``.parquet`` or ``.csv``) atomically.
 
     Refuses an existing ``path`` unless ``overwrite``.
@@ -130,7 +134,7 @@ def write_scores(model: ChurnModel, data: UsageData | pd.DataFrame, path: str | 
 
     target = check_output(path, overwrite=overwrite, suffixes=TABLE_SUFFIXES)
     with _Run(model, data, as_of=as_of, id_col=id_col, reasons=reasons, top_k=top_k, tiers=tiers,
-              batch_rows=batch_rows, drift_threshold=drift_threshold) as run:
+              batch_rows=batch_rows, drift_threshold=drift_threshold, memory_limit=memory_limit) as run:
         reader = run.ranked().to_arrow_reader(_OUTPUT_ROWS)  # fixed: the file must not depend on batch_rows
         with atomic_output(target, overwrite=overwrite) as handle:
             _write_batches(reader, handle, csv=target.suffix.lower() == ".csv")
@@ -165,7 +169,7 @@ class _Run:
 
     def __init__(self, model: ChurnModel, data: UsageData | pd.DataFrame, *, as_of: str | dt.date | None,
                  id_col: str | None, reasons: Reasons, top_k: int, tiers: dict[str, float] | None,
-                 batch_rows: int, drift_threshold: float) -> None:
+                 batch_rows: int, drift_threshold: float, memory_limit: str | None) -> None:
         if reasons not in ("tiers", "all", "none"):
             raise ConfigError(f"The 'reasons' parameter of score must be 'tiers', 'all' or 'none'. "
                               f"Got {reasons!r} instead.")
@@ -181,6 +185,7 @@ class _Run:
         self.thresholds = _thresholds(model, tiers)
         self.batch_rows = batch_rows
         self.drift_threshold = drift_threshold
+        self.memory_limit = memory_limit
 
     def __enter__(self) -> _Run:
         import contextlib
@@ -202,6 +207,10 @@ class _Run:
             self._write_scratch(batches, handle)
             self._db = duckdb.connect()
             self._stack.callback(self._db.close)
+            if self.memory_limit is not None:
+                from churnml._duckdb import quote_literal
+
+                self._db.execute(f"SET memory_limit = {quote_literal(self.memory_limit)}")
         except BaseException:
             self._stack.close()
             raise
@@ -243,6 +252,13 @@ class _Run:
 
         spec, definition = self.model.spec, self.model.churn_definition()
         assert spec is not None and definition is not None
+        if self.memory_limit is not None:
+            from churnml._duckdb import quote_literal
+
+            row = data.backend.fetchone("SELECT current_setting('memory_limit')")
+            assert row is not None
+            data.backend.execute(f"SET memory_limit = {quote_literal(self.memory_limit)}")
+            self._stack.callback(data.backend.execute, f"SET memory_limit = {quote_literal(str(row[0]))}")
         warn_unseen_types(spec, data)
         day = _parse_day(self.as_of) if self.as_of is not None else (time_span(data)[1] + dt.timedelta(days=1)).date()
         _check_inputs(data, spec, day)
@@ -318,13 +334,13 @@ class _Run:
                 self.counter.add(prepared)
             table = pa.Table.from_pandas(out, preserve_index=False)
             if schema is None:
-                schema = _schema(table.schema, self.top_k)
+                schema = _schema(table.schema)
                 writer = pq.ParquetWriter(handle, schema)
             assert writer is not None
             writer.write_table(table.cast(schema))
         if writer is None:  # no eligible account
             empty = _empty_frame(self.top_k, with_revenue=_has_revenue(self.model))
-            schema = _schema(pa.Table.from_pandas(empty, preserve_index=False).schema, self.top_k)
+            schema = _schema(pa.Table.from_pandas(empty, preserve_index=False).schema)
             writer = pq.ParquetWriter(handle, schema)
         writer.close()
         handle.flush()
@@ -426,7 +442,7 @@ def _monthly_revenue(features: pd.DataFrame, model: ChurnModel) -> np.ndarray | 
     return out
 
 
-def _schema(schema: pa.Schema, top_k: int) -> pa.Schema:
+def _schema(schema: pa.Schema) -> pa.Schema:
     """Fixed column types whatever a chunk holds (a chunk without reasons has all-null columns)."""
     import pyarrow as pa
 

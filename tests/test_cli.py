@@ -25,7 +25,7 @@ def test_help_lists_every_command_of_the_design():
         assert command in result.output
 
 
-@pytest.mark.parametrize("command, issue", [("score", 6), ("report", 6), ("analytics", 7)])
+@pytest.mark.parametrize("command, issue", [("analytics", 7)])
 def test_commands_not_built_yet_say_which_issue_builds_them(command, issue):
     result = run(command, "--as-of", "2024-01-01")
     assert result.returncode == 1

@@ -1,0 +1,58 @@
+"""Population stability index: bins fixed at training, counted chunk by chunk at scoring."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+from hypothesis import given, settings, strategies as st
+
+from churnml.drift import DriftCounter, drift_reference, population_stability_index
+
+
+def test_psi_by_hand():
+    # bins 40/60 at training, 60/40 now: (0.6-0.4) ln(0.6/0.4) + (0.4-0.6) ln(0.4/0.6) = 0.4 ln 1.5
+    assert population_stability_index([0.4, 0.6], [0.6, 0.4]) == pytest.approx(0.4 * math.log(1.5))
+    # an empty bin counts as the 1e-4 floor, not infinity: (1e-4 - 0.5) ln(1e-4/0.5) + (1 - 0.5) ln(1/0.5)
+    expected = (1e-4 - 0.5) * math.log(1e-4 / 0.5) + 0.5 * math.log(2)
+    assert population_stability_index([0.5, 0.5], [0.0, 1.0]) == pytest.approx(expected)
+
+
+def test_bins_of_a_zero_heavy_feature_and_its_missing_values():
+    # 6 zeros, 1..3, one missing: the deciles collapse to the distinct edges 0, 1, 2, 3 (with repeats dropped)
+    train = pd.DataFrame({"count": [0.0, 0, 0, 0, 0, 0, 1, 2, 3, np.nan]})
+    reference = drift_reference(train, ["count"])
+    entry = reference["features"]["count"]
+    assert entry["edges"] == sorted(set(entry["edges"])) and entry["edges"][0] == 0.0
+    # bin i holds (edge[i-1], edge[i]]; the last bin is for missing
+    assert entry["shares"][0] == pytest.approx(0.6) and entry["shares"][-1] == pytest.approx(0.1)
+    assert sum(entry["shares"]) == pytest.approx(1.0)
+
+
+def test_categories_unseen_levels_count_as_missing():
+    train = pd.DataFrame({"plan": pd.Categorical(["basic", "basic", "pro", None], categories=["basic", "pro"])})
+    reference = drift_reference(train, ["plan"])
+    assert reference["features"]["plan"] == {"levels": ["basic", "pro"], "shares": [0.5, 0.25, 0.25]}
+    counter = DriftCounter(reference)
+    counter.add(pd.DataFrame({"plan": ["basic", "enterprise", "pro", "pro"]}))
+    assert counter.counts["plan"].tolist() == [1, 2, 1]
+    table = counter.table()
+    assert table.loc[0, "scored_missing_share"] == pytest.approx(0.25)
+    assert table.loc[0, "psi"] == pytest.approx(population_stability_index([0.5, 0.25, 0.25], [0.25, 0.5, 0.25]))
+
+
+@settings(max_examples=40, deadline=None)
+@given(values=st.lists(st.one_of(st.none(), st.floats(-1e6, 1e6)), min_size=1, max_size=200),
+       cut=st.integers(0, 200))
+def test_chunked_counts_equal_one_pass_and_identical_data_has_zero_psi(values, cut):
+    frame = pd.DataFrame({"x": pd.Series(values, dtype="float64")})
+    reference = drift_reference(frame, ["x"])
+    whole, chunked = DriftCounter(reference), DriftCounter(reference)
+    whole.add(frame)
+    chunked.add(frame.iloc[:cut])
+    chunked.add(frame.iloc[cut:])
+    assert whole.counts["x"].tolist() == chunked.counts["x"].tolist()
+    assert whole.counts["x"].sum() == len(frame)
+    assert whole.table()["psi"].iloc[0] == pytest.approx(0.0, abs=1e-12)
