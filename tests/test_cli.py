@@ -25,14 +25,6 @@ def test_help_lists_every_command_of_the_design():
         assert command in result.output
 
 
-@pytest.mark.parametrize("command, issue", [("analytics", 7)])
-def test_commands_not_built_yet_say_which_issue_builds_them(command, issue):
-    result = run(command, "--as-of", "2024-01-01")
-    assert result.returncode == 1
-    assert f"not built yet: issue #{issue} builds it" in result.stderr
-    assert "Traceback" not in result.stderr
-
-
 def test_data_error_is_one_line_on_stderr_with_exit_code_1(tmp_path):
     (tmp_path / "events.csv").write_text("user_id,timestamp\n1,2024-01-01\n2,not a date\n")
     result = run("validate", "--events", str(tmp_path / "events.csv"))
