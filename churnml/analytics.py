@@ -10,8 +10,9 @@ States are read at instants. A period is ``[start, next start)``; an account is
 during the period* when it is not active any more at the first instant of the
 next one. Subscription activity: a running coverage (subscriptions following
 each other within the gap tolerance merged, as for subscription churn).
-Inactivity: an event in the ``active_window_days`` before that instant. Only
-periods that the data covers entirely are reported.
+Inactivity: an event in the ``active_window_days`` before that instant (so
+a period is reported only once that much history precedes it). Only periods
+that the data covers entirely are reported.
 
 Examples
 --------
@@ -158,7 +159,10 @@ def churn_rate(data: UsageData, *, period: Period = "month", basis: Literal["aut
         raise ConfigError("Churn by subscriptions needs a subscriptions table (--subscriptions).")
     first, end = _span(data, as_of)
     tolerance = gap_tolerance_days if basis == "subscriptions" else 0
-    spans = [(s, e) for s, e in periods(first, end, period) if e + dt.timedelta(days=tolerance) <= end]
+    # inactivity needs a whole active window of history before a period's start to know who was active
+    lookback = dt.timedelta(days=active_window_days if basis == "inactivity" else 0)
+    spans = [(s, e) for s, e in periods(first, end, period)
+             if e + dt.timedelta(days=tolerance) <= end and s - lookback >= first]
     p = _periods_table(data, spans)
     reasons = False
     try:

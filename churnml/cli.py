@@ -369,11 +369,18 @@ def demo(
     for warning in caught:
         console.print(f"warning: {warning.message}", markup=False, soft_wrap=True, style="yellow")
     log_scoring(scored, model_uri=champion, model=trainer.model_, tracking_uri_=tracking_uri)
-    console.rule("7. the retention report")
+    console.rule("7. the retention numbers and the report")
+    from churnml import analytics
+
+    rates = analytics.churn_rate(data).dropna(subset=["churn_rate"])
+    if len(rates):
+        mean = float(rates["churn_rate"].mean())
+        console.print(f"mean monthly churn rate {mean:.1%} (annualised {analytics.annualised(mean):.1%}) over "
+                      f"{len(rates)} months; more with `churnml analytics --help`")
     from churnml.report import write_report
 
     page = write_report(out / "scores.parquet", out / "report.html", model=trainer.model_, model_uri=champion,
-                        tracking_uri_=tracking_uri, overwrite=True)
+                        tracking_uri_=tracking_uri, data=data, overwrite=True)
     console.print(f"wrote {page}", soft_wrap=True)
     console.rule("outputs")
     from churnml.tracking import tracking_uri as store
@@ -745,15 +752,24 @@ def report(
     model: Annotated[Optional[str], typer.Option(
         "--model", help="The model that made the scores (URI or folder): adds its test metrics and charts.")] = None,
     top: Annotated[int, typer.Option("--top", min=1, help="At-risk accounts listed in the page.")] = 1_000,
+    events: Events = None, user_col: UserCol = None, time_col: TimeCol = None,
+    type_col: TypeCol = None, value_col: ValueCol = None, where: Where = None,
+    duplicates: Duplicates = None, subscriptions: Subscriptions = None, accounts: Accounts = None,
+    config: Config = None,
     overwrite: OverwriteOpt = False,
     tracking_uri: TrackingOpt = None,
 ) -> None:
-    """The retention report: one self-contained HTML page (headline numbers, at-risk list, drivers, charts)."""
+    """The retention report: one self-contained HTML page (headline numbers, at-risk list, drivers, charts;
+    with the event log, also churn rate, revenue churn, activation, inactive users, segments and cohorts)."""
     from churnml.report import write_report
 
     churn_model = _open_model(model, tracking_uri) if model else None
-    path = write_report(scores, out, model=churn_model, model_uri=model, tracking_uri_=tracking_uri, top=top,
-                        overwrite=overwrite)
+    data = None
+    if events is not None or config is not None:
+        data = _load_usage(_settings(config), events, user_col, time_col, type_col, value_col, where, duplicates,
+                           subscriptions, accounts)
+    path = write_report(scores, out, model=churn_model, model_uri=model, tracking_uri_=tracking_uri, data=data,
+                        top=top, overwrite=overwrite)
     _console().print(f"wrote {path} (open it in a browser; it needs no network)", soft_wrap=True)
 
 

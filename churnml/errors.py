@@ -26,7 +26,6 @@ __all__ = [
     "InvalidIntervalError",
     "LabelError",
     "MissingFeatureError",
-    "NotBuiltError",
 ]
 
 
@@ -124,10 +123,6 @@ class LabelError(DataValidationError):
 
 class MissingFeatureError(DataValidationError):
     """A feature the model relies on cannot be computed from this data: its input is missing entirely."""
-
-
-class NotBuiltError(ChurnMLError, NotImplementedError):
-    """A command of the design that a later issue builds."""
 
 
 class ModelFileError(ChurnMLError, ValueError):

@@ -13,6 +13,7 @@ when the MLflow run can be reached.
 from __future__ import annotations
 
 import base64
+import dataclasses
 import datetime as dt
 import html
 import io
@@ -28,6 +29,7 @@ if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
     from churnml.model import ChurnModel
+    from churnml.sources import UsageData
 
 __all__ = ["ReportContext", "render_report", "write_report"]
 
@@ -42,19 +44,105 @@ class ReportContext:
     metrics: dict[str, float] = field(default_factory=dict)  # test-slice metrics of the run
     charts: dict[str, bytes] = field(default_factory=dict)  # PNG bytes: 'calibration', 'gain'
     thresholds: dict[str, float] | None = None
+    analytics: str = ""  # HTML of the retention numbers
 
 
 def write_report(scores: str | os.PathLike[str], out: str | os.PathLike[str], *, model: ChurnModel | None = None,
-                 model_uri: str | None = None, tracking_uri_: str | None = None, top: int = 1_000,
-                 overwrite: bool = False) -> Path:
-    """Render the report of a scores file (``.parquet`` or ``.csv``) to ``out`` atomically."""
+                 model_uri: str | None = None, tracking_uri_: str | None = None, data: UsageData | None = None,
+                 top: int = 1_000, overwrite: bool = False) -> Path:
+    """Render the report of a scores file (``.parquet`` or ``.csv``) to ``out`` atomically.
+
+    With ``data`` (the loaded event log, subscriptions and accounts), the report adds
+    the retention numbers of :mod:`churnml.analytics`: churn rate, revenue churn,
+    activation, inactive accounts, engagement segments and cohort retention.
+    """
     from churnml._io import check_output, write_text
 
     target = check_output(out, overwrite=overwrite, suffixes=(".html", ".htm"))
     context = ReportContext()
     if model is not None:
         context = _model_context(model, model_uri, tracking_uri_)
+    if data is not None:
+        activation = list(model.spec.activation_events) if model is not None and model.spec is not None else []
+        context = dataclasses.replace(context, analytics=_analytics_html(data, activation))
     return write_text(render_report(scores, context=context, top=top), target, overwrite=overwrite)
+
+
+def _analytics_html(data: UsageData, activation_events: list[str]) -> str:
+    """The retention numbers that apply to this data, as HTML (a part that does not apply is left out)."""
+    from churnml import analytics
+    from churnml.errors import ChurnMLError
+
+    parts = []
+
+    def attempt(title: str, make: Any) -> None:
+        try:
+            parts.append(f"<h3>{html.escape(title)}</h3>" + make())
+        except ChurnMLError:
+            pass
+
+    def churn() -> str:
+        frame = analytics.churn_rate(data).tail(12)
+        valid = frame.dropna(subset=["churn_rate"])
+        mean = float(valid["churn_rate"].mean()) if len(valid) else float("nan")
+        lead = (f"<p>Mean monthly churn rate {mean:.1%} (annualised {analytics.annualised(mean):.1%}): accounts "
+                "lost during a month over those active at its start.</p>") if len(valid) else ""
+        return lead + _img(analytics.rate_figure(frame, "churn_rate", "Monthly churn rate")) + _frame_html(
+            frame, percent={c for c in frame.columns if c.endswith("churn_rate")})
+
+    def revenue() -> str:
+        frame = analytics.revenue_churn(data).tail(12)
+        return _frame_html(frame[["period", "mrr_start", "mrr_churned", "mrr_contraction", "mrr_expansion",
+                                  "gross_mrr_churn_pct", "net_mrr_churn_pct"]])
+
+    def activated() -> str:
+        if not activation_events:
+            raise ConfigError("no activation event")
+        frame = analytics.activation(data, events=activation_events).tail(12)
+        return _frame_html(frame)
+
+    def quiet() -> str:
+        result = analytics.inactive(data)
+        return _frame_html(result.counts, percent={"share_of_accounts"})
+
+    def engaged() -> str:
+        result = analytics.segments(data)
+        return (_frame_html(result.summary, percent={"share", "churn_rate"})
+                + f"<p>How the '{html.escape(result.least_engaged)}' segment differs from the rest (effect size = "
+                "standardised mean difference):</p>" + _frame_html(result.profile.head(8)))
+
+    def retention() -> str:
+        return _img(analytics.cohort_figure(analytics.cohorts(data).tail(12)))
+
+    attempt("Churn rate", churn)
+    attempt("Revenue churn", revenue)
+    attempt(f"Activation ({', '.join(activation_events)} within 7 days of signup)", activated)
+    attempt("Inactive accounts", quiet)
+    attempt("Engagement segments", engaged)
+    attempt("Retention by signup month", retention)
+    return "".join(parts)
+
+
+def _frame_html(frame: pd.DataFrame, *, percent: set[str] | None = None) -> str:
+    import pandas as pd
+
+    percent = percent or set()
+
+    def cell(column: str, value: Any) -> str:
+        if value is None or (isinstance(value, float) and pd.isna(value)):
+            return "-"
+        if column in percent:
+            return f"{value:.1%}"
+        if isinstance(value, float):
+            return f"{value:,.2f}"
+        if isinstance(value, int) or type(value).__name__.startswith("int"):
+            return f"{int(value):,}"
+        return html.escape(str(value))
+
+    head = "".join(f"<th>{html.escape(str(c).replace('_', ' '))}</th>" for c in frame.columns)
+    rows = "".join("<tr>" + "".join(f'<td class="num">{cell(c, v)}</td>' for c, v in zip(frame.columns, row))
+                   + "</tr>" for row in frame.itertuples(index=False))
+    return f'<table class="plain"><thead><tr>{head}</tr></thead><tbody>{rows}</tbody></table>'
 
 
 def _model_context(model: ChurnModel, model_uri: str | None, tracking_uri_: str | None) -> ReportContext:
@@ -174,6 +262,9 @@ def render_report(scores: str | os.PathLike[str], *, context: ReportContext | No
         f"Ranked by churn probability. Showing the top {min(len(s['listed']), at_risk):,} of {at_risk:,} "
         f"at-risk accounts; the scores file {html.escape(s['path'].name)} has all {n:,}. "
         "Click a column to sort; type to filter."))
+    if context.analytics:
+        sections.append(_section("Retention numbers", context.analytics,
+                                 "The standard numbers of the whole account base, from the same data."))
     if context.metrics or context.charts:
         sections.append(_model_section(context))
     title = "Churn risk report"

@@ -67,19 +67,23 @@ def test_gap_tolerance_merges_a_quick_return_and_needs_the_days_after(subscribed
 
 def test_churn_rate_by_inactivity_by_hand():
     data = load(EventSource(_events([
+        (9, "2023-12-02", "a"),
         (1, "2024-01-05", "a"), (1, "2024-02-05", "a"), (1, "2024-03-05", "a"), (1, "2024-03-31", "a"),
         (2, "2024-01-10", "a"),
         (3, "2024-01-20", "a"), (3, "2024-02-25", "a"),
     ])))
     frame = analytics.churn_rate(data, active_window_days=30)
-    # The first event is on 5 January, so February is the first whole month.
-    # 1 Feb: active = an event in [2 Jan, 1 Feb): users 1, 2, 3. 1 Mar: an event in [31 Jan, 1 Mar): 1 and 3,
-    # so user 2 is lost: 1 / 3. 1 Mar: 1, 3 active; 1 Apr: an event in [2 Mar, 1 Apr): only 1: 1 / 2.
-    assert frame["period"].astype(str).tolist() == ["2024-02-01", "2024-03-01"]
-    assert frame["active_at_start"].tolist() == [3, 2]
-    assert frame["churned"].tolist() == [1, 1]
-    assert frame["churn_rate"].tolist() == pytest.approx([1 / 3, 1 / 2])
+    # The data starts on 2 December: January has its 30 days of history, so it is the first month reported.
+    # 1 Jan: active = an event in [2 Dec, 1 Jan): user 9; 1 Feb: an event in [2 Jan, 1 Feb): not 9: 1 / 1.
+    # 1 Feb: users 1, 2, 3 active. 1 Mar: an event in [31 Jan, 1 Mar): 1 and 3, so user 2 is lost: 1 / 3.
+    # 1 Mar: 1, 3 active; 1 Apr: an event in [2 Mar, 1 Apr): only 1: 1 / 2.
+    assert frame["period"].astype(str).tolist() == ["2024-01-01", "2024-02-01", "2024-03-01"]
+    assert frame["active_at_start"].tolist() == [1, 3, 2]
+    assert frame["churned"].tolist() == [1, 1, 1]
+    assert frame["churn_rate"].tolist() == pytest.approx([1.0, 1 / 3, 1 / 2])
     assert "churned_involuntary" not in frame
+    # a 60-day window needs history back to 2 Nov for January, 2 Dec for February: February comes first
+    assert analytics.churn_rate(data, active_window_days=60)["period"].astype(str).tolist()[0] == "2024-02-01"
     weekly = analytics.churn_rate(data, period="week", active_window_days=30)
     assert (weekly["period"].map(lambda d: d.weekday()) == 0).all()  # weeks start on Monday
 

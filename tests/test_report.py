@@ -62,6 +62,25 @@ def test_headline_numbers_and_the_ranked_list(scores, tmp_path):
     assert page.count("data:image/png;base64,") >= 2
 
 
+def test_retention_numbers_appear_with_the_event_data(scores, small_product, tmp_path):
+    from churnml import analytics
+
+    path, model = scores
+    data = load(EventSource(small_product["events"]), SubscriptionSource(small_product["subscriptions"]),
+                AccountSource(small_product["accounts"]))
+    page = write_report(path, tmp_path / "report.html", model=model, data=data).read_text()
+    rates = analytics.churn_rate(data).tail(12)
+    mean = rates["churn_rate"].dropna().mean()
+    assert f"Mean monthly churn rate {mean:.1%}" in page
+    for title in ("Revenue churn", "Activation (core_action within 7 days of signup)", "Inactive accounts",
+                  "Engagement segments", "Retention by signup month"):
+        assert f"<h3>{html.escape(title)}</h3>" in page
+    inactive = analytics.inactive(data).counts
+    assert f"{int(inactive['inactive_accounts'].iloc[0]):,}" in page
+    without = render_report(path)
+    assert "Retention numbers" not in without
+
+
 def test_refuses_files_that_are_not_scores(tmp_path):
     bad = tmp_path / "other.csv"
     pd.DataFrame({"user_id": [1], "probability": [0.5]}).to_csv(bad, index=False)
