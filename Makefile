@@ -26,6 +26,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/trainer.py
 	$(BIN)/python bench/explain.py
 	$(BIN)/python bench/scoring.py
+	$(BIN)/python bench/analytics.py
 
 clean:
 	rm -rf $(VENV) data/demo mlflow.db mlruns
