@@ -115,3 +115,16 @@ def test_demo_runs_end_to_end_on_a_small_product(tmp_path, monkeypatch):
     assert {"user_id", "observation_date", "label", "churn_type", "days_since_last_event"} <= set(training.columns)
     assert training["label"].isin([0, 1]).all() and 0 < training["label"].mean() < 0.5
     assert "label rate" in result.output
+    scores = pd.read_parquet(tmp_path / "scores.parquet")
+    assert scores["rank"].tolist() == list(range(1, len(scores) + 1)) and len(scores) > 100
+    assert f"scored {len(scores):,} accounts" in result.output
+    page = (tmp_path / "report.html").read_text()
+    assert f'data-card="accounts scored">{len(scores):,}<' in page and "<h3>Churn rate</h3>" in page
+    assert "mean monthly churn rate" in result.output and "mlflow ui --backend-store-uri" in result.output
+    from mlflow.tracking import MlflowClient
+
+    client = MlflowClient(f"sqlite:///{(tmp_path / 'mlflow.db').as_posix()}")
+    runs = client.search_runs(client.get_experiment_by_name("churnml").experiment_id,
+                              filter_string="tags.`churnml.kind` = 'scoring'")
+    assert len(runs) == 1 and runs[0].data.metrics["accounts"] == len(scores)
+    assert runs[0].data.tags["model.version"] == "1"
