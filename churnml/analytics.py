@@ -40,7 +40,8 @@ if TYPE_CHECKING:
     from churnml.sources import UsageData
 
 __all__ = ["Inactive", "Segments", "activation", "annualised", "churn_rate", "cohort_figure", "cohorts",
-           "inactive", "periods", "rate_figure", "revenue_churn", "segments"]
+           "horizon_from_gaps", "inactive", "inter_event_gaps", "periods", "rate_figure", "revenue_churn",
+           "segments"]
 
 Period = Literal["week", "month", "quarter"]
 PER_YEAR = {"week": 52, "month": 12, "quarter": 4}
@@ -494,6 +495,40 @@ def _profile(features: pd.DataFrame, inside: np.ndarray) -> pd.DataFrame:
     out = pd.DataFrame(rows, columns=["feature", "segment_mean", "rest_mean", "effect_size"])
     order = out["effect_size"].abs().sort_values(ascending=False, kind="stable").index
     return out.loc[order].reset_index(drop=True)
+
+
+# ----------------------------------------------------------------- gaps between active days
+
+
+def inter_event_gaps(data: UsageData) -> pd.DataFrame:
+    """How long accounts go between two active days: ``gap_days`` (1, 2, ...) and the number of ``gaps``.
+
+    Each account's distinct active days (calendar dates) are taken in order; a gap
+    is the days from one to the next. Its distribution is what an inactivity
+    horizon is chosen from (see :func:`horizon_from_gaps`).
+    """
+    query = f"""
+        WITH days AS (SELECT DISTINCT user_id, CAST("timestamp" AS DATE) AS day FROM {_events(data)}),
+        gaps AS (SELECT date_diff('day', lag(day) OVER (PARTITION BY user_id ORDER BY day), day) AS gap FROM days)
+        SELECT gap AS gap_days, count(*) AS gaps FROM gaps WHERE gap IS NOT NULL GROUP BY 1 ORDER BY 1"""
+    frame = data.backend.sql(query).df()
+    return frame.astype({"gap_days": "int64", "gaps": "int64"})
+
+
+def horizon_from_gaps(gaps: pd.DataFrame, coverage: float = 0.9) -> int:
+    """The smallest number of days that ``coverage`` of the gaps between active days do not exceed:
+    an account silent for longer is unlikely to be between two ordinary visits.
+
+    >>> horizon_from_gaps(pd.DataFrame({"gap_days": [1, 7, 30, 100], "gaps": [50, 30, 15, 5]}), 0.9)
+    30
+    """
+    if not 0 < coverage <= 1:
+        raise ConfigError(f"coverage must be in (0, 1]. Got {coverage!r} instead.")
+    if gaps.empty:
+        raise ConfigError("No account has two active days: there is no gap to choose a horizon from.")
+    ordered = gaps.sort_values("gap_days")
+    share = ordered["gaps"].cumsum() / ordered["gaps"].sum()
+    return int(ordered["gap_days"].to_numpy()[np.searchsorted(share.to_numpy(), coverage - 1e-12)])
 
 
 # ----------------------------------------------------------------- cohorts

@@ -190,10 +190,12 @@ def _shap_plot(draw: Any, explanation: Any) -> Figure:
     import matplotlib.pyplot as plt
     import shap
 
+    before = set(plt.get_fignums())
     plt.figure()
     draw(shap, explanation)
     figure = plt.gcf()
-    plt.close(figure)  # detach from pyplot; the figure object stays usable
+    for number in set(plt.get_fignums()) - before:  # detach from pyplot (the figure object stays usable),
+        plt.close(number)                           # including any empty one a shap plot left behind
     return figure
 
 

@@ -11,8 +11,8 @@ Columns of the output, one row per account, ranked (rank 1 = most likely to chur
 
 ``user_id``, ``as_of``, ``churn_probability``, ``risk_tier`` (high / medium / low),
 ``rank``, ``revenue_at_risk`` (probability x monthly revenue: the running
-subscription's MRR, else the spend of the last 30 days; only when the model's
-data has a value or MRR), then for ``i`` in ``1..k``: ``reason_<i>`` (a
+subscription's MRR, else the average monthly spend of the last 90 days; only
+when the model's data has a value or MRR), then for ``i`` in ``1..k``: ``reason_<i>`` (a
 sentence), ``reason_<i>_feature`` and ``reason_<i>_contribution`` (log-odds),
 filled for the accounts whose reasons were asked for (by default the high and
 medium tiers).
@@ -426,14 +426,15 @@ def _has_revenue(model: ChurnModel) -> bool:
 
 
 def _monthly_revenue(features: pd.DataFrame, model: ChurnModel) -> np.ndarray | None:
-    """Each account's monthly revenue: the running subscription's MRR, else the spend of the window
-    nearest 30 days scaled to 30 days; None when the model's data has neither."""
+    """Each account's monthly revenue: the running subscription's MRR, else the average monthly spend over
+    the longest feature window of at most 90 days (spend is lumpy: one month alone says little); None when
+    the model's data has neither."""
     spec = model.spec
     if spec is None or not _has_revenue(model):
         return None
     out = np.full(len(features), np.nan)
     if spec.has_value:
-        window = min(spec.windows, key=lambda w: (abs(w - 30), w))
+        window = max((w for w in spec.windows if w <= 90), default=min(spec.windows))
         spend = features[f"value_sum_{window}d"].to_numpy(dtype="float64", na_value=np.nan)
         out = np.where(np.isnan(spend), 0.0, spend) * 30.0 / window
     if spec.has_subscriptions and "mrr" in features:

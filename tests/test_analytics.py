@@ -19,7 +19,7 @@ T = pd.Timestamp
 
 def _events(rows):
     return pd.DataFrame(rows, columns=["user_id", "timestamp", "event_type"]).assign(
-        timestamp=lambda f: pd.to_datetime(f["timestamp"]))
+        timestamp=lambda f: pd.to_datetime(f["timestamp"], format="mixed"))
 
 
 def _subscriptions(rows):
@@ -191,6 +191,19 @@ def test_cohort_retention_matrix():
     assert math.isnan(matrix.loc[matrix.index[1], 2])
     figure = analytics.cohort_figure(matrix)
     assert len(figure.axes) == 2  # heatmap and its colour bar
+
+
+def test_gaps_between_active_days_and_the_horizon_they_suggest():
+    data = load(EventSource(_events([
+        (1, "2024-01-01 09:00", "a"), (1, "2024-01-01 18:00", "a"), (1, "2024-01-02", "a"), (1, "2024-01-12", "a"),
+        (2, "2024-01-05", "a"), (2, "2024-02-04", "a"),
+        (3, "2024-03-01", "a"),
+    ])))
+    gaps = analytics.inter_event_gaps(data)
+    # user 1: active on 1, 2 and 12 January (two events on the 1st are one active day): gaps 1 and 10;
+    # user 2: 30 days; user 3: a single active day, no gap
+    assert gaps.to_dict("list") == {"gap_days": [1, 10, 30], "gaps": [1, 1, 1]}
+    assert analytics.horizon_from_gaps(gaps, 0.5) == 10 and analytics.horizon_from_gaps(gaps, 0.9) == 30
 
 
 def test_monthly_churn_rate_matches_the_generators_ground_truth(small_product):

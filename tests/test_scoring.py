@@ -72,9 +72,9 @@ def test_one_ranked_row_per_eligible_account_with_the_training_features(fitted, 
     # rank 1 is the riskiest; ties (none expected) would fall back to the user id
     assert frame["rank"].tolist() == list(range(1, len(frame) + 1))
     assert frame["churn_probability"].is_monotonic_decreasing
-    # revenue at risk = probability x MRR of the running subscription, else x the spend of the last 30 days
+    # revenue at risk = probability x MRR of the running subscription, else x the monthly spend over 90 days
     by_user = features.set_index("user_id").loc[frame["user_id"]]
-    monthly = by_user["mrr"].fillna(by_user["value_sum_30d"].fillna(0.0)).to_numpy()
+    monthly = by_user["mrr"].fillna(by_user["value_sum_90d"].fillna(0.0) / 3).to_numpy()
     assert by_user["mrr"].notna().mean() > 0.5
     np.testing.assert_allclose(frame["revenue_at_risk"], frame["churn_probability"] * monthly)
     assert scored.revenue_at_risk == pytest.approx(float(frame["revenue_at_risk"].sum()))
