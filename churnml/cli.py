@@ -469,6 +469,17 @@ class Calibration(str, enum.Enum):
     none = "none"
 
 
+class ShapEngine(str, enum.Enum):
+    auto = "auto"
+    fast = "fast"
+    xgboost = "xgboost"
+
+
+ShapEngineOpt = Annotated[ShapEngine, typer.Option(
+    "--shap-engine", help="Exact TreeSHAP by churnml's fast CPU engine, or XGBoost's (auto: XGBoost on a CUDA "
+    "model, else fast).")]
+
+
 class Device(str, enum.Enum):
     cpu = "cpu"
     cuda = "cuda"
@@ -590,6 +601,7 @@ def explain(
     config: Config = None, table: TableOpt = None, label: LabelOpt = None, id_col: IdColOpt = None,
     top_k: Annotated[int, typer.Option("--top-k", min=1, help="Drivers to show.")] = 5,
     plot: Annotated[Optional[Path], typer.Option("--plot", help="Write the account's SHAP waterfall (PNG).")] = None,
+    shap_engine: ShapEngineOpt = ShapEngine.auto,
     tracking_uri: Annotated[Optional[str], typer.Option("--tracking-uri", rich_help_panel="MLflow")] = None,
 ) -> None:
     """Why one account is at risk: its churn probability, tier and strongest drivers."""
@@ -621,7 +633,7 @@ def explain(
         rows = loaded.X[(loaded.ids.astype(str) == user).to_numpy()]
         if rows.empty:
             raise ConfigError(f"No row with {id_col} = {user!r} in {table!r}.")
-    explainer = ChurnExplainer(churn_model, top_k=top_k)
+    explainer = ChurnExplainer(churn_model, top_k=top_k, engine=shap_engine.value)
     explanation = explainer.explain(rows.head(1))
     reasons = explainer.reasons(rows.head(1), explanation=explanation).iloc[0]
     probability = float(reasons["churn_probability"])
@@ -679,6 +691,7 @@ def score(
     memory_limit: Annotated[str, typer.Option(
         "--memory-limit", help="DuckDB's memory limit while computing features (it spills past it); "
         "'none' for DuckDB's default (80% of RAM).", rich_help_panel="Output")] = "2GB",
+    shap_engine: ShapEngineOpt = ShapEngine.auto,
     overwrite: OverwriteOpt = False,
     tracking_uri: TrackingOpt = None,
 ) -> None:
@@ -711,7 +724,7 @@ def score(
         warnings.simplefilter("always")
         result = write_scores(churn_model, data, out, overwrite=overwrite, as_of=as_of, id_col=id_col,
                               reasons=reasons.value, top_k=top_k, tiers=tiers, batch_rows=batch_rows,
-                              drift_threshold=drift_threshold,
+                              drift_threshold=drift_threshold, shap_engine=shap_engine.value,
                               memory_limit=None if memory_limit.lower() == "none" else memory_limit)
     _print_scores(console, result)
     for warning in caught:

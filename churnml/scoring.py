@@ -82,7 +82,8 @@ class ScoringResult:
 def score(model: ChurnModel, data: UsageData | pd.DataFrame, *, as_of: str | dt.date | None = None,
           id_col: str | None = None, reasons: Reasons = "tiers", top_k: int = 3,
           tiers: dict[str, float] | None = None, batch_rows: int = 50_000,
-          drift_threshold: float = 0.25, memory_limit: str | None = "2GB") -> ScoringResult:
+          drift_threshold: float = 0.25, memory_limit: str | None = "2GB",
+          shap_engine: str = "auto") -> ScoringResult:
     """Score every eligible account and return the ranked scores in ``result.frame``.
 
     Parameters
@@ -109,6 +110,8 @@ def score(model: ChurnModel, data: UsageData | pd.DataFrame, *, as_of: str | dt.
     memory_limit : str or None, default '2GB'
         DuckDB's memory limit while it computes the features (it spills to disk past
         it); restored afterwards. None leaves DuckDB's own (80% of the RAM).
+    shap_engine : 'auto', 'fast' or 'xgboost'
+        The reasons' TreeSHAP engine (see :class:`~churnml.explain.ChurnExplainer`).
 
     Raises
     ------
@@ -116,7 +119,8 @@ def score(model: ChurnModel, data: UsageData | pd.DataFrame, *, as_of: str | dt.
         A feature present for most training accounts is missing for every scored one.
     """
     with _Run(model, data, as_of=as_of, id_col=id_col, reasons=reasons, top_k=top_k, tiers=tiers,
-              batch_rows=batch_rows, drift_threshold=drift_threshold, memory_limit=memory_limit) as run:
+              batch_rows=batch_rows, drift_threshold=drift_threshold, memory_limit=memory_limit,
+              shap_engine=shap_engine) as run:
         frame = run.ranked().to_arrow_table().to_pandas(date_as_object=False)
         return _warn_drift(run.result(frame=frame))
 
@@ -125,7 +129,7 @@ def write_scores(model: ChurnModel, data: UsageData | pd.DataFrame, path: str | 
                  overwrite: bool = False, as_of: str | dt.date | None = None, id_col: str | None = None,
                  reasons: Reasons = "tiers", top_k: int = 3, tiers: dict[str, float] | None = None,
                  batch_rows: int = 50_000, drift_threshold: float = 0.25,
-                 memory_limit: str | None = "2GB") -> ScoringResult:
+                 memory_limit: str | None = "2GB", shap_engine: str = "auto") -> ScoringResult:
     """Like :func:`score`, but streams the ranked scores to ``path`` (``.parquet`` or ``.csv``) atomically.
 
     Refuses an existing ``path`` unless ``overwrite``.
@@ -134,7 +138,8 @@ def write_scores(model: ChurnModel, data: UsageData | pd.DataFrame, path: str | 
 
     target = check_output(path, overwrite=overwrite, suffixes=TABLE_SUFFIXES)
     with _Run(model, data, as_of=as_of, id_col=id_col, reasons=reasons, top_k=top_k, tiers=tiers,
-              batch_rows=batch_rows, drift_threshold=drift_threshold, memory_limit=memory_limit) as run:
+              batch_rows=batch_rows, drift_threshold=drift_threshold, memory_limit=memory_limit,
+              shap_engine=shap_engine) as run:
         reader = run.ranked().to_arrow_reader(_OUTPUT_ROWS)  # fixed: the file must not depend on batch_rows
         with atomic_output(target, overwrite=overwrite) as handle:
             _write_batches(reader, handle, csv=target.suffix.lower() == ".csv")
@@ -169,7 +174,7 @@ class _Run:
 
     def __init__(self, model: ChurnModel, data: UsageData | pd.DataFrame, *, as_of: str | dt.date | None,
                  id_col: str | None, reasons: Reasons, top_k: int, tiers: dict[str, float] | None,
-                 batch_rows: int, drift_threshold: float, memory_limit: str | None) -> None:
+                 batch_rows: int, drift_threshold: float, memory_limit: str | None, shap_engine: str) -> None:
         if reasons not in ("tiers", "all", "none"):
             raise ConfigError(f"The 'reasons' parameter of score must be 'tiers', 'all' or 'none'. "
                               f"Got {reasons!r} instead.")
@@ -186,6 +191,7 @@ class _Run:
         self.batch_rows = batch_rows
         self.drift_threshold = drift_threshold
         self.memory_limit = memory_limit
+        self.shap_engine = shap_engine
 
     def __enter__(self) -> _Run:
         import contextlib
@@ -299,7 +305,7 @@ class _Run:
         from churnml.explain import ChurnExplainer
         from churnml.model import prepare
 
-        explainer = ChurnExplainer(self.model, top_k=self.top_k)
+        explainer = ChurnExplainer(self.model, top_k=self.top_k, engine=self.shap_engine)
         schema: pa.Schema | None = None
         writer = None
         for features in batches:
