@@ -261,7 +261,7 @@ def render_report(scores: str | os.PathLike[str], *, context: ReportContext | No
         "At-risk accounts", _accounts_table(s["listed"], at_risk),
         f"Ranked by churn probability. Showing the top {min(len(s['listed']), at_risk):,} of {at_risk:,} "
         f"at-risk accounts; the scores file {html.escape(s['path'].name)} has all {n:,}. "
-        "Click a column to sort; type to filter."))
+        "Click a column to sort; type to filter (or open the page with #filter=text)."))
     if context.analytics:
         sections.append(_section("Retention numbers", context.analytics,
                                  "The standard numbers of the whole account base, from the same data."))
@@ -450,11 +450,16 @@ _SCRIPT = """
     count.textContent = "showing " + visible.toLocaleString("en") + " of " +
       Number(count.dataset.total).toLocaleString("en") + " listed accounts";
   }
-  document.getElementById("filter").addEventListener("input", function (e) {
-    var q = e.target.value.toLowerCase();
+  var box = document.getElementById("filter");
+  function filter() {
+    var q = box.value.toLowerCase();
     rows.forEach(function (r) { r.style.display = r.textContent.toLowerCase().indexOf(q) >= 0 ? "" : "none"; });
     show();
-  });
+  }
+  box.addEventListener("input", filter);
+  // a link can carry a filter: report.html#filter=payment
+  var given = /^#filter=(.*)$/.exec(window.location.hash);
+  if (given) { box.value = decodeURIComponent(given[1]); filter(); }
   Array.prototype.forEach.call(table.tHead.rows[0].cells, function (th, i) {
     th.addEventListener("click", function () {
       var asc = !th.classList.contains("asc");

@@ -109,16 +109,22 @@ def test_renders_in_headless_chromium_without_console_errors(scores, tmp_path):
     path, model = scores
     frame = pd.read_parquet(path)
     at_risk = int((frame["risk_tier"] != "low").sum())
-    report = write_report(path, tmp_path / "report.html", model=model, top=100)
+    report = write_report(path, tmp_path / "report.html", model=model, top=300)
     flags = ["--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars", "--no-first-run",
              f"--user-data-dir={tmp_path / 'profile'}", "--enable-logging=stderr", "--v=0"]
     dom = subprocess.run([browser, *flags, "--dump-dom", report.as_uri()], capture_output=True, text=True,
                          timeout=120, check=True)
     # the script ran to its end and counted the listed rows
     assert 'data-ready="yes"' in dom.stdout
-    assert f"showing {min(100, at_risk):,} of {min(100, at_risk):,} listed accounts" in dom.stdout
+    assert f"showing {min(300, at_risk):,} of {min(300, at_risk):,} listed accounts" in dom.stdout
     assert f'data-card="accounts scored">{len(frame):,}<' in dom.stdout
     assert 'data-console-errors="' not in dom.stdout
+    # the filter (from the link): only the listed rows that mention 'medium'
+    listed = frame[frame["risk_tier"] != "low"].head(300)
+    medium = int((listed["risk_tier"] == "medium").sum())
+    dom = subprocess.run([browser, *flags, "--dump-dom", report.as_uri() + "#filter=medium"], capture_output=True,
+                         text=True, timeout=120, check=True)
+    assert f"showing {medium:,} of {len(listed):,} listed accounts" in dom.stdout and 0 < medium < len(listed)
     # the check itself can fail: the same page with a script error and a console.error call
     broken = tmp_path / "broken.html"
     broken.write_text(report.read_text().replace('document.body.dataset.ready = "yes";',
