@@ -11,6 +11,8 @@ from churnml.explain import ChurnExplainer
 from churnml.features import FeatureBuilder, FeatureInfo, FeatureSpec
 from churnml.labelled import LabelledTable, LabelledTableSource
 from churnml.model import ChurnModel, load_model
+from churnml.report import write_report
+from churnml.scoring import ScoringResult, score, write_scores
 from churnml.sources import (
     AccountSource,
     EventSource,
@@ -39,6 +41,7 @@ __all__ = [
     "LabelledTableSource",
     "LoadReport",
     "LoadedTable",
+    "ScoringResult",
     "SubscriptionChurn",
     "SubscriptionSource",
     "TrainingSet",
@@ -46,5 +49,8 @@ __all__ = [
     "build_dataset",
     "load",
     "load_model",
+    "score",
+    "write_report",
+    "write_scores",
     "__version__",
 ]

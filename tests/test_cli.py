@@ -128,3 +128,21 @@ def test_demo_runs_end_to_end_on_a_small_product(tmp_path, monkeypatch):
                               filter_string="tags.`churnml.kind` = 'scoring'")
     assert len(runs) == 1 and runs[0].data.metrics["accounts"] == len(scores)
     assert runs[0].data.tags["model.version"] == "1"
+
+
+@pytest.mark.slow
+def test_demo_on_the_real_online_retail_log(shared_data, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+    result = runner.invoke(app, [
+        "demo", "--out", str(tmp_path / "retail"),
+        "--events", str(shared_data / "online_retail/online_retail.parquet"), "--user-col", "CustomerID",
+        "--time-col", "InvoiceDate", "--value-col", "Quantity * UnitPrice", "--where", "CustomerID IS NOT NULL",
+        "--churn", "inactivity", "--horizon-days", "90"])
+    assert result.exit_code == 0, result.output
+    assert "inactivity churn, 90-day horizon" in result.output and "generate" not in result.output
+    import pandas as pd
+
+    scores = pd.read_parquet(tmp_path / "retail" / "scores.parquet")
+    assert len(scores) > 2_000 and scores["revenue_at_risk"].notna().all()
+    assert (tmp_path / "retail" / "report.html").stat().st_size > 100_000
