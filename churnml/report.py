@@ -362,10 +362,10 @@ def _accounts_table(listed: pd.DataFrame, at_risk: int) -> str:
         cells = []
         for column, value in zip(listed.columns, row):
             if column == "churn_probability":
-                cells.append(f'<td class="num" data-value="{value!r}">{value:.1%}</td>')
+                cells.append(f'<td class="num" data-value="{float(value)!r}">{value:.1%}</td>')
             elif column == "revenue_at_risk":
                 text = "" if pd.isna(value) else f"{value:,.2f}"
-                cells.append(f'<td class="num" data-value="{0 if pd.isna(value) else value!r}">{text}</td>')
+                cells.append(f'<td class="num" data-value="{0.0 if pd.isna(value) else float(value)!r}">{text}</td>')
             elif column == "rank":
                 cells.append(f'<td class="num" data-value="{int(value)}">{int(value):,}</td>')
             elif column == "risk_tier":
