@@ -69,12 +69,16 @@ def _period_start(day: dt.date, period: Period) -> dt.date:
     return day.replace(month=3 * ((day.month - 1) // 3) + 1, day=1)
 
 
+def _add_months(day: dt.date, months: int) -> dt.date:
+    """The first day of the month ``months`` after ``day``'s."""
+    month = day.month - 1 + months
+    return dt.date(day.year + month // 12, month % 12 + 1, 1)
+
+
 def _next(day: dt.date, period: Period) -> dt.date:
     if period == "week":
         return day + dt.timedelta(days=7)
-    months = 1 if period == "month" else 3
-    month = day.month - 1 + months
-    return dt.date(day.year + month // 12, month % 12 + 1, 1)
+    return _add_months(day, 1 if period == "month" else 3)
 
 
 def periods(first: dt.date, end: dt.date, period: Period) -> list[tuple[dt.date, dt.date]]:
@@ -96,13 +100,16 @@ def periods(first: dt.date, end: dt.date, period: Period) -> list[tuple[dt.date,
 def _span(data: UsageData, as_of: str | dt.date | None) -> tuple[dt.date, dt.date]:
     """First day of the data and the end of what it covers (the day after the last event, or ``as_of``)."""
     from churnml._engine_duckdb import time_span
-    from churnml.definitions import parse_dates
 
     first, last = time_span(data)
-    end = last.date() + dt.timedelta(days=1)
-    if as_of is not None:
-        end = min(end, parse_dates([as_of])[0])
-    return first.date(), end
+    return first.date(), _capped(last.date() + dt.timedelta(days=1), as_of)
+
+
+def _capped(end: dt.date, as_of: str | dt.date | None) -> dt.date:
+    """``as_of`` where given, but never past ``end``."""
+    from churnml.definitions import parse_dates
+
+    return end if as_of is None else min(end, parse_dates([as_of])[0])
 
 
 def _periods_table(data: UsageData, spans: list[tuple[dt.date, dt.date]]) -> str:
@@ -371,7 +378,7 @@ def inactive(data: UsageData, *, as_of: str | dt.date | None = None, thresholds:
     if not chosen or chosen[0] < 1:
         raise ConfigError(f"thresholds must be positive day counts. Got {list(thresholds)!r} instead.")
     first, end = _span(data, None)
-    day = end if as_of is None else _span(data, as_of)[1]
+    day = _capped(end, as_of)
     E = _events(data)
     users = data.backend.sql(
         f"SELECT user_id, max(\"timestamp\") AS last_event, "
@@ -444,7 +451,7 @@ def segments(data: UsageData, *, as_of: str | dt.date | None = None, method: Lit
         raise ConfigError(f"The 'method' parameter of segments must be 'rules' or 'quantiles'. Got {method!r} "
                           "instead.")
     first, end = _span(data, None)
-    day = end if as_of is None else _span(data, as_of)[1]
+    day = _capped(end, as_of)
     w = int(frequency_window_days)
     builder = FeatureBuilder(windows=(7, 30, w) if w not in (7, 30) else (7, 30), trend_windows=(30,))
     builder.fit(data, observation_dates=[day])
@@ -573,11 +580,6 @@ def cohorts(data: UsageData, *, as_of: str | dt.date | None = None, max_months: 
     shares.index.name = "cohort"
     shares.columns = ["accounts", *[int(c) for c in shares.columns[1:]]]
     return shares
-
-
-def _add_months(day: dt.date, months: int) -> dt.date:
-    month = day.month - 1 + months
-    return dt.date(day.year + month // 12, month % 12 + 1, 1)
 
 
 def cohort_figure(matrix: pd.DataFrame) -> Figure:

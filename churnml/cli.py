@@ -836,32 +836,20 @@ def _usage_for_analytics(config: Path | None, events: str | None, user_col: str 
 
 def _show(frame: Any, title: str, out: Path | None, overwrite: bool, *, percent: tuple[str, ...] = (),
           index: bool = False) -> None:
-    import math
-
-    import pandas as pd
     from rich import box
     from rich.table import Table
 
     from churnml._io import write_table
+    from churnml.report import format_value
 
     shown = frame.reset_index() if index else frame
     table = Table(title=title, title_justify="left", box=box.SIMPLE_HEAD)
     for column in shown.columns:
         table.add_column(str(column).replace("_", " "), justify="left" if column in ("segment", "feature") else "right")
-
-    def cell(column: str, value: Any) -> str:
-        if value is None or (isinstance(value, float) and math.isnan(value)):
-            return "-"
-        if column in percent or (isinstance(column, int) and isinstance(value, float)):
-            return f"{value:.1%}"
-        if isinstance(value, float):
-            return f"{value:,.2f}"
-        if isinstance(value, (int,)) or (hasattr(value, "dtype") and pd.api.types.is_integer_dtype(value.dtype)):
-            return f"{int(value):,}"
-        return str(value)
-
     for row in shown.itertuples(index=False):
-        table.add_row(*(cell(c, v) for c, v in zip(shown.columns, row)))
+        # cohort columns (months since signup, ints) hold shares
+        table.add_row(*(format_value(v, percent=c in percent or (isinstance(c, int) and isinstance(v, float)))
+                        for c, v in zip(shown.columns, row)))
     console = _console()
     console.print(table)
     if out is not None:

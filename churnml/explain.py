@@ -100,8 +100,8 @@ class ChurnExplainer:
                               f"Got {engine!r} instead.")
         self.model = model
         self.top_k = top_k
-        on_gpu = str(model.info.get("params", {}).get("device", "cpu")).startswith("cuda")
-        self.engine = ("xgboost" if on_gpu else "fast") if engine == "auto" else engine
+        self._on_gpu = str(model.info.get("params", {}).get("device", "cpu")).startswith("cuda")
+        self.engine = ("xgboost" if self._on_gpu else "fast") if engine == "auto" else engine
         self._requested = engine
         self._fast: Any = None
         self.info: dict[str, FeatureInfo] = {f.name: f for f in model.spec.features()} if model.spec else {}
@@ -131,7 +131,7 @@ class ChurnExplainer:
             return Explanation(values=fast.shap_values(matrix_of(prepared)), base_value=fast.base_value,
                                data=prepared, feature_names=self.model.feature_names)
         booster = self.model.booster
-        if str(self.model.info.get("params", {}).get("device", "cpu")).startswith("cuda"):
+        if self._on_gpu:
             booster.set_param({"device": "cuda"})
         contributions = booster.predict(xgb.DMatrix(prepared, enable_categorical=True), pred_contribs=True,
                                         iteration_range=self.model._iterations(), validate_features=False)

@@ -195,6 +195,9 @@ def prepare(frame: pd.DataFrame, columns: list[FeatureColumn]) -> pd.DataFrame:
                 out[c.name] = pd.to_numeric(values, errors="raise").astype("float64")
             except (TypeError, ValueError) as error:
                 raise ConfigError(f"Feature column {c.name!r} must be numeric: {error}") from error
+        elif (isinstance(values.dtype, pd.CategoricalDtype) and not values.cat.ordered
+              and values.cat.categories.tolist() == list(c.levels)):
+            out[c.name] = values  # already on the model's levels (a prepared frame): nothing to redo
         else:
             text = values.astype("object").where(values.notna(), None)
             text = text.map(lambda v: None if v is None else str(v))

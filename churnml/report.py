@@ -31,7 +31,7 @@ if TYPE_CHECKING:
     from churnml.model import ChurnModel
     from churnml.sources import UsageData
 
-__all__ = ["ReportContext", "render_report", "write_report"]
+__all__ = ["ReportContext", "format_value", "render_report", "write_report"]
 
 _REQUIRED = ("user_id", "churn_probability", "risk_tier", "rank")
 
@@ -123,25 +123,31 @@ def _analytics_html(data: UsageData, activation_events: list[str]) -> str:
     return "".join(parts)
 
 
+def format_value(value: Any, *, percent: bool = False) -> str:
+    """One table cell as text: missing as '-', a share as a percentage, numbers with thousands separators.
+
+    >>> format_value(0.1234, percent=True), format_value(1234.5), format_value(1234), format_value(None)
+    ('12.3%', '1,234.50', '1,234', '-')
+    """
+    import numpy as np
+
+    if value is None or (isinstance(value, float | np.floating) and np.isnan(value)):
+        return "-"
+    if percent:
+        return f"{value:.1%}"
+    if isinstance(value, float | np.floating):
+        return f"{value:,.2f}"
+    if isinstance(value, int | np.integer) and not isinstance(value, bool):
+        return f"{int(value):,}"
+    return str(value)
+
+
 def _frame_html(frame: pd.DataFrame, *, percent: set[str] | None = None) -> str:
-    import pandas as pd
-
     percent = percent or set()
-
-    def cell(column: str, value: Any) -> str:
-        if value is None or (isinstance(value, float) and pd.isna(value)):
-            return "-"
-        if column in percent:
-            return f"{value:.1%}"
-        if isinstance(value, float):
-            return f"{value:,.2f}"
-        if isinstance(value, int) or type(value).__name__.startswith("int"):
-            return f"{int(value):,}"
-        return html.escape(str(value))
-
     head = "".join(f"<th>{html.escape(str(c).replace('_', ' '))}</th>" for c in frame.columns)
-    rows = "".join("<tr>" + "".join(f'<td class="num">{cell(c, v)}</td>' for c, v in zip(frame.columns, row))
-                   + "</tr>" for row in frame.itertuples(index=False))
+    rows = "".join("<tr>" + "".join(f'<td class="num">{html.escape(format_value(v, percent=c in percent))}</td>'
+                                    for c, v in zip(frame.columns, row)) + "</tr>"
+                   for row in frame.itertuples(index=False))
     return f'<table class="plain"><thead><tr>{head}</tr></thead><tbody>{rows}</tbody></table>'
 
 
