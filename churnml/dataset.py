@@ -80,7 +80,13 @@ def build_dataset(data: UsageData, definition: ChurnDefinition | None = None, *,
         ``churn_type`` for subscription churn, then the features.
     """
     from churnml._engine_duckdb import compute, time_span
+    from churnml._spark_load import SparkUsageData
 
+    if isinstance(data, SparkUsageData):  # the same set, computed by Spark (a SparkTrainingSet)
+        from churnml import spark
+
+        return spark.build_dataset(data, definition, builder=builder, step_days=step_days,  # type: ignore[return-value]
+                                   observation_dates=observation_dates)
     definition = definition or InactivityChurn()
     builder = builder if builder is not None else FeatureBuilder()
     first, last = time_span(data)

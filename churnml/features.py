@@ -230,7 +230,9 @@ class FeatureBuilder(BaseEstimator):
     max_levels : int, default 30
         Text attributes keep at most this many levels (the most frequent); the
         rest, and levels unseen at fit, become ``other``.
-    engine : {'duckdb'}, default 'duckdb'
+    engine : {'auto', 'duckdb', 'spark'}, default 'auto'
+        Where the features are computed: 'auto' follows the data (:func:`churnml.load`
+        gives DuckDB, :func:`churnml.spark.load` gives Spark); naming one refuses the other.
 
     Attributes
     ----------
@@ -242,7 +244,7 @@ class FeatureBuilder(BaseEstimator):
     def __init__(self, *, windows: Sequence[int] = (7, 30, 90), trend_windows: Sequence[int] = (7, 30),
                  min_type_share: float = 0.005, max_types: int = 20,
                  activation_events: Sequence[str] | None = None, activation_days: int = 14,
-                 max_levels: int = 30, engine: str = "duckdb") -> None:
+                 max_levels: int = 30, engine: str = "auto") -> None:
         self.windows = windows
         self.trend_windows = trend_windows
         self.min_type_share = min_type_share
@@ -274,9 +276,26 @@ class FeatureBuilder(BaseEstimator):
             if not isinstance(value, int) or value < 1:
                 raise ConfigError(f"The {name!r} parameter of FeatureBuilder must be a positive int. "
                                   f"Got {value!r} instead.")
-        if self.engine != "duckdb":
-            raise ConfigError(f"The 'engine' parameter of FeatureBuilder must be 'duckdb'. Got {self.engine!r} "
-                              "instead (the Spark engine comes with issue #9).")
+        if self.engine not in ("auto", "duckdb", "spark"):
+            raise ConfigError(f"The 'engine' parameter of FeatureBuilder must be 'auto', 'duckdb' or 'spark'. "
+                              f"Got {self.engine!r} instead.")
+
+    def _engine(self, data: Any) -> Any:
+        """The engine module that computes features of ``data``."""
+        from churnml._spark_load import SparkUsageData
+
+        kind = "spark" if isinstance(data, SparkUsageData) else "duckdb"
+        if self.engine not in ("auto", kind):
+            raise ConfigError(f"FeatureBuilder(engine={self.engine!r}) got data loaded for {kind}. Fix: load it with "
+                              f"{'churnml.spark.load' if self.engine == 'spark' else 'churnml.load'}, or pass "
+                              f"engine={kind!r}.")
+        if kind == "spark":
+            from churnml import _engine_spark
+
+            return _engine_spark
+        from churnml import _engine_duckdb
+
+        return _engine_duckdb
 
     def _lookback_days(self) -> int:
         """Days of history before a date that the windows and trends read."""
@@ -289,9 +308,8 @@ class FeatureBuilder(BaseEstimator):
         Only events before the last observation date (when given) are looked at,
         so even the choice of types does not peek past the training period.
         """
-        from churnml._engine_duckdb import fit_statistics
-
         self._validate_params()
+        fit_statistics = self._engine(data).fit_statistics
         windows = tuple(sorted(set(self.windows)))
         trend_windows = tuple(sorted(set(self.trend_windows)))
         until = max(parse_dates(observation_dates)) if observation_dates is not None else None
@@ -335,6 +353,8 @@ class FeatureBuilder(BaseEstimator):
                   definition: ChurnDefinition | None = None) -> pd.DataFrame:
         """Features of every user eligible at each date: ``user_id``, ``observation_date``, features.
 
+        A pandas DataFrame for DuckDB data; a Spark DataFrame (same columns) for Spark data.
+
         Parameters
         ----------
         data : UsageData
@@ -343,19 +363,23 @@ class FeatureBuilder(BaseEstimator):
             Decides who is eligible; default ``InactivityChurn()`` (active in the
             last 90 days).
         """
-        from churnml._engine_duckdb import compute
-
         check_is_fitted(self, "spec_")
+        self._validate_params()
+        engine = self._engine(data)
         dates = parse_dates(observation_dates)
         warn_unseen_types(self.spec_, data)
-        return compute(data, self.spec_, definition or InactivityChurn(), dates, labels=False)
+        return engine.compute(data, self.spec_, definition or InactivityChurn(), dates, labels=False)
 
 
 
 def warn_unseen_types(spec: FeatureSpec, data: UsageData) -> None:
     """Warn when ``data`` has event types the spec was not fitted on (they are counted as 'other')."""
-    from churnml._engine_duckdb import event_types
+    from churnml._spark_load import SparkUsageData
 
+    if isinstance(data, SparkUsageData):
+        from churnml._engine_spark import event_types
+    else:
+        from churnml._engine_duckdb import event_types
     unseen = sorted(set(event_types(data)) - set(spec.known_types))
     if unseen:
         warnings.warn(f"{len(unseen)} event type(s) not seen at fit time, e.g. {unseen[0]!r}, are "

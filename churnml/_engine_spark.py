@@ -1,0 +1,395 @@
+"""The feature spec compiled to Spark SQL.
+
+The same :class:`~churnml.features.FeatureSpec` as the DuckDB engine, the same
+feature definitions, the same point-in-time rule (a feature at ``t`` reads only
+events with ``timestamp < t``; a label only events in its label window), and the
+same output columns; tests hold the two engines equal within 1e-9.
+
+The plan suits a cluster rather than one process: events are summed once per
+user and day (per type as columns); each day is handed to the observation dates
+whose reach or label window holds it (an ``explode`` of the few dates that read
+it, not a join with every date), and summed per user and date with filtered
+aggregates. Last timestamps, the first event and activation read all history:
+each user-day goes to a bucket, the first date after it, and the buckets are
+folded into every later date.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import itertools
+from typing import TYPE_CHECKING
+
+from churnml._spark_load import SparkUsageData, qi, ql
+from churnml.definitions import ChurnDefinition, InactivityChurn, SubscriptionChurn
+from churnml.errors import ConfigError
+
+if TYPE_CHECKING:
+    import pandas as pd
+    from pyspark.sql import DataFrame
+
+    from churnml._engine_duckdb import FitStatistics
+    from churnml.features import FeatureSpec
+
+_names = itertools.count(1)
+_NUMERIC = {"tinyint", "smallint", "int", "bigint", "float", "double", "boolean"}
+_MICROS_PER_DAY = "86400000000D"
+
+
+def _view(frame: DataFrame, prefix: str) -> str:
+    """Register ``frame`` as a temporary view under a fresh name; returns the quoted name."""
+    name = f"churnml_{prefix}_{next(_names)}"
+    frame.createOrReplaceTempView(name)
+    return qi(name)
+
+
+def _date(value: dt.date) -> str:
+    return f"DATE'{value.isoformat()}'"
+
+
+def _levels(frame: DataFrame, column: str, max_levels: int) -> list[str]:
+    rows = (frame.where(f"{qi(column)} IS NOT NULL").selectExpr(f"CAST({qi(column)} AS STRING) AS level")
+            .groupBy("level").count().orderBy("count", "level", ascending=[False, True]).limit(max_levels).collect())
+    return [str(r[0]) for r in rows] + ["other"]
+
+
+def fit_statistics(data: SparkUsageData, *, until: dt.date | None, max_levels: int) -> FitStatistics:
+    """What ``FeatureBuilder.fit`` reads, as :func:`churnml._engine_duckdb.fit_statistics` reads it."""
+    from churnml._engine_duckdb import FitStatistics
+
+    events = data.events.frame
+    before = f"`timestamp` < {_date(until)}" if until is not None else "TRUE"
+    type_counts: dict[str, int] = {}
+    if "event_type" in data.events.columns:
+        type_counts = {str(r[0]): int(r[1]) for r in events.where(f"event_type IS NOT NULL AND {before}")
+                       .groupBy("event_type").count().collect()}
+    has_signup = False
+    attributes: dict[str, list[str] | None] = {}
+    if data.accounts is not None:
+        frame, types = data.accounts.frame, data.accounts.types
+        has_signup = "signup_date" in types and bool(frame.selectExpr("count(signup_date)").first()[0])
+        for column, kind in types.items():
+            if column in ("user_id", "signup_date"):
+                continue
+            if kind.split("(")[0] in _NUMERIC or kind.startswith("decimal"):
+                attributes[column] = None
+            elif kind == "string":
+                attributes[column] = _levels(frame, column, max_levels)
+    plan_levels = None
+    if data.subscriptions is not None and "plan" in data.subscriptions.columns:
+        started = data.subscriptions.frame.where(f"start < {_date(until)}") if until is not None \
+            else data.subscriptions.frame
+        plan_levels = _levels(started, "plan", max_levels)
+    return FitStatistics(type_counts=type_counts, has_value="value" in data.events.columns, has_signup=has_signup,
+                         has_subscriptions=data.subscriptions is not None, plan_levels=plan_levels,
+                         attributes=attributes)
+
+
+def event_types(data: SparkUsageData) -> list[str]:
+    if "event_type" not in data.events.columns:
+        return []
+    return [str(r[0]) for r in data.events.frame.where("event_type IS NOT NULL").select("event_type")
+            .distinct().collect()]
+
+
+def time_span(data: SparkUsageData) -> tuple[dt.datetime, dt.datetime]:
+    """First and last event; the last also counts subscription starts and ends."""
+    first, last = data.events.frame.selectExpr("min(`timestamp`)", "max(`timestamp`)").first()
+    if data.subscriptions is not None:
+        stop = "coalesce(`end`, start)" if "end" in data.subscriptions.columns else "start"
+        sub = data.subscriptions.frame.selectExpr(f"max(greatest(start, {stop}))").first()[0]
+        if sub is not None:
+            last = max(last, sub)
+    return first, last
+
+
+def _check_columns(data: SparkUsageData, spec: FeatureSpec) -> None:
+    missing = []
+    if spec.has_value and "value" not in data.events.columns:
+        missing.append("events.value")
+    if spec.event_types and "event_type" not in data.events.columns:
+        missing.append("events.event_type")
+    if spec.has_subscriptions and data.subscriptions is None:
+        missing.append("subscriptions")
+    elif data.subscriptions is not None and "end" not in data.subscriptions.columns:
+        missing.append("subscriptions.end (map it; null means still active)")
+    if spec.attributes and data.accounts is None:
+        missing.append("accounts")
+    elif data.accounts is not None:
+        missing += [f"accounts.{c}" for c in spec.attributes if c not in data.accounts.columns]
+    if missing:
+        raise ConfigError(f"The features were fitted with inputs this data lacks: {', '.join(missing)}. "
+                          "Fix: load the same tables and columns as at fit time.")
+
+
+def compute(data: SparkUsageData, spec: FeatureSpec, definition: ChurnDefinition, dates: list[dt.date], *,
+            labels: bool) -> DataFrame:
+    """Features (and labels) of every eligible user at every date, as a Spark DataFrame.
+
+    Columns as :func:`churnml._engine_duckdb.compute`: ``user_id``, ``observation_date``,
+    (``label``, ``churn_type``), then the spec's features (DOUBLE, or STRING for categories).
+    """
+    _check_columns(data, spec)
+    if isinstance(definition, SubscriptionChurn) and data.subscriptions is None:
+        raise ConfigError("Subscription churn needs a subscriptions table (--subscriptions).")
+    spark = data.spark
+    dates = sorted(dates)
+    L = spec.lookback_days
+    reach = max(L, definition.active_window_days)
+    span = definition.label_span_days if labels else 0
+    obs = spark.createDataFrame([(d, i) for i, d in enumerate(dates, start=1)],
+                                "observation_date DATE, position INT")
+    O = _view(obs, "obs")
+    E = _view(data.events.frame, "events")
+    code = {name: i for i, name in enumerate(spec.type_names)}
+    type_case = "CAST(NULL AS INT)"
+    if "event_type" in data.events.columns and spec.type_names:
+        whens = " ".join(f"WHEN event_type = {ql(src)} THEN {code[name]}" for src, name in spec.event_types.items())
+        type_case = f"CASE WHEN event_type IS NULL THEN NULL {whens} ELSE {code['other']} END"
+    signup_join, signup_day = "", "CAST(NULL AS DATE)"
+    accounts = _view(data.accounts.frame, "accounts") if data.accounts is not None else None
+    if spec.activation_events and spec.has_signup and accounts is not None:
+        signup_join = (f"LEFT JOIN (SELECT user_id AS signup_user, CAST(signup_date AS DATE) AS signup_day "
+                       f"FROM {accounts}) s ON s.signup_user = e.user_id")
+        signup_day = "s.signup_day"
+    value = "e.value" if spec.has_value else "CAST(NULL AS DOUBLE)"
+    upper = max(dates) + dt.timedelta(days=span)
+
+    # Per user and day: counts per type as columns, last timestamps, the day's first event, activation.
+    daily_items = ["count(*) AS n", "max(ts) AS last_ts", "min(ts) AS first_ts", "sum(value) AS value_sum",
+                   "count(value) AS value_n"]
+    daily_items += [f"count_if(type = {code[n]}) AS t_{code[n]}" for n in spec.type_names]
+    daily_items += [f"max(CASE WHEN type = {code[n]} THEN ts END) AS last_{code[n]}" for n in spec.type_names]
+    if spec.activation_events:
+        kinds = ", ".join(str(code[spec.event_types.get(a, "other")]) for a in spec.activation_events)
+        daily_items.append(f"min(CASE WHEN type IN ({kinds}) AND (signup_day IS NULL OR day >= signup_day) "
+                           "THEN day END) AS activation_day")
+    daily = spark.sql(f"""
+        SELECT user_id, day, {', '.join(daily_items)}
+        FROM (SELECT e.user_id, {type_case} AS type, e.`timestamp` AS ts, CAST(e.`timestamp` AS DATE) AS day,
+                     {signup_day} AS signup_day, {value} AS value
+              FROM {E} e {signup_join} WHERE e.`timestamp` < {_date(upper)}) ev
+        GROUP BY user_id, day""")
+    D = _view(daily, "daily")
+
+    # Recent days: each handed to the dates whose reach (or label window) holds it; db = days before the date.
+    listed = ", ".join(_date(d) for d in dates)
+    informs = (f"filter(array({listed}), t -> day >= date_sub(t, {reach}) AND day < date_add(t, {span}))")
+
+    def since(days: int) -> str:
+        return f"db BETWEEN 1 AND {days}"
+
+    counted = sorted(set(spec.windows) | set(spec.trend_windows) |
+                     ({definition.active_window_days} if isinstance(definition, InactivityChurn) else set()))
+    recent = []
+    for w in counted:
+        recent.append(f"sum(n) FILTER (WHERE {since(w)}) AS n_{w}")
+        recent += [f"sum(t_{code[n]}) FILTER (WHERE {since(w)}) AS n_{code[n]}_{w}" for n in spec.type_names]
+        recent.append(f"count_if({since(w)}) AS active_{w}")
+    for w in spec.trend_windows:
+        previous = f"db BETWEEN {w + 1} AND {2 * w}"
+        recent.append(f"sum(n) FILTER (WHERE {previous}) AS previous_{w}")
+        recent += [f"nullif(sum(t_{code[n]}) FILTER (WHERE {previous}), 0) AS previous_{code[n]}_{w}"
+                   for n in spec.type_names]
+    if spec.has_value:
+        recent += [f"sum(value_sum) FILTER (WHERE {since(w)}) AS value_sum_{w}" for w in spec.windows]
+        recent += [f"sum(value_n) FILTER (WHERE {since(w)}) AS value_n_{w}" for w in spec.windows]
+    recent.append(f"count_if({since(L)}) AS active_lookback")
+    recent.append(f"max(db) FILTER (WHERE {since(L)}) AS oldest_active")
+    if labels and isinstance(definition, InactivityChurn):
+        recent.append(f"sum(n) FILTER (WHERE db BETWEEN {1 - span} AND {-definition.lead_time_days}) "
+                      "AS label_window_events")
+    windowed = spark.sql(f"""
+        SELECT user_id, observation_date, {', '.join(recent)}
+        FROM (SELECT d.*, observation_date, datediff(observation_date, day) AS db
+              FROM {D} d LATERAL VIEW explode({informs}) x AS observation_date)
+        GROUP BY user_id, observation_date""")
+    W = _view(windowed, "windowed")
+
+    # All history before each date: days bucketed by the first date after them, folded into later dates.
+    buckets = " ".join(f"WHEN day < {_date(d)} THEN {i}" for i, d in enumerate(dates, start=1))
+    carried = [("last_ts", "max"), ("first_ts", "min")] + [(f"last_{code[n]}", "max") for n in spec.type_names]
+    if spec.activation_events:
+        carried.append(("activation_day", "min"))
+    folded = ", ".join(f"{how}({c}) AS {c}" for c, how in carried)
+    history = spark.sql(f"""
+        SELECT b.user_id, o.observation_date, {folded}
+        FROM (SELECT user_id, bucket, {folded}
+              FROM (SELECT *, CASE {buckets} END AS bucket FROM {D}) WHERE bucket IS NOT NULL
+              GROUP BY user_id, bucket) b
+        JOIN {O} o ON o.position >= b.bucket
+        GROUP BY b.user_id, o.observation_date""")
+    H = _view(history, "history")
+
+    islands = None
+    if isinstance(definition, SubscriptionChurn) or spec.has_subscriptions:
+        assert data.subscriptions is not None
+        gap = definition.gap_tolerance_days if isinstance(definition, SubscriptionChurn) else 0
+        S = _view(data.subscriptions.frame, "subscriptions")
+        islands = _view(spark.sql(_islands_sql(S, gap, data.subscriptions.columns)), "islands")
+    if isinstance(definition, InactivityChurn):
+        signup = ""
+        if accounts is not None and "signup_date" in data.accounts.columns:  # type: ignore[union-attr]
+            signup = (f" AND NOT EXISTS (SELECT 1 FROM {accounts} a WHERE a.user_id = w.user_id "
+                      "AND a.signup_date >= w.observation_date)")
+        keys = spark.sql(f"SELECT w.user_id, w.observation_date FROM {W} w WHERE w.n_{definition.active_window_days} "
+                         f"> 0{signup}")
+    else:
+        keys = spark.sql(f"SELECT DISTINCT i.user_id, o.observation_date FROM {islands} i JOIN {O} o "
+                         "ON i.cover_start < o.observation_date AND i.cover_stop > o.observation_date")
+    K = _view(keys, "keys")
+    select, joins = _assemble(data, spec, K, accounts, islands)
+    label_select = ""
+    if labels:
+        label_select, label_join = _label_sql(definition, islands)
+        if label_join:
+            joins.append(label_join)
+    return spark.sql(f"""
+        SELECT k.user_id, k.observation_date{label_select}, {', '.join(select)}
+        FROM {K} k LEFT JOIN {W} w ON w.user_id = k.user_id AND w.observation_date = k.observation_date
+        LEFT JOIN {H} h ON h.user_id = k.user_id AND h.observation_date = k.observation_date
+        {' '.join(joins)}""")
+
+
+def _islands_sql(S: str, gap: int, columns: tuple[str, ...]) -> str:
+    reason = "end_reason" if "end_reason" in columns else "CAST(NULL AS STRING)"
+    stop = "coalesce(`end`, TIMESTAMP'9999-12-31 00:00:00')" if "end" in columns else "TIMESTAMP'9999-12-31 00:00:00'"
+    return f"""
+    WITH s AS (SELECT user_id, start, {stop} AS stop, {reason} AS end_reason FROM {S}),
+    ordered AS (
+        SELECT *, max(stop) OVER (PARTITION BY user_id ORDER BY start, stop
+                                  ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING) AS reach FROM s),
+    numbered AS (
+        SELECT *, sum(CASE WHEN reach IS NULL OR start > reach + INTERVAL {gap} DAY THEN 1 ELSE 0 END)
+                  OVER (PARTITION BY user_id ORDER BY start, stop ROWS UNBOUNDED PRECEDING) AS island FROM ordered)
+    SELECT user_id, island, min(start) AS cover_start, max(stop) AS cover_stop, max_by(end_reason, stop) AS end_reason
+    FROM numbered GROUP BY user_id, island"""
+
+
+def _assemble(data: SparkUsageData, spec: FeatureSpec, K: str, accounts: str | None,
+              islands: str | None) -> tuple[list[str], list[str]]:
+    """SELECT items in the spec's feature order (w: windowed, h: history, a: accounts), and joins."""
+    code = {name: i for i, name in enumerate(spec.type_names)}
+    L = spec.lookback_days
+    joins: list[str] = []
+    first_day = "CAST(h.first_ts AS DATE)"
+    signup_ref = first_day
+    if accounts is not None:
+        joins.append(f"LEFT JOIN {accounts} a ON a.user_id = k.user_id")
+        if spec.has_signup:
+            signup_ref = f"coalesce(CAST(a.signup_date AS DATE), {first_day})"
+
+    def days_since(column: str) -> str:
+        return (f"CAST(unix_micros(CAST(k.observation_date AS TIMESTAMP)) - unix_micros(h.{column}) AS DOUBLE) "
+                f"/ {_MICROS_PER_DAY}")
+
+    def count(column: str) -> str:
+        return f"CAST(coalesce(w.{column}, 0) AS DOUBLE)"
+
+    def ratio(numerator: str, denominator: str) -> str:
+        return f"CAST({numerator} AS DOUBLE) / nullif(CAST({denominator} AS DOUBLE), 0)"
+
+    select = [f"{days_since('last_ts')} AS days_since_last_event"]
+    select += [f"{days_since(f'last_{code[n]}')} AS {qi(f'days_since_last_{n}')}" for n in spec.type_names]
+    for w in spec.windows:
+        select.append(f"{count(f'n_{w}')} AS {qi(f'count_events_{w}d')}")
+        select += [f"{count(f'n_{code[n]}_{w}')} AS {qi(f'count_{n}_{w}d')}" for n in spec.type_names]
+        select.append(f"{count(f'active_{w}')} AS {qi(f'active_days_{w}d')}")
+        if spec.has_value:
+            select.append(f"coalesce(w.value_sum_{w}, 0D) AS {qi(f'value_sum_{w}d')}")
+            select.append(f"{ratio(f'w.value_sum_{w}', f'w.value_n_{w}')} AS {qi(f'value_mean_{w}d')}")
+        if spec.type_names:
+            used = " + ".join(f"CAST(coalesce(w.n_{code[n]}_{w}, 0) > 0 AS INT)" for n in spec.type_names)
+            select.append(f"CAST({used} AS DOUBLE) AS {qi(f'distinct_types_{w}d')}")
+    for w in spec.trend_windows:
+        select.append(f"{ratio(f'coalesce(w.n_{w}, 0) - w.previous_{w}', f'w.previous_{w}')} "
+                      f"AS {qi(f'trend_count_{w}d')}")
+        for n in spec.type_names:
+            c = code[n]
+            select.append(f"{ratio(f'coalesce(w.n_{c}_{w}, 0) - w.previous_{c}_{w}', f'w.previous_{c}_{w}')} "
+                          f"AS {qi(f'trend_count_{n}_{w}d')}")
+    select.append(f"CAST(datediff(k.observation_date, {signup_ref}) AS DOUBLE) AS tenure_days")
+    newest = "datediff(k.observation_date, CAST(h.last_ts AS DATE))"
+    gap = ratio(f"w.oldest_active - {newest}", "w.active_lookback - 1")
+    select.append(f"{gap} AS mean_gap_days")
+    select.append(f"{days_since('last_ts')} / nullif({gap}, 0) AS overdue_ratio")
+    if spec.activation_events:
+        done = (f"(h.activation_day < date_add({signup_ref}, {spec.activation_days}) "
+                "AND h.activation_day < k.observation_date)")
+        select.append(f"CASE WHEN {done} THEN 1.0D ELSE 0.0D END AS activated")
+        select.append(f"CASE WHEN {done} THEN CAST(datediff(h.activation_day, {signup_ref}) AS DOUBLE) END "
+                      "AS days_to_activation")
+    if spec.has_subscriptions:
+        assert data.subscriptions is not None and islands is not None
+        S = _view(data.subscriptions.frame, "subscriptions")
+        has_mrr = "mrr" in data.subscriptions.columns
+        mrr = "mrr" if has_mrr else "CAST(NULL AS DOUBLE)"
+
+        def running_at(alias: str, days_before: int, plan: str) -> str:
+            at = f"CAST(date_sub(k2.observation_date, {days_before}) AS TIMESTAMP)"
+            return f"""LEFT JOIN (
+            SELECT k2.user_id, k2.observation_date, {plan} AS plan,
+                   {"max_by(s.mrr, s.start)" if has_mrr else "CAST(NULL AS DOUBLE)"} AS mrr
+            FROM {K} k2 JOIN {S} s ON s.user_id = k2.user_id AND s.start < {at}
+             AND (s.`end` IS NULL OR s.`end` > {at})
+            GROUP BY k2.user_id, k2.observation_date) {alias}
+            ON {alias}.user_id = k.user_id AND {alias}.observation_date = k.observation_date"""
+
+        joins.append(running_at("cur", 0, "max_by(s.plan, s.start)" if spec.plan_levels is not None else "NULL"))
+        joins.append(running_at("past", L, "NULL"))
+        joins.append(f"""LEFT JOIN (
+            SELECT i.user_id, k2.observation_date, max(i.cover_start) AS cover_start FROM {K} k2
+            JOIN {islands} i ON i.user_id = k2.user_id AND i.cover_start < k2.observation_date
+             AND i.cover_stop > k2.observation_date
+            GROUP BY i.user_id, k2.observation_date) cov
+            ON cov.user_id = k.user_id AND cov.observation_date = k.observation_date""")
+        joins.append(f"""LEFT JOIN (
+            SELECT k2.user_id, k2.observation_date, count(*) AS downgrades FROM {K} k2
+            JOIN (SELECT user_id, start, {mrr} AS mrr,
+                         lag({mrr}) OVER (PARTITION BY user_id ORDER BY start) AS previous_mrr FROM {S}) s
+              ON s.user_id = k2.user_id AND s.start >= CAST(date_sub(k2.observation_date, {L}) AS TIMESTAMP)
+              AND s.start < CAST(k2.observation_date AS TIMESTAMP)
+            WHERE s.mrr < s.previous_mrr GROUP BY k2.user_id, k2.observation_date) dg
+            ON dg.user_id = k.user_id AND dg.observation_date = k.observation_date""")
+        if spec.plan_levels is not None:
+            select.append(f"{_levelled('cur.plan', spec.plan_levels)} AS plan")
+        select.append("CAST(cur.mrr AS DOUBLE) AS mrr")
+        select.append("CAST(datediff(k.observation_date, CAST(cov.cover_start AS DATE)) AS DOUBLE) "
+                      "AS subscription_tenure_days")
+        select.append(f"CAST(cur.mrr - past.mrr AS DOUBLE) AS {qi(f'mrr_change_{L}d')}")
+        select.append(f"CAST(coalesce(dg.downgrades, 0) AS DOUBLE) AS {qi(f'downgrades_{L}d')}")
+    for column, name in spec.attribute_names().items():
+        levels = spec.attributes[column]
+        if levels is None:
+            select.append(f"CAST(a.{qi(column)} AS DOUBLE) AS {qi(name)}")
+        else:
+            select.append(f"{_levelled(f'CAST(a.{qi(column)} AS STRING)', levels)} AS {qi(name)}")
+    return select, joins
+
+
+def _levelled(value: str, levels: list[str]) -> str:
+    kept = ", ".join(ql(v) for v in levels if v != "other")
+    inside = f"{value} IN ({kept})" if kept else "FALSE"
+    return f"CASE WHEN {value} IS NULL THEN NULL WHEN {inside} THEN {value} ELSE 'other' END"
+
+
+def _label_sql(definition: ChurnDefinition, islands: str | None) -> tuple[str, str]:
+    lead, horizon = definition.lead_time_days, definition.horizon_days
+    if isinstance(definition, InactivityChurn):
+        return ", CAST(coalesce(w.label_window_events, 0) = 0 AS TINYINT) AS label", ""
+    assert islands is not None and isinstance(definition, SubscriptionChurn)
+    reasons = ", ".join(ql(r.lower()) for r in definition.involuntary_reasons)
+    join = (f"LEFT JOIN {islands} li ON li.user_id = k.user_id AND li.cover_start < k.observation_date "
+            "AND li.cover_stop > k.observation_date")
+    churned = f"(li.cover_stop < CAST(k.observation_date AS TIMESTAMP) + INTERVAL {lead + horizon} DAY)"
+    select = (f", CAST({churned} AS TINYINT) AS label, CASE WHEN NOT {churned} THEN NULL "
+              f"WHEN lower(li.end_reason) IN ({reasons}) THEN 'involuntary' ELSE 'voluntary' END AS churn_type")
+    return select, join
+
+
+def to_pandas(frame: DataFrame, spec: FeatureSpec) -> pd.DataFrame:
+    """A computed Spark frame in pandas, ordered and typed as the DuckDB engine returns it."""
+    from churnml._engine_duckdb import typed
+
+    out = frame.orderBy("observation_date", "user_id").toPandas()
+    return typed(out, spec)
