@@ -265,6 +265,18 @@ class ChurnModel:
 
     # ------------------------------------------------------------- files
 
+    def files(self) -> dict[str, bytes]:
+        """The model's files as bytes (data only: UBJSON and JSON), as :meth:`save` writes them and
+        :func:`model_from_files` reads them (how Spark ships a model to its executors)."""
+        return {
+            "booster.ubj": bytes(self.booster.save_raw(raw_format="ubj")),
+            "calibrator.json": _json_bytes(self.calibrator.to_dict()),
+            "features.json": _json_bytes({
+                "columns": [c.to_dict() for c in self.columns],
+                "spec": json.loads(self.spec.to_json()) if self.spec is not None else None}),
+            "model.json": _json_bytes({"definition": self.definition, **self.info}),
+        }
+
     def save(self, folder: str | os.PathLike[str], *, overwrite: bool = False) -> Path:
         """Write the model folder through a temporary folder and a rename."""
         target = Path(folder)
@@ -274,14 +286,7 @@ class ChurnModel:
         target.parent.mkdir(parents=True, exist_ok=True)
         staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
         try:
-            contents = {
-                "booster.ubj": bytes(self.booster.save_raw(raw_format="ubj")),
-                "calibrator.json": _json_bytes(self.calibrator.to_dict()),
-                "features.json": _json_bytes({
-                    "columns": [c.to_dict() for c in self.columns],
-                    "spec": json.loads(self.spec.to_json()) if self.spec is not None else None}),
-                "model.json": _json_bytes({"definition": self.definition, **self.info}),
-            }
+            contents = self.files()
             for name, data in contents.items():
                 (staging / name).write_bytes(data)
             manifest = {"format": FORMAT, "format_version": FORMAT_VERSION,
@@ -308,10 +313,6 @@ def load_model(folder: str | os.PathLike[str]) -> ChurnModel:
     ModelFileError
         A file is missing, truncated, altered, or not what it claims to be.
     """
-    import xgboost as xgb
-
-    from churnml.features import FeatureSpec
-
     root = Path(folder)
     if not (root / "manifest.json").is_file():
         raise ModelFileError(f"{str(root)!r} is not a churnml model folder: it has no manifest.json.")
@@ -334,13 +335,22 @@ def load_model(folder: str | os.PathLike[str]) -> ChurnModel:
                                  f"instead of {str(expected)[:12]}...): it was altered or truncated. "
                                  "Fix: export the model again.")
         verified[name] = data
+    return model_from_files(verified)
+
+
+def model_from_files(files: dict[str, bytes]) -> ChurnModel:
+    """A model from the bytes of its files (:meth:`ChurnModel.files`); parses data only, never code."""
+    import xgboost as xgb
+
+    from churnml.features import FeatureSpec
+
     booster = xgb.Booster()
     try:
-        booster.load_model(bytearray(verified["booster.ubj"]))
+        booster.load_model(bytearray(files["booster.ubj"]))
     except xgb.core.XGBoostError as error:
         raise ModelFileError(f"booster.ubj is not an XGBoost UBJSON model: {error}") from error
-    features = _parse_json(verified["features.json"], "features.json")
-    info = _parse_json(verified["model.json"], "model.json")
+    features = _parse_json(files["features.json"], "features.json")
+    info = _parse_json(files["model.json"], "model.json")
     try:
         columns = [FeatureColumn(c["name"], tuple(c["levels"]) if c["levels"] is not None else None)
                    for c in features["columns"]]
@@ -349,7 +359,7 @@ def load_model(folder: str | os.PathLike[str]) -> ChurnModel:
         raise ModelFileError(f"features.json lacks a field the model needs: {error}") from error
     definition = info.pop("definition", None)
     return ChurnModel(booster=booster, calibrator=calibrator_from_dict(_parse_json(
-        verified["calibrator.json"], "calibrator.json")), columns=columns, spec=spec,
+        files["calibrator.json"], "calibrator.json")), columns=columns, spec=spec,
         definition=definition, info=info)
 
 

@@ -241,7 +241,7 @@ class _Run:
             from churnml.model import prepare
 
             prepare(frame.head(0), model.columns)  # names any missing feature column
-            self._check_missing({c.name: int(frame[c.name].notna().sum()) for c in model.columns}, len(frame))
+            check_missing(self.model, {c.name: int(frame[c.name].notna().sum()) for c in model.columns}, len(frame))
             day = _parse_day(self.as_of) if self.as_of is not None else None
             features = frame.rename(columns={self.id_col: "user_id"})[["user_id", *model.feature_names]]
             return (features.iloc[i:i + self.batch_rows] for i in range(0, len(features), self.batch_rows)), \
@@ -272,29 +272,9 @@ class _Run:
         names = self.model.feature_names
         row = data.backend.fetchone(f"SELECT count(*), {', '.join(f'count({qi(n)})' for n in names)} FROM {table}")
         assert row is not None
-        self._check_missing(dict(zip(names, row[1:])), int(row[0]))
+        check_missing(self.model, dict(zip(names, row[1:])), int(row[0]))
         reader = data.backend.sql(f"SELECT * FROM {table}").to_arrow_reader(self.batch_rows)
         return (typed(batch.to_pandas(), spec) for batch in reader), day, int(row[0])
-
-    def _check_missing(self, present: dict[str, int], rows: int) -> None:
-        """Refuse when an input the model relies on is absent: a feature that training had for most rows
-        is missing for every scored account (by chance that has a probability below 1e-6)."""
-        reference = (self.model.info.get("drift") or {}).get("features", {})
-        absent = []
-        for name, count in present.items():
-            if count or name not in reference or rows == 0:
-                continue
-            missing_share = float(reference[name]["shares"][-1])
-            if missing_share < 0.5 and rows * math.log(max(missing_share, 1e-12)) < math.log(_MISSING_BY_CHANCE):
-                absent.append((name, missing_share))
-        if absent:
-            name, share = absent[0]
-            raise MissingFeatureError(
-                f"{len(absent)} feature(s) are missing for all {rows:,} scored accounts but were present for "
-                f"most training accounts, e.g. {name!r} (missing for {share:.0%} at training): "
-                f"{', '.join(n for n, _ in absent[:8])}{', ...' if len(absent) > 8 else ''}. Its input is "
-                "missing from this data (a table, a column or an event type). Fix: load the same inputs as at "
-                "training.", column=name, n_bad=rows, example=None)
 
     # ------------------------------------------------------------- scoring
 
@@ -303,37 +283,17 @@ class _Run:
         import pyarrow.parquet as pq
 
         from churnml.explain import ChurnExplainer
-        from churnml.model import prepare
 
         explainer = ChurnExplainer(self.model, top_k=self.top_k, engine=self.shap_engine)
         schema: pa.Schema | None = None
         writer = None
         for features in batches:
-            prepared = prepare(features, self.model.columns)
-            probability = self.model._calibrated(self.model._raw(prepared))
-            tier = _tier(probability, self.thresholds)
-            out = pd.DataFrame({"user_id": features["user_id"].to_numpy(),
-                                "as_of": pd.Series([self.day] * len(features), dtype="object"),
-                                "churn_probability": probability, "risk_tier": tier})
-            monthly = _monthly_revenue(features, self.model)
-            if monthly is not None:
-                out["revenue_at_risk"] = probability * monthly
+            out, prepared, explained = score_chunk(self.model, features, day=self.day, thresholds=self.thresholds,
+                                                   reasons=self.reasons, top_k=self.top_k, explainer=explainer)
+            tier = out["risk_tier"].to_numpy()
+            if "revenue_at_risk" in out:
                 self.revenue = (self.revenue or 0.0) + float(np.nansum(out["revenue_at_risk"]))
-            wanted = (np.ones(len(out), dtype=bool) if self.reasons == "all"
-                      else tier != "low" if self.reasons == "tiers" else np.zeros(len(out), dtype=bool))
-            for i in range(1, self.top_k + 1):
-                out[f"reason_{i}"] = pd.Series([None] * len(out), dtype="object")
-                out[f"reason_{i}_feature"] = pd.Series([None] * len(out), dtype="object")
-                out[f"reason_{i}_contribution"] = np.nan
-            if wanted.any():
-                rows = np.flatnonzero(wanted)
-                explained = explainer.reasons(prepared.iloc[rows])
-                for i in range(1, self.top_k + 1):
-                    for suffix in ("", "_feature", "_contribution"):
-                        column = f"reason_{i}{suffix}"
-                        if column in explained:
-                            out.loc[out.index[rows], column] = explained[column].to_numpy()
-                self.explained += len(rows)
+            self.explained += explained
             for name in TIERS:
                 self.tier_counts[name] += int((tier == name).sum())
             if self.counter is not None:
@@ -375,6 +335,59 @@ class _Run:
 
 
 # ----------------------------------------------------------------- helpers
+
+
+def check_missing(model: ChurnModel, present: dict[str, int], rows: int) -> None:
+    """Refuse when an input the model relies on is absent: a feature that training had for most rows
+    is missing for every scored account (by chance that has a probability below 1e-6)."""
+    reference = (model.info.get("drift") or {}).get("features", {})
+    absent = []
+    for name, count in present.items():
+        if count or name not in reference or rows == 0:
+            continue
+        missing_share = float(reference[name]["shares"][-1])
+        if missing_share < 0.5 and rows * math.log(max(missing_share, 1e-12)) < math.log(_MISSING_BY_CHANCE):
+            absent.append((name, missing_share))
+    if absent:
+        name, share = absent[0]
+        raise MissingFeatureError(
+            f"{len(absent)} feature(s) are missing for all {rows:,} scored accounts but were present for "
+            f"most training accounts, e.g. {name!r} (missing for {share:.0%} at training): "
+            f"{', '.join(n for n, _ in absent[:8])}{', ...' if len(absent) > 8 else ''}. Its input is "
+            "missing from this data (a table, a column or an event type). Fix: load the same inputs as at "
+            "training.", column=name, n_bad=rows, example=None)
+
+
+def score_chunk(model: ChurnModel, features: pd.DataFrame, *, day: dt.date | None, thresholds: dict[str, float],
+                reasons: Reasons, top_k: int, explainer: Any) -> tuple[pd.DataFrame, pd.DataFrame, int]:
+    """Score one chunk of feature rows (with ``user_id``): the output columns but ``rank``, the model's
+    prepared input, and how many accounts got reasons. The DuckDB and Spark paths both call this."""
+    from churnml.model import prepare
+
+    prepared = prepare(features, model.columns)
+    probability = model._calibrated(model._raw(prepared))
+    tier = _tier(probability, thresholds)
+    out = pd.DataFrame({"user_id": features["user_id"].to_numpy(),
+                        "as_of": pd.Series([day] * len(features), dtype="object"),
+                        "churn_probability": probability, "risk_tier": tier})
+    monthly = _monthly_revenue(features, model)
+    if monthly is not None:
+        out["revenue_at_risk"] = probability * monthly
+    wanted = (np.ones(len(out), dtype=bool) if reasons == "all"
+              else tier != "low" if reasons == "tiers" else np.zeros(len(out), dtype=bool))
+    for i in range(1, top_k + 1):
+        out[f"reason_{i}"] = pd.Series([None] * len(out), dtype="object")
+        out[f"reason_{i}_feature"] = pd.Series([None] * len(out), dtype="object")
+        out[f"reason_{i}_contribution"] = np.nan
+    if wanted.any():
+        rows = np.flatnonzero(wanted)
+        explained = explainer.reasons(prepared.iloc[rows])
+        for i in range(1, top_k + 1):
+            for suffix in ("", "_feature", "_contribution"):
+                column = f"reason_{i}{suffix}"
+                if column in explained:
+                    out.loc[out.index[rows], column] = explained[column].to_numpy()
+    return out, prepared, int(wanted.sum())
 
 
 def _check_inputs(data: UsageData, spec: Any, day: dt.date) -> None:
