@@ -65,6 +65,7 @@ class Churn(str, enum.Enum):
 
 class Engine(str, enum.Enum):
     duckdb = "duckdb"
+    spark = "spark"
 
 
 ChurnOpt = Annotated[Optional[Churn], typer.Option(
@@ -82,7 +83,12 @@ GapOpt = Annotated[Optional[int], typer.Option(
 LeadOpt = Annotated[Optional[int], typer.Option(
     "--lead-time-days", min=0, help="Gap between the features' cutoff and the label window (default 0).",
     rich_help_panel="Churn")]
-EngineOpt = Annotated[Engine, typer.Option("--engine", help="Where the features are computed.")]
+EngineOpt = Annotated[Engine, typer.Option(
+    "--engine", help="Where the features are computed: DuckDB on this machine, or Spark (pip install "
+    "'churnml[spark]'; the output is then a Parquet folder written by Spark).", rich_help_panel="Engine")]
+SparkMasterOpt = Annotated[str, typer.Option(
+    "--spark-master", help="Spark master URL for --engine spark (local[*], yarn, spark://HOST:7077, k8s://...). "
+    "Under spark-submit the session it made is used.", rich_help_panel="Engine")]
 ActivationOpt = Annotated[Optional[list[str]], typer.Option(
     "--activation-event", help="Event type that marks activation (repeatable).", rich_help_panel="Features")]
 WindowsOpt = Annotated[Optional[str], typer.Option(
@@ -136,15 +142,31 @@ def _settings(config: Path | None) -> Any:
 def _load_usage(settings: Any, events: str | None, user_col: str | None,
                 time_col: str | None, type_col: str | None, value_col: str | None,
                 where: str | None, duplicates: str | None, subscriptions: str | None,
-                accounts: str | None) -> Any:
+                accounts: str | None, *, spark_master: str | None = None) -> Any:
+    """The event log (and tables) loaded into DuckDB, or on Spark when ``spark_master`` is given."""
     from churnml.sources import load
 
     event_source = settings.source("events", {
         "path": events, "user_id": user_col, "timestamp": time_col, "event_type": type_col,
         "value": value_col, "where": where, "duplicates": duplicates})
-    return load(event_source,  # type: ignore[arg-type]
-                settings.source("subscriptions", {"path": subscriptions}),  # type: ignore[arg-type]
-                settings.source("accounts", {"path": accounts}))  # type: ignore[arg-type]
+    tables = (event_source, settings.source("subscriptions", {"path": subscriptions}),
+              settings.source("accounts", {"path": accounts}))
+    if spark_master is not None:
+        from churnml import spark
+
+        return spark.load(spark.session(spark_master), *tables)  # type: ignore[arg-type]
+    return load(*tables)  # type: ignore[arg-type]
+
+
+def _spark_output(frame: Any, out: Path, overwrite: bool) -> str:
+    """Write a Spark DataFrame as a Parquet folder (Spark's job commit: all files or none)."""
+    from churnml.errors import ConfigError
+
+    target = str(out)
+    if "://" not in target and out.exists() and not overwrite:
+        raise ConfigError(f"{target!r} already exists. Fix: pass --overwrite or choose another path.")
+    frame.write.mode("overwrite" if overwrite else "errorifexists").parquet(target)
+    return target
 
 
 def _load_labelled(table: str, label: str | None, id_col: str | None) -> Any:
@@ -402,6 +424,7 @@ def features(
     config: Config = None,
     churn: ChurnOpt = None, horizon_days: HorizonOpt = None, active_window_days: ActiveWindowOpt = None,
     gap_tolerance_days: GapOpt = None, lead_time_days: LeadOpt = None, engine: EngineOpt = Engine.duckdb,
+    spark_master: SparkMasterOpt = "local[*]",
     windows: WindowsOpt = None, trend_windows: TrendWindowsOpt = None,
     activation_event: ActivationOpt = None, overwrite: OverwriteOpt = False,
 ) -> None:
@@ -410,12 +433,15 @@ def features(
 
     settings = _settings(config)
     data = _load_usage(settings, events, user_col, time_col, type_col, value_col, where, duplicates,
-                       subscriptions, accounts)
+                       subscriptions, accounts, spark_master=spark_master if engine is Engine.spark else None)
     definition = _definition(settings, churn, horizon_days, active_window_days, gap_tolerance_days, lead_time_days)
     builder = _builder(settings, windows, trend_windows, activation_event, engine)
     frame = builder.fit(data, observation_dates=[as_of]).transform(data, [as_of], definition=definition)
-    path = write_table(frame, out, overwrite=overwrite)
-    _console().print(f"wrote {len(frame):,} users x {len(builder.feature_names_out_)} features as of {as_of} "
+    if engine is Engine.spark:
+        path, rows = _spark_output(frame, out, overwrite), frame.sparkSession.read.parquet(str(out)).count()
+    else:
+        path, rows = write_table(frame, out, overwrite=overwrite), len(frame)
+    _console().print(f"wrote {rows:,} users x {len(builder.feature_names_out_)} features as of {as_of} "
                      f"to {path}", soft_wrap=True)
 
 
@@ -432,7 +458,8 @@ def dataset(
         "--step-days", min=1, help="Days between observation dates (default 30).")] = None,
     dates: Annotated[Optional[str], typer.Option(
         "--dates", help="Explicit observation dates, comma-separated (instead of the grid).")] = None,
-    engine: EngineOpt = Engine.duckdb, windows: WindowsOpt = None, trend_windows: TrendWindowsOpt = None,
+    engine: EngineOpt = Engine.duckdb, spark_master: SparkMasterOpt = "local[*]",
+    windows: WindowsOpt = None, trend_windows: TrendWindowsOpt = None,
     activation_event: ActivationOpt = None, overwrite: OverwriteOpt = False,
 ) -> None:
     """The point-in-time training set: one row per eligible user and observation date, with its label."""
@@ -443,23 +470,33 @@ def dataset(
 
     settings = _settings(config)
     data = _load_usage(settings, events, user_col, time_col, type_col, value_col, where, duplicates,
-                       subscriptions, accounts)
+                       subscriptions, accounts, spark_master=spark_master if engine is Engine.spark else None)
     definition = _definition(settings, churn, horizon_days, active_window_days, gap_tolerance_days, lead_time_days)
     training = build_dataset(
         data, definition, builder=_builder(settings, windows, trend_windows, activation_event, engine),
         step_days=settings.step_days(step_days), observation_dates=dates.split(",") if dates else None)
-    path = write_table(training.frame, out, overwrite=overwrite)
+    if engine is Engine.spark:
+        path = _spark_output(training.frame, out, overwrite)
+        written = training.frame.sparkSession.read.parquet(path)
+        summary = written.groupBy("observation_date").agg({"*": "count", "label": "avg"}).toPandas()
+        summary.columns = ["observation_date", "rows", "label_rate"]
+        summary = summary.sort_values("observation_date")
+        summary["observation_date"] = summary["observation_date"].astype("datetime64[ns]")
+        totals = written.selectExpr("count(*)", "count(DISTINCT user_id)", "avg(label)").first()
+        rows, users, rate = int(totals[0]), int(totals[1]), float(totals[2] or 0.0)
+    else:
+        path = write_table(training.frame, out, overwrite=overwrite)
+        summary, frame = training.summary(), training.frame
+        rows, users, rate = len(frame), frame["user_id"].nunique(), float(frame["label"].mean())
     console = _console()
     table = Table(title=f"{definition.kind} churn, {definition.horizon_days}-day horizon", title_justify="left")
     for column in ("observation date", "rows", "label rate"):
         table.add_column(column, justify="right")
-    for row in training.summary().itertuples():
+    for row in summary.itertuples():
         table.add_row(f"{row.observation_date:%Y-%m-%d}", f"{row.rows:,}", f"{row.label_rate:.1%}")
     console.print(table)
-    frame = training.frame
-    console.print(f"wrote {len(frame):,} rows ({frame['user_id'].nunique():,} users, "
-                  f"{len(training.observation_dates)} dates, label rate {frame['label'].mean():.1%}, "
-                  f"{len(training.feature_names)} features) to {path}", soft_wrap=True)
+    console.print(f"wrote {rows:,} rows ({users:,} users, {len(training.observation_dates)} dates, label rate "
+                  f"{rate:.1%}, {len(training.feature_names)} features) to {path}", soft_wrap=True)
 
 
 class Calibration(str, enum.Enum):
@@ -495,7 +532,11 @@ def train(
     gap_tolerance_days: GapOpt = None, lead_time_days: LeadOpt = None,
     step_days: Annotated[Optional[int], typer.Option(
         "--step-days", min=1, help="Days between observation dates (default 30).", rich_help_panel="Churn")] = None,
-    engine: EngineOpt = Engine.duckdb, windows: WindowsOpt = None, trend_windows: TrendWindowsOpt = None,
+    engine: EngineOpt = Engine.duckdb, spark_master: SparkMasterOpt = "local[*]",
+    spark_workers: Annotated[int, typer.Option(
+        "--spark-workers", min=1, help="XGBoost workers (Spark tasks) for --engine spark.",
+        rich_help_panel="Engine")] = 1,
+    windows: WindowsOpt = None, trend_windows: TrendWindowsOpt = None,
     activation_event: ActivationOpt = None,
     calibration: Annotated[Calibration, typer.Option(
         "--calibration", help="Probability calibration ('auto' picks by cross-validated log loss).",
@@ -533,7 +574,7 @@ def train(
     else:
         settings = _settings(config)
         usage = _load_usage(settings, events, user_col, time_col, type_col, value_col, where, duplicates,
-                            subscriptions, accounts)
+                            subscriptions, accounts, spark_master=spark_master if engine is Engine.spark else None)
         definition = _definition(settings, churn, horizon_days, active_window_days, gap_tolerance_days,
                                  lead_time_days)
         from churnml.dataset import build_dataset
@@ -546,7 +587,8 @@ def train(
     options = TrainingOptions(
         trainer={"calibration": calibration.value, "class_weight": "balanced" if class_weight else None,
                  "learning_rate": learning_rate, "max_depth": max_depth, "n_estimators": n_estimators,
-                 "device": device.value, "random_state": seed},
+                 "device": device.value, "random_state": seed,
+                 **({"num_workers": spark_workers} if engine is Engine.spark and table is None else {})},
         tune_trials=tune, tracking_uri=tracking_uri, experiment=experiment, register=register, promote=promote,
         export=export, overwrite=overwrite)
     result = run_training(data, described, options)
@@ -692,10 +734,12 @@ def score(
         "--memory-limit", help="DuckDB's memory limit while computing features (it spills past it); "
         "'none' for DuckDB's default (80% of RAM).", rich_help_panel="Output")] = "2GB",
     shap_engine: ShapEngineOpt = ShapEngine.auto,
+    engine: EngineOpt = Engine.duckdb, spark_master: SparkMasterOpt = "local[*]",
     overwrite: OverwriteOpt = False,
     tracking_uri: TrackingOpt = None,
 ) -> None:
-    """Score every eligible account: probability, risk tier, rank, revenue at risk and reasons, to a file."""
+    """Score every eligible account: probability, risk tier, rank, revenue at risk and reasons, to a file
+    (a Parquet folder with --engine spark)."""
     import os
     import warnings
 
@@ -707,9 +751,22 @@ def score(
         stored = churn_model.info.get("tiers") or {}
         tiers = {"high": high if high is not None else stored.get("high"),
                  "medium": medium if medium is not None else stored.get("medium")}
-    if churn_model.spec is not None:
+    if engine is Engine.spark:
+        from churnml.errors import ConfigError
+
+        if churn_model.spec is None:
+            raise ConfigError("--engine spark scores models trained on an event log; this one was trained on a "
+                              "labelled table.")
         data: Any = _load_usage(_settings(config), events, user_col, time_col, type_col, value_col, where,
-                                duplicates, subscriptions, accounts)
+                                duplicates, subscriptions, accounts, spark_master=spark_master)
+        result = _score_on_spark(churn_model, data, out, overwrite=overwrite, as_of=as_of, reasons=reasons.value,
+                                 top_k=top_k, tiers=tiers, shap_engine=shap_engine.value,
+                                 drift_threshold=drift_threshold)
+        console = _console()
+        _print_scores(console, result)
+    elif churn_model.spec is not None:
+        data = _load_usage(_settings(config), events, user_col, time_col, type_col, value_col, where,
+                           duplicates, subscriptions, accounts)
     else:
         if table is None or id_col is None:
             from churnml.errors import ConfigError
@@ -719,21 +776,43 @@ def score(
 
         loaded = LabelledTableSource(table, label=None, id=id_col).load()
         data = loaded.X.assign(**{id_col: loaded.ids})
-    console = _console()
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
-        result = write_scores(churn_model, data, out, overwrite=overwrite, as_of=as_of, id_col=id_col,
-                              reasons=reasons.value, top_k=top_k, tiers=tiers, batch_rows=batch_rows,
-                              drift_threshold=drift_threshold, shap_engine=shap_engine.value,
-                              memory_limit=None if memory_limit.lower() == "none" else memory_limit)
-    _print_scores(console, result)
-    for warning in caught:
-        _console(stderr=True).print(f"warning: {warning.message}", markup=False, soft_wrap=True, style="yellow")
+    if engine is not Engine.spark:
+        console = _console()
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            result = write_scores(churn_model, data, out, overwrite=overwrite, as_of=as_of, id_col=id_col,
+                                  reasons=reasons.value, top_k=top_k, tiers=tiers, batch_rows=batch_rows,
+                                  drift_threshold=drift_threshold, shap_engine=shap_engine.value,
+                                  memory_limit=None if memory_limit.lower() == "none" else memory_limit)
+        _print_scores(console, result)
+        for warning in caught:
+            _console(stderr=True).print(f"warning: {warning.message}", markup=False, soft_wrap=True, style="yellow")
     if model.startswith(("models:/", "runs:/")) or tracking_uri or os.environ.get("MLFLOW_TRACKING_URI"):
         from churnml.tracking import log_scoring
 
         run_id = log_scoring(result, model_uri=model, model=churn_model, tracking_uri_=tracking_uri)
         console.print(f"scoring run logged to MLflow: {run_id}")
+
+
+def _score_on_spark(model: Any, data: Any, out: Path, *, overwrite: bool, as_of: str | None, reasons: str,
+                    top_k: int, tiers: dict[str, Any] | None, shap_engine: str, drift_threshold: float) -> Any:
+    """Score on Spark, write the Parquet folder, and sum it up as a ScoringResult (no drift on this path)."""
+    import pandas as pd
+
+    from churnml import spark
+    from churnml.scoring import TIERS, ScoringResult, _thresholds
+
+    frame = spark.score(model, data, as_of=as_of, reasons=reasons, top_k=top_k, tiers=tiers, shap_engine=shap_engine)
+    path = _spark_output(frame, out, overwrite)
+    written = frame.sparkSession.read.parquet(path)
+    revenue = "sum(revenue_at_risk)" if "revenue_at_risk" in written.columns else "CAST(NULL AS DOUBLE)"
+    row = written.selectExpr("count(*)", *[f"count_if(risk_tier = '{t}')" for t in TIERS],
+                             "count(reason_1)", revenue, "max(as_of)").first()
+    return ScoringResult(accounts=int(row[0]), as_of=row[6], tier_counts=dict(zip(TIERS, map(int, row[1:4]))),
+                         thresholds=_thresholds(model, tiers), explained=int(row[4]),
+                         revenue_at_risk=None if row[5] is None else float(row[5]),
+                         drift=pd.DataFrame(columns=["feature", "psi", "training_missing_share", "scored_missing_share"]),
+                         drift_threshold=drift_threshold, path=Path(path), columns=list(written.columns))
 
 
 def _print_scores(console: Console, result: Any) -> None:

@@ -242,9 +242,16 @@ def _sigmoid(margin: np.ndarray) -> np.ndarray:
 # ----------------------------------------------------------------- formatting (vectorised)
 
 
+def _snapped(values: pd.Series) -> pd.Series:
+    """Values rounded to 9 decimals before they are rounded for print: a sum taken in another order (another
+    engine, another partitioning) differs in the last bits, and 19.114999999 and 19.115000001 must not print
+    as 19.11 and 19.12."""
+    return values.astype("float64").round(9)
+
+
 def _number(values: pd.Series, decimals: int = 1) -> pd.Series:
     """Whole numbers without decimals, others rounded; thousands separated."""
-    v = values.astype("float64")
+    v = _snapped(values)
     whole = np.isclose(v, np.round(v))
     text = pd.Series(np.where(whole, v.round().map("{:,.0f}".format), v.round(decimals).map(
         ("{:,.%df}" % decimals).format)), index=values.index, dtype=object)
@@ -254,18 +261,18 @@ def _number(values: pd.Series, decimals: int = 1) -> pd.Series:
 def _plurals(values: pd.Series, word: str) -> pd.Series:
     counts = _number(values)
     plural = word + ("es" if word.endswith(("s", "sh", "ch")) else "s")
-    return counts + np.where(values.astype("float64") == 1, f" {word}", f" {plural}")
+    return counts + np.where(_snapped(values) == 1, f" {word}", f" {plural}")
 
 
 def _changes(values: pd.Series) -> pd.Series:
-    v = values.astype("float64")
+    v = _snapped(values)
     percent = (v.abs() * 100).round().map("{:,.0f}%".format)
     verb = np.where(v < 0, "fell ", np.where(v > 0, "rose ", ""))
     return pd.Series(np.where(v == 0, "did not change", verb + percent), index=values.index, dtype=object)
 
 
 def _days(values: pd.Series) -> pd.Series:
-    return _plurals(values.astype("float64").round(), "day")
+    return _plurals(_snapped(values).round(), "day")
 
 
 def _type_words(info: FeatureInfo, other: str) -> str:

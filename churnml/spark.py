@@ -24,23 +24,25 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 from churnml._spark_load import SparkTable, SparkUsageData, load_table
 from churnml.definitions import ChurnDefinition, InactivityChurn, check_labelled, observation_grid, parse_dates
 from churnml.errors import ConfigError
 from churnml.features import FeatureBuilder
+from churnml.model import ChurnModel, IdentityCalibrator
+from churnml.trainer import ChurnTrainer
 
 if TYPE_CHECKING:
     import pandas as pd
     from pyspark.sql import DataFrame, SparkSession
 
     from churnml.dataset import TrainingSet
-    from churnml.model import ChurnModel
     from churnml.scoring import Reasons
     from churnml.sources import AccountSource, EventSource, SubscriptionSource
 
-__all__ = ["SparkTable", "SparkUsageData", "SparkTrainingSet", "session", "load", "build_dataset", "score", "require_spark"]
+__all__ = ["SparkTable", "SparkUsageData", "SparkTrainingSet", "session", "load", "build_dataset", "score", "SparkChurnTrainer",
+           "require_spark"]
 
 
 def require_spark() -> None:
@@ -252,3 +254,223 @@ def _check_missing(model: ChurnModel, features: DataFrame) -> None:
     names = model.feature_names
     row = features.selectExpr("count(*)", *[f"count({qi(n)})" for n in names]).first()
     check_missing(model, dict(zip(names, [int(v) for v in list(row)[1:]])), int(row[0]))
+
+
+# ----------------------------------------------------------------- training
+
+
+class SparkChurnTrainer(ChurnTrainer):
+    """:class:`~churnml.trainer.ChurnTrainer` for a training set that does not fit one machine.
+
+    The booster is trained by ``xgboost.spark.SparkXGBClassifier`` on the executors
+    (train slice, early stopping on the validation slice, categorical features as
+    their level codes marked ``'c'``); raw scores of the calibration and test slices
+    are computed on the executors too. Only small things reach the driver: the
+    calibration slice's (score, label) pairs, a seeded sample of training rows
+    (``baseline_max_rows``) for the baselines, the retained-account reference values
+    and the drift reference, and the test slice's rows (at most ``max_test_rows``, a
+    seeded sample beyond that) for the evaluation, the SHAP plots and MLflow. The
+    model is the same :class:`~churnml.model.ChurnModel` (UBJSON booster, JSON
+    calibrator and spec) as the single-machine trainer's: it is logged, registered,
+    scored and explained by the same code.
+
+    When the set fits in memory, ``ChurnTrainer().fit(training.to_pandas())`` trains
+    on the driver instead (the sample-then-train path).
+
+    Parameters
+    ----------
+    num_workers : int, default 1
+        XGBoost workers (Spark tasks) for training.
+    max_test_rows : int, default 1,000,000
+        The most test-slice rows brought to the driver for evaluation.
+    Other parameters are those of :class:`~churnml.trainer.ChurnTrainer`.
+    """
+
+    def __init__(self, *, num_workers: int = 1, max_test_rows: int = 1_000_000, n_estimators: int = 2000,
+                 learning_rate: float = 0.05, max_depth: int = 4, min_child_weight: float = 5.0,
+                 subsample: float = 0.8, colsample_bytree: float = 0.8, reg_lambda: float = 1.0,
+                 early_stopping_rounds: int = 50,
+                 calibration: Literal["auto", "isotonic", "platt", "none"] = "auto",
+                 class_weight: Literal["balanced"] | None = None, validation_size: float = 0.15,
+                 calibration_size: float = 0.15, test_size: float = 0.2, device: str = "cpu",
+                 baselines: bool = True, baseline_max_rows: int = 100_000, n_jobs: int | None = None,
+                 random_state: int = 0) -> None:
+        super().__init__(n_estimators=n_estimators, learning_rate=learning_rate, max_depth=max_depth,
+                         min_child_weight=min_child_weight, subsample=subsample, colsample_bytree=colsample_bytree,
+                         reg_lambda=reg_lambda, early_stopping_rounds=early_stopping_rounds, calibration=calibration,
+                         class_weight=class_weight, validation_size=validation_size,
+                         calibration_size=calibration_size, test_size=test_size, device=device, baselines=baselines,
+                         baseline_max_rows=baseline_max_rows, n_jobs=n_jobs, random_state=random_state)
+        self.num_workers = num_workers
+        self.max_test_rows = max_test_rows
+
+    def fit(self, data: Any, y: Any = None, *, observation_dates: Any = None) -> SparkChurnTrainer:
+        """Split by date, train on Spark with early stopping, calibrate, fit the baselines, evaluate.
+
+        Parameters
+        ----------
+        data : SparkTrainingSet
+        """
+        import numpy as np
+        import pandas as pd
+        from pyspark.sql import functions as F
+        from xgboost.spark import SparkXGBClassifier
+
+        from churnml._spark_load import qi, ql
+        from churnml.errors import LabelError
+        from churnml.explain import reference_values
+        from churnml.drift import drift_reference
+        from churnml.model import FeatureColumn, model_from_files, prepare
+        from churnml.trainer import SLICES, Split, _definition_dict, _Inputs, split_by_date
+
+        if not isinstance(data, SparkTrainingSet):
+            raise ConfigError(f"SparkChurnTrainer.fit takes a SparkTrainingSet (churnml.spark.build_dataset). Got "
+                              f"{type(data).__name__} instead; on one machine use ChurnTrainer.")
+        self._validate_params()
+        spec = data.builder.spec_
+        names = data.feature_names
+        levels = spec.categorical_levels()
+        columns = [FeatureColumn(n, tuple(levels[n]) if n in levels else None) for n in names]
+        sizes = {"validation_size": self.validation_size, "calibration_size": self.calibration_size,
+                 "test_size": self.test_size}
+        by_date = split_by_date(pd.Series(pd.to_datetime(sorted(data.observation_dates))), **sizes).dates
+        assert by_date is not None
+        part = " ".join(f"WHEN observation_date IN ({', '.join(repr(d.isoformat()) for d in days)}) THEN {ql(name)}"
+                        for name, days in by_date.items())
+
+        def encoded(column: FeatureColumn) -> str:
+            if column.levels is None:
+                return f"CAST({qi(column.name)} AS DOUBLE) AS {qi(column.name)}"
+            whens = " ".join(f"WHEN {ql(level)} THEN {i}" for i, level in enumerate(column.levels))
+            return f"CAST(CASE {qi(column.name)} {whens} END AS DOUBLE) AS {qi(column.name)}"
+
+        frame = data.frame.selectExpr("*", f"CASE {part} END AS churnml_slice")
+        counts = {r[0]: (int(r[1]), int(r[2])) for r in frame.groupBy("churnml_slice").agg(
+            F.count("*"), F.sum("label")).collect()}
+        for name in SLICES:
+            rows, positives = counts.get(name, (0, 0))
+            if name != "test" and (positives == 0 or positives == rows):
+                raise LabelError(f"The {name} slice has only one label in its {rows:,} rows; a model needs churners "
+                                 "and non-churners. Fix: a longer history, a different horizon, or other slice sizes.",
+                                 column="label", n_bad=rows)
+        self.slice_rows_ = {name: counts.get(name, (0, 0))[0] for name in SLICES}
+        self.data_fingerprint_ = _fingerprint(frame, names)
+
+        # The booster, trained on the executors.
+        fitting = frame.where("churnml_slice IN ('train', 'validation')").selectExpr(
+            *[encoded(c) for c in columns], "CAST(label AS DOUBLE) AS label",
+            "churnml_slice = 'validation' AS churnml_validation")
+        train_rows, train_positives = counts["train"]
+        params = self.xgboost_params(np.r_[np.ones(train_positives), np.zeros(train_rows - train_positives)])
+        xgb_params = {k: v for k, v in params.items() if k not in ("objective", "nthread", "seed", "device")}
+        estimator = SparkXGBClassifier(
+            features_col=names, label_col="label", validation_indicator_col="churnml_validation",
+            num_workers=self.num_workers, device=self.device, n_estimators=self.n_estimators,
+            early_stopping_rounds=self.early_stopping_rounds, random_state=self.random_state,
+            feature_names=names, feature_types=["c" if c.levels is not None else "q" for c in columns], verbose=False,
+            **xgb_params)
+        booster = estimator.fit(fitting).get_booster()
+        self.best_iteration_ = int(booster.best_iteration)
+        self.validation_log_loss_ = float(booster.best_score)
+        params["num_workers"] = self.num_workers
+        calibrator = IdentityCalibrator()
+        info: dict[str, Any] = {"best_iteration": self.best_iteration_, "calibration": calibrator.method,
+                                "params": params, "trainer": self.get_params(), "data": self.data_fingerprint_,
+                                "split": {"kind": "by_date", "rows": self.slice_rows_, "engine": "spark",
+                                          "dates": {n: [d.isoformat() for d in days] for n, days in by_date.items()}}}
+        from churnml import __version__
+
+        info["churnml_version"] = __version__
+        model = ChurnModel(booster=booster, calibrator=calibrator, columns=columns, spec=spec,
+                           definition=_definition_dict(data.definition), info=info)
+
+        # Raw scores of the calibration slice on the executors; only (score, label) come back.
+        raw_calibration, y_calibration = _raw_scores(model, frame.where("churnml_slice = 'calibration'"), spec)
+        calibrator = self._calibrate(raw_calibration, y_calibration)
+        model.calibrator = calibrator
+        info["calibration"] = calibrator.method
+
+        # The driver's rows: a seeded sample of the train slice, and the test slice (capped).
+        keep = ["user_id", "observation_date", "label", *names]
+        train_fraction = min(1.0, 1.1 * self.baseline_max_rows / max(train_rows, 1))
+        train_sample = frame.where("churnml_slice = 'train'").sample(fraction=train_fraction, seed=self.random_state)
+        test = frame.where("churnml_slice = 'test'")
+        test_rows = self.slice_rows_["test"]
+        if test_rows > self.max_test_rows:
+            test = test.sample(fraction=self.max_test_rows / test_rows, seed=self.random_state)
+        from churnml._engine_spark import to_pandas
+
+        local = [to_pandas(part.select(*keep), spec) for part in (train_sample, test)]
+        local[0] = local[0].head(self.baseline_max_rows)
+        both = pd.concat(local, ignore_index=True)
+        X = prepare(both, columns).reset_index(drop=True)
+        y = both["label"].to_numpy(dtype="int8")
+        is_train = np.r_[np.ones(len(local[0]), dtype=bool), np.zeros(len(local[1]), dtype=bool)]
+        empty = np.zeros(len(both), dtype=bool)
+        self.split_ = Split(masks={"train": is_train, "validation": empty, "calibration": empty, "test": ~is_train},
+                            dates=by_date)
+        info["reference"] = reference_values(X[is_train & (y == 0)], columns)
+        info["drift"] = drift_reference(X[is_train], [c.name for c in columns])
+        gain = booster.get_score(importance_type="total_gain")
+        self.feature_importance_ = pd.Series({c.name: gain.get(c.name, 0.0) for c in columns},
+                                             name="total_gain").sort_values(ascending=False)
+        self.model_ = model
+        keys = both[["user_id", "observation_date"]].reset_index(drop=True)
+        inputs = _Inputs(X=X, y=y, keys=keys, dates=keys["observation_date"], columns=columns, spec=spec,
+                         definition=model.definition)
+        self._evaluate(inputs, booster, (0, self.best_iteration_ + 1))
+        model.booster = model_from_files(model.files()).booster  # the booster as the model file holds it
+        return self
+
+    def _split_summary(self) -> dict[str, Any]:
+        return dict(self.model_.info["split"])
+
+
+def _fingerprint(frame: DataFrame, names: list[str]) -> dict[str, Any]:
+    """Rows, users, date range, label rate and an order-free hash of the rows, computed on Spark.
+
+    The hash is the SHA-256 of the sum of each row's 64-bit hash: the same rows give the same
+    value on any cluster layout (it is not the DuckDB path's hash, which reads the rows in order).
+    """
+    import hashlib
+
+    from pyspark.sql import functions as F
+
+    from churnml._spark_load import qi
+
+    row = frame.agg(F.count("*"), F.countDistinct("user_id"), F.min("observation_date"), F.max("observation_date"),
+                    F.avg("label"), F.sum(F.xxhash64(*[F.col(qi(c)) for c in ["user_id", "observation_date", "label",
+                                                                               *names]]).cast("decimal(38,0)"))).first()
+    rows, users, first, last, rate, total = row
+    return {"sha256": hashlib.sha256(f"{rows}:{total}".encode()).hexdigest(), "rows": int(rows),
+            "features": len(names), "label_rate": float(rate), "users": int(users), "first_date": str(first),
+            "last_date": str(last), "hash": "spark xxhash64 sum"}
+
+
+def _raw_scores(model: ChurnModel, frame: DataFrame, spec: Any) -> tuple[Any, Any]:
+    """The booster's raw probabilities and the labels of ``frame``'s rows, computed on the executors."""
+    import numpy as np
+
+    from churnml.model import model_from_files
+
+    files = model.files()
+    names = model.feature_names
+
+    def raw(batches: Iterator[pd.DataFrame]) -> Iterator[pd.DataFrame]:
+        import pandas as pd
+
+        from churnml._engine_duckdb import typed
+        from churnml.model import prepare
+
+        local = model_from_files(files)
+        for batch in batches:
+            if len(batch):
+                batch = typed(batch, spec)
+                yield pd.DataFrame({"raw": local._raw(prepare(batch, local.columns)),
+                                    "label": batch["label"].to_numpy(dtype="int8")})
+
+    from churnml._spark_load import qi
+
+    out = frame.select("observation_date", "label", *[qi(n) for n in names]).mapInPandas(
+        raw, "raw DOUBLE, label TINYINT").toPandas()
+    return out["raw"].to_numpy(dtype="float64"), out["label"].to_numpy(dtype="int8")

@@ -25,6 +25,14 @@ def _search_space() -> dict[str, Any]:
             "colsample_bytree": uniform(0.5, 0.5), "reg_lambda": loguniform(0.1, 20)}
 
 
+def _trainer_class(data: Any) -> type[ChurnTrainer]:
+    if type(data).__name__ == "SparkTrainingSet":
+        from churnml.spark import SparkChurnTrainer
+
+        return SparkChurnTrainer
+    return ChurnTrainer
+
+
 @dataclass(frozen=True)
 class TrainingOptions:
     trainer: dict[str, Any] = field(default_factory=dict)
@@ -46,9 +54,12 @@ class TrainingResult:
 
 
 def run_training(data: Any, config: dict[str, Any], options: TrainingOptions) -> TrainingResult:
-    """Search (when asked), fit, and record one training of ``data`` (TrainingSet or LabelledTable)."""
+    """Search (when asked), fit, and record one training of ``data`` (TrainingSet, LabelledTable, or a
+    SparkTrainingSet, trained by :class:`~churnml.spark.SparkChurnTrainer`)."""
     import mlflow
     from sklearn.model_selection import ParameterSampler
+
+    ChurnTrainer = _trainer_class(data)  # noqa: N806 - a class chosen by the data
 
     params = dict(options.trainer)
     trials: list[dict[str, Any]] = []

@@ -1,0 +1,274 @@
+"""The Spark engine equals the DuckDB engine: loads, features, training sets, scores with reasons, training.
+
+Spark runs in local mode (two cores). Every test skips, with the reason, where pyspark
+or Java is absent; CI installs both (see .ci/run), and with CI=true a missing Java fails.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import warnings
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from churnml import AccountSource, EventSource, SubscriptionSource, load
+from churnml.dataset import build_dataset
+from churnml.definitions import InactivityChurn, SubscriptionChurn
+from churnml.errors import ConfigError, NullUserIdError, TimestampParseError
+from churnml.features import FeatureBuilder
+
+AS_OF = "2024-10-01"
+
+
+def _java_problem() -> str | None:
+    try:
+        import pyspark  # noqa: F401
+    except ImportError:
+        return "pyspark is not installed (pip install 'churnml[spark]')"
+    java = shutil.which("java") or (os.path.join(os.environ["JAVA_HOME"], "bin", "java")
+                                    if os.environ.get("JAVA_HOME") else None)
+    if java is None or not os.path.exists(java):
+        return "no Java runtime (Spark needs Java 17+; apt-get install default-jre-headless)"
+    try:
+        subprocess.run([java, "-version"], check=True, capture_output=True, timeout=60)
+    except (OSError, subprocess.SubprocessError) as error:
+        return f"java -version failed: {error}"
+    return None
+
+
+@pytest.fixture(scope="module")
+def spark():
+    problem = _java_problem()
+    if problem:
+        if os.environ.get("CI") == "true":
+            pytest.fail(f"CI must run the Spark tests: {problem}")
+        pytest.skip(problem)
+    from churnml import spark as cs
+
+    session = cs.session("local[2]", config={"spark.sql.shuffle.partitions": "4",
+                                             "spark.default.parallelism": "2"})
+    session.sparkContext.setLogLevel("ERROR")
+    yield session
+
+
+@pytest.fixture(scope="module")
+def product(tmp_path_factory):
+    """A generated product small enough for Spark's local mode (1,200 users, 300 days)."""
+    from churnml.generator import GeneratorConfig, generate
+
+    return generate(tmp_path_factory.mktemp("spark-product"),
+                    GeneratorConfig(users=1_200, days=300, seed=5, chunk_size=600))
+
+
+def _sources(product):
+    return (EventSource(product["events"]), SubscriptionSource(product["subscriptions"]),
+            AccountSource(product["accounts"]))
+
+
+def assert_same_frame(expected: pd.DataFrame, got: pd.DataFrame) -> None:
+    """Same columns in the same order, same rows in the same order, floats within 1e-9, the rest equal."""
+    assert list(got.columns) == list(expected.columns)
+    assert len(got) == len(expected)
+    expected, got = expected.reset_index(drop=True), got.reset_index(drop=True)
+    for column in expected.columns:
+        a, b = expected[column], got[column]
+        if a.dtype.kind == "f":
+            x, y = a.to_numpy(dtype="float64"), b.to_numpy(dtype="float64")
+            close = np.isclose(x, y, rtol=1e-9, atol=1e-9, equal_nan=True)
+            assert close.all(), (column, int((~close).sum()), x[~close][:3], y[~close][:3])
+        elif a.dtype.kind == "M" or b.dtype.kind == "M":
+            assert (pd.to_datetime(a) == pd.to_datetime(b)).all(), column
+        else:
+            left = a.astype(object).where(a.notna(), None).tolist()
+            right = b.astype(object).where(b.notna(), None).tolist()
+            assert left == right, (column, [(u, v) for u, v in zip(left, right) if u != v][:3])
+
+
+@pytest.fixture(scope="module")
+def loaded(spark, product):
+    from churnml import spark as cs
+
+    return load(*_sources(product)), cs.load(spark, *_sources(product))
+
+
+def test_spark_loads_the_same_rows_and_report(loaded):
+    duck, sp = loaded
+    for a, b in zip(duck.reports, sp.reports):
+        assert (b.rows_read, b.rows_loaded, b.users, b.dropped, b.null_counts) == \
+               (a.rows_read, a.rows_loaded, a.users, a.dropped, a.null_counts)
+        assert (b.first, b.last) == (a.first, a.last)
+    assert sp.events.types["user_id"] == "bigint" and sp.events.types["timestamp"] == "timestamp"
+
+
+@pytest.mark.parametrize("definition", [InactivityChurn(horizon_days=30), SubscriptionChurn(horizon_days=30)],
+                         ids=["inactivity", "subscription"])
+def test_training_sets_equal_duckdbs_on_generated_data(loaded, definition):
+    duck, sp = loaded
+    builder = dict(activation_events=["core_action"], activation_days=7)
+    expected = build_dataset(duck, definition, builder=FeatureBuilder(**builder))
+    got = build_dataset(sp, definition, builder=FeatureBuilder(engine="spark", **builder))
+    assert got.observation_dates == expected.observation_dates
+    assert got.builder.spec_ == expected.builder.spec_  # fit read the same types, levels and attributes
+    frame = got.to_pandas().frame
+    assert len(frame) > 1_000 and frame["label"].nunique() == 2
+    assert_same_frame(expected.frame, frame)
+
+
+def test_features_as_of_one_date_equal_duckdbs(loaded):
+    duck, sp = loaded
+    builder = FeatureBuilder(windows=(14, 60), trend_windows=(14,)).fit(duck, observation_dates=[AS_OF])
+    expected = builder.transform(duck, [AS_OF])
+    from churnml._engine_spark import to_pandas
+
+    got = to_pandas(builder.transform(sp, [AS_OF]), builder.spec_)
+    assert_same_frame(expected, got)
+
+
+def test_the_engine_named_must_match_the_data(loaded):
+    duck, sp = loaded
+    with pytest.raises(ConfigError, match="engine='duckdb'.*loaded for spark"):
+        FeatureBuilder(engine="duckdb").fit(sp)
+    with pytest.raises(ConfigError, match="engine='spark'.*loaded for duckdb"):
+        FeatureBuilder(engine="spark").fit(duck)
+
+
+def test_online_retail_training_set_equals_duckdbs(spark, shared_data):
+    """Real data: float customer ids read as integers, 135,080 anonymous rows filtered, negative values kept."""
+    from churnml import spark as cs
+
+    def source():
+        return EventSource(shared_data / "online_retail" / "online_retail.parquet", user_id="CustomerID",
+                           timestamp="InvoiceDate", value="Quantity * UnitPrice", where="CustomerID IS NOT NULL")
+
+    duck, sp = load(source()), cs.load(spark, source())
+    assert sp.events.report.dropped == duck.events.report.dropped == {"where CustomerID IS NOT NULL": 135_080}
+    assert sp.events.report.duplicate_rows == duck.events.report.duplicate_rows == 5_225
+    definition = InactivityChurn(horizon_days=90)
+    expected = build_dataset(duck, definition)
+    got = build_dataset(sp, definition).to_pandas()
+    assert len(expected.frame) == 13_470
+    assert_same_frame(expected.frame, got.frame)
+
+
+def test_spark_loader_errors_name_column_count_and_example(spark, tmp_path):
+    from churnml import spark as cs
+
+    path = tmp_path / "events.parquet"
+    pd.DataFrame({"user": [1, None, 2, None], "when": ["2024-01-02", "2024-01-03", "yesterday", "2024-01-05"],
+                  "kind": ["a", "b", "a", "a"]}).to_parquet(path)
+    with pytest.raises(NullUserIdError, match=r"'user' \(user_id\).* null in 2 of 4 rows") as caught:
+        cs.load(spark, EventSource(path, user_id="user", timestamp="when"))
+    assert caught.value.others and "'yesterday'" in caught.value.others[0]  # both problems reported
+    with pytest.raises(TimestampParseError, match=r"1 of 2 rows that do not parse.*'yesterday'"):
+        cs.load(spark, EventSource(path, user_id="user", timestamp="when", where="user IS NOT NULL"))
+    dropped = cs.load(spark, EventSource(path, user_id="user", timestamp="when", where="when <> 'yesterday'",
+                                         drop_null_user_ids=True))
+    assert dropped.events.report.rows_loaded == 1
+    assert dropped.events.report.dropped == {"where when <> 'yesterday'": 1,
+                                             "null user_id (drop_null_user_ids=True)": 2}
+
+
+def test_spark_loader_reads_text_timestamps_with_a_format_like_duckdb(spark, tmp_path):
+    from churnml import spark as cs
+
+    path = tmp_path / "events.csv"
+    path.write_text("user,when,amount\n1,01/02/2024 10:30,3.5\n1,01/02/2024 10:30,3.5\n2,15/03/2024 08:00, \n")
+    source = EventSource(path, user_id="user", timestamp="when", value="amount", time_format="%d/%m/%Y %H:%M",
+                         duplicates="drop")
+    duck, sp = source.load(), cs.load(spark, source).events
+    assert sp.report.dropped == duck.report.dropped == {"exact duplicate rows (duplicates='drop')": 1}
+    got = sp.frame.orderBy("user_id").toPandas()
+    want = duck.to_pandas().sort_values("user_id").reset_index(drop=True)
+    assert got["timestamp"].tolist() == want["timestamp"].tolist() == [pd.Timestamp("2024-02-01 10:30"),
+                                                                      pd.Timestamp("2024-03-15 08:00")]
+    assert got["value"].iloc[0] == 3.5 and pd.isna(got["value"].iloc[1])  # blank reads as missing on both
+
+
+@pytest.fixture(scope="module")
+def model(loaded):
+    from churnml.trainer import ChurnTrainer
+
+    duck, _ = loaded
+    training = build_dataset(duck, SubscriptionChurn(horizon_days=30),
+                             builder=FeatureBuilder(activation_events=["core_action"], activation_days=7))
+    return ChurnTrainer(n_estimators=200, baselines=False).fit(training).model_
+
+
+def test_spark_scores_equal_duckdbs_with_the_same_reasons(loaded, model):
+    from churnml import spark as cs
+    from churnml.scoring import DriftWarning, score
+
+    duck, sp = loaded
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DriftWarning)
+        expected = score(model, duck, as_of=AS_OF, reasons="all").frame
+    got = cs.score(model, sp, as_of=AS_OF, reasons="all").toPandas()
+    assert len(expected) > 300 and expected["reason_1"].notna().all()
+    assert_same_frame(expected, got)
+    tiers = cs.score(model, sp, as_of=AS_OF).toPandas()  # default: reasons for the high and medium tiers only
+    assert (tiers["reason_1"].notna() == (tiers["risk_tier"] != "low")).all()
+
+
+def test_spark_trainer_gives_a_model_of_the_same_format_and_quality(loaded, tmp_path):
+    """xgboost.spark trains the booster; the model saves, loads, registers in MLflow and scores like any other."""
+    import mlflow
+
+    from churnml import spark as cs
+    from churnml.model import load_model
+    from churnml.tracking import load_registered, log_training
+    from churnml.trainer import ChurnTrainer
+
+    _, sp = loaded
+    training = cs.build_dataset(sp, InactivityChurn(horizon_days=30), step_days=30)
+    trainer = cs.SparkChurnTrainer(num_workers=2, n_estimators=300).fit(training)
+    local = ChurnTrainer(n_estimators=300).fit(training.to_pandas())
+    assert trainer.slice_rows_ == local.split_.rows()
+    assert trainer.model_.info["split"]["dates"] == local.model_.info["split"]["dates"]
+    auc, local_auc = trainer.evaluation_.loc["model", "roc_auc"], local.evaluation_.loc["model", "roc_auc"]
+    assert abs(auc - local_auc) < 0.02, (auc, local_auc)  # same data, same parameters, other workers' histograms
+    assert auc > trainer.evaluation_.loc["recency", "roc_auc"]
+    folder = trainer.model_.save(tmp_path / "model")
+    rows = trainer.test_features_.head(50)
+    np.testing.assert_allclose(load_model(folder).predict_proba(rows), trainer.model_.predict_proba(rows), rtol=1e-12)
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    mlflow.set_tracking_uri(uri)
+    run = log_training(trainer, tracking_uri_=uri, experiment="spark", register="churn_spark", promote=True,
+                       plots=False)
+    registered = load_registered("models:/churn_spark@champion", tracking_uri_=uri)
+    np.testing.assert_allclose(registered.predict_proba(rows), trainer.model_.predict_proba(rows), rtol=1e-12)
+    assert run.alias_uri == "models:/churn_spark@champion"
+
+
+def test_cli_dataset_and_score_on_spark_equal_duckdb(spark, product, model, tmp_path):
+    from churnml.cli import main
+
+    sources = ["--events", str(product["events"]), "--subscriptions", str(product["subscriptions"]),
+               "--accounts", str(product["accounts"])]
+    common = ["--churn", "subscription", "--horizon-days", "30", "--step-days", "60"]
+
+    def run(*argv: str) -> None:
+        with pytest.raises(SystemExit) as done:
+            main(list(argv))
+        assert done.value.code == 0
+
+    run("dataset", *sources, *common, "--out", str(tmp_path / "duck.parquet"))
+    run("dataset", *sources, *common, "--engine", "spark", "--spark-master", "local[2]",
+        "--out", str(tmp_path / "spark"))
+    expected = pd.read_parquet(tmp_path / "duck.parquet")
+    got = pd.read_parquet(tmp_path / "spark").sort_values(["observation_date", "user_id"], kind="stable")
+    assert_same_frame(expected, got)
+    with pytest.raises(SystemExit) as refused:  # an existing output is kept unless --overwrite
+        main(["dataset", *sources, *common, "--engine", "spark", "--out", str(tmp_path / "spark")])
+    assert refused.value.code == 1
+
+    folder = model.save(tmp_path / "model")
+    run("score", "--model", str(folder), *sources, "--as-of", AS_OF, "--out", str(tmp_path / "scores.parquet"))
+    run("score", "--model", str(folder), *sources, "--as-of", AS_OF, "--engine", "spark",
+        "--out", str(tmp_path / "scores"))
+    expected = pd.read_parquet(tmp_path / "scores.parquet")
+    got = pd.read_parquet(tmp_path / "scores").sort_values("rank").reset_index(drop=True)
+    assert_same_frame(expected, got)
