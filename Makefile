@@ -11,7 +11,7 @@ STAMP := $(VENV)/.installed
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e ".[dev]"
+	$(BIN)/python -m pip install --quiet -e ".[dev,spark]"
 	touch $(STAMP)
 
 demo: $(STAMP)
@@ -27,6 +27,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/explain.py
 	$(BIN)/python bench/scoring.py
 	$(BIN)/python bench/analytics.py
+	$(BIN)/python bench/spark.py
 
 clean:
 	rm -rf $(VENV) data/demo mlflow.db mlruns

@@ -86,9 +86,9 @@ LeadOpt = Annotated[Optional[int], typer.Option(
 EngineOpt = Annotated[Engine, typer.Option(
     "--engine", help="Where the features are computed: DuckDB on this machine, or Spark (pip install "
     "'churnml[spark]'; the output is then a Parquet folder written by Spark).", rich_help_panel="Engine")]
-SparkMasterOpt = Annotated[str, typer.Option(
-    "--spark-master", help="Spark master URL for --engine spark (local[*], yarn, spark://HOST:7077, k8s://...). "
-    "Under spark-submit the session it made is used.", rich_help_panel="Engine")]
+SparkMasterOpt = Annotated[Optional[str], typer.Option(
+    "--spark-master", help="Spark master URL for --engine spark (yarn, spark://HOST:7077, k8s://..., local[2]). "
+    "Default: spark-submit's --master when run under it, else local[*].", rich_help_panel="Engine")]
 ActivationOpt = Annotated[Optional[list[str]], typer.Option(
     "--activation-event", help="Event type that marks activation (repeatable).", rich_help_panel="Features")]
 WindowsOpt = Annotated[Optional[str], typer.Option(
@@ -142,8 +142,8 @@ def _settings(config: Path | None) -> Any:
 def _load_usage(settings: Any, events: str | None, user_col: str | None,
                 time_col: str | None, type_col: str | None, value_col: str | None,
                 where: str | None, duplicates: str | None, subscriptions: str | None,
-                accounts: str | None, *, spark_master: str | None = None) -> Any:
-    """The event log (and tables) loaded into DuckDB, or on Spark when ``spark_master`` is given."""
+                accounts: str | None, *, spark: bool = False, spark_master: str | None = None) -> Any:
+    """The event log (and tables) loaded into DuckDB, or on Spark (``spark_master``, default local[*])."""
     from churnml.sources import load
 
     event_source = settings.source("events", {
@@ -151,10 +151,10 @@ def _load_usage(settings: Any, events: str | None, user_col: str | None,
         "value": value_col, "where": where, "duplicates": duplicates})
     tables = (event_source, settings.source("subscriptions", {"path": subscriptions}),
               settings.source("accounts", {"path": accounts}))
-    if spark_master is not None:
-        from churnml import spark
+    if spark:
+        from churnml import spark as on_spark
 
-        return spark.load(spark.session(spark_master), *tables)  # type: ignore[arg-type]
+        return on_spark.load(on_spark.session(spark_master), *tables)  # type: ignore[arg-type]
     return load(*tables)  # type: ignore[arg-type]
 
 
@@ -424,7 +424,7 @@ def features(
     config: Config = None,
     churn: ChurnOpt = None, horizon_days: HorizonOpt = None, active_window_days: ActiveWindowOpt = None,
     gap_tolerance_days: GapOpt = None, lead_time_days: LeadOpt = None, engine: EngineOpt = Engine.duckdb,
-    spark_master: SparkMasterOpt = "local[*]",
+    spark_master: SparkMasterOpt = None,
     windows: WindowsOpt = None, trend_windows: TrendWindowsOpt = None,
     activation_event: ActivationOpt = None, overwrite: OverwriteOpt = False,
 ) -> None:
@@ -433,7 +433,7 @@ def features(
 
     settings = _settings(config)
     data = _load_usage(settings, events, user_col, time_col, type_col, value_col, where, duplicates,
-                       subscriptions, accounts, spark_master=spark_master if engine is Engine.spark else None)
+                       subscriptions, accounts, spark=engine is Engine.spark, spark_master=spark_master)
     definition = _definition(settings, churn, horizon_days, active_window_days, gap_tolerance_days, lead_time_days)
     builder = _builder(settings, windows, trend_windows, activation_event, engine)
     frame = builder.fit(data, observation_dates=[as_of]).transform(data, [as_of], definition=definition)
@@ -458,7 +458,7 @@ def dataset(
         "--step-days", min=1, help="Days between observation dates (default 30).")] = None,
     dates: Annotated[Optional[str], typer.Option(
         "--dates", help="Explicit observation dates, comma-separated (instead of the grid).")] = None,
-    engine: EngineOpt = Engine.duckdb, spark_master: SparkMasterOpt = "local[*]",
+    engine: EngineOpt = Engine.duckdb, spark_master: SparkMasterOpt = None,
     windows: WindowsOpt = None, trend_windows: TrendWindowsOpt = None,
     activation_event: ActivationOpt = None, overwrite: OverwriteOpt = False,
 ) -> None:
@@ -470,7 +470,7 @@ def dataset(
 
     settings = _settings(config)
     data = _load_usage(settings, events, user_col, time_col, type_col, value_col, where, duplicates,
-                       subscriptions, accounts, spark_master=spark_master if engine is Engine.spark else None)
+                       subscriptions, accounts, spark=engine is Engine.spark, spark_master=spark_master)
     definition = _definition(settings, churn, horizon_days, active_window_days, gap_tolerance_days, lead_time_days)
     training = build_dataset(
         data, definition, builder=_builder(settings, windows, trend_windows, activation_event, engine),
@@ -532,7 +532,7 @@ def train(
     gap_tolerance_days: GapOpt = None, lead_time_days: LeadOpt = None,
     step_days: Annotated[Optional[int], typer.Option(
         "--step-days", min=1, help="Days between observation dates (default 30).", rich_help_panel="Churn")] = None,
-    engine: EngineOpt = Engine.duckdb, spark_master: SparkMasterOpt = "local[*]",
+    engine: EngineOpt = Engine.duckdb, spark_master: SparkMasterOpt = None,
     spark_workers: Annotated[int, typer.Option(
         "--spark-workers", min=1, help="XGBoost workers (Spark tasks) for --engine spark.",
         rich_help_panel="Engine")] = 1,
@@ -574,7 +574,7 @@ def train(
     else:
         settings = _settings(config)
         usage = _load_usage(settings, events, user_col, time_col, type_col, value_col, where, duplicates,
-                            subscriptions, accounts, spark_master=spark_master if engine is Engine.spark else None)
+                            subscriptions, accounts, spark=engine is Engine.spark, spark_master=spark_master)
         definition = _definition(settings, churn, horizon_days, active_window_days, gap_tolerance_days,
                                  lead_time_days)
         from churnml.dataset import build_dataset
@@ -734,7 +734,7 @@ def score(
         "--memory-limit", help="DuckDB's memory limit while computing features (it spills past it); "
         "'none' for DuckDB's default (80% of RAM).", rich_help_panel="Output")] = "2GB",
     shap_engine: ShapEngineOpt = ShapEngine.auto,
-    engine: EngineOpt = Engine.duckdb, spark_master: SparkMasterOpt = "local[*]",
+    engine: EngineOpt = Engine.duckdb, spark_master: SparkMasterOpt = None,
     overwrite: OverwriteOpt = False,
     tracking_uri: TrackingOpt = None,
 ) -> None:
@@ -758,7 +758,7 @@ def score(
             raise ConfigError("--engine spark scores models trained on an event log; this one was trained on a "
                               "labelled table.")
         data: Any = _load_usage(_settings(config), events, user_col, time_col, type_col, value_col, where,
-                                duplicates, subscriptions, accounts, spark_master=spark_master)
+                                duplicates, subscriptions, accounts, spark=True, spark_master=spark_master)
         result = _score_on_spark(churn_model, data, out, overwrite=overwrite, as_of=as_of, reasons=reasons.value,
                                  top_k=top_k, tiers=tiers, shap_engine=shap_engine.value,
                                  drift_threshold=drift_threshold)

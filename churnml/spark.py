@@ -54,14 +54,16 @@ def require_spark() -> None:
                           "(and a JDK, e.g. apt-get install default-jre-headless).") from error
 
 
-def session(master: str = "local[*]", *, app_name: str = "churnml", config: dict[str, str] | None = None
+def session(master: str | None = None, *, app_name: str = "churnml", config: dict[str, str] | None = None
             ) -> SparkSession:
     """A SparkSession for churnml (an existing one is reused, with its settings).
 
-    churnml computes in UTC: the session time zone is set to UTC, so naive timestamps
-    mean the same instant on the driver, the executors and in DuckDB. In local mode the
-    Python workers run the current interpreter unless ``PYSPARK_PYTHON`` says otherwise;
-    on a cluster, churnml must be installed where the executors' Python is.
+    ``master`` defaults to the one ``spark-submit`` was given when churnml runs under it,
+    else ``local[*]``. churnml computes in UTC: the session time zone is set to UTC, so
+    naive timestamps mean the same instant on the driver, the executors and in DuckDB.
+    In local mode the Python workers run the current interpreter unless
+    ``PYSPARK_PYTHON`` says otherwise; on a cluster, churnml must be installed where the
+    executors' Python is (the image, a ``--archives`` environment, or ``--py-files``).
     """
     require_spark()
     import os
@@ -69,11 +71,16 @@ def session(master: str = "local[*]", *, app_name: str = "churnml", config: dict
 
     from pyspark.sql import SparkSession
 
-    if master.startswith("local") and "PYSPARK_PYTHON" not in os.environ:
+    submitted = "PYSPARK_GATEWAY_PORT" in os.environ  # started by spark-submit: its --master rules
+    if master is None and not submitted:
+        master = "local[*]"
+    if master is not None and master.startswith("local") and "PYSPARK_PYTHON" not in os.environ:
         # Local workers run this interpreter (its packages), not whatever python3 is first on PATH.
         os.environ["PYSPARK_PYTHON"] = sys.executable
-    builder = (SparkSession.builder.master(master).appName(app_name)
-               .config("spark.sql.session.timeZone", "UTC")
+    builder = SparkSession.builder.appName(app_name)
+    if master is not None:
+        builder = builder.master(master)
+    builder = (builder.config("spark.sql.session.timeZone", "UTC")
                .config("spark.sql.execution.arrow.pyspark.enabled", "true")
                .config("spark.ui.showConsoleProgress", "false"))
     for key, value in (config or {}).items():

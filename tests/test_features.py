@@ -166,7 +166,7 @@ def test_right_censored_dates_are_refused_and_the_grid_stops_before_them():
 @pytest.mark.parametrize("params, message", [
     ({"windows": (0, 30)}, r"'windows' parameter of FeatureBuilder must be a tuple of positive ints. Got \(0, 30\)"),
     ({"min_type_share": 1.5}, r"'min_type_share' parameter"),
-    ({"engine": "spark"}, r"'engine' parameter of FeatureBuilder must be 'duckdb'"),
+    ({"engine": "polars"}, r"'engine' parameter of FeatureBuilder must be 'auto', 'duckdb' or 'spark'"),
     ({"activation_events": ("nope",)}, r"activation_events \['nope'\] never occur"),
 ])
 def test_bad_parameters(params, message):
