@@ -253,7 +253,8 @@ def _number(values: pd.Series, decimals: int = 1) -> pd.Series:
     """Whole numbers without decimals, others rounded; thousands separated."""
     v = _snapped(values)
     whole = np.isclose(v, np.round(v))
-    text = pd.Series(np.where(whole, v.round().map("{:,.0f}".format), v.round(decimals).map(
+    # + 0.0 turns a -0.0 left by rounding (-0.004 to 2 decimals) into 0.0: no "-0" in a sentence.
+    text = pd.Series(np.where(whole, (v.round() + 0.0).map("{:,.0f}".format), (v.round(decimals) + 0.0).map(
         ("{:,.%df}" % decimals).format)), index=values.index, dtype=object)
     return text
 

@@ -400,17 +400,24 @@ def _check_inputs(data: UsageData, spec: Any, day: dt.date) -> None:
     row = data.backend.fetchone(f"SELECT count(*), {'count(value)' if 'value' in columns else '0'} FROM {view} "
                                 f"WHERE {before}")
     assert row is not None
-    events, valued = int(row[0]), int(row[1])
+    seen = None
+    if spec.event_types and "event_type" in columns:
+        seen = {str(t) for (t,) in data.backend.sql(
+            f"SELECT DISTINCT event_type FROM {view} WHERE {before} AND event_type IS NOT NULL").fetchall()}
+    check_inputs(spec, day, events=int(row[0]), valued=int(row[1]), seen_types=seen)
+
+
+def check_inputs(spec: Any, day: dt.date, *, events: int, valued: int, seen_types: set[str] | None) -> None:
+    """The checks of :func:`_check_inputs` on counts any engine computed (``seen_types``: the event types
+    before ``day``, None where the data has no event type column)."""
     if spec.has_value and events and not valued:
         raise MissingFeatureError(
             f"The model's value features need the event value, but all {events:,} events before {day} have none "
             "(value is missing or empty). Fix: map the value column as at training (--value-col).",
             column="value", n_bad=events, example=None)
     kept = set(spec.event_types)
-    if kept and "event_type" in columns:
-        seen = {str(t) for (t,) in data.backend.sql(
-            f"SELECT DISTINCT event_type FROM {view} WHERE {before} AND event_type IS NOT NULL").fetchall()}
-        absent = sorted(kept - seen)
+    if kept and seen_types is not None:
+        absent = sorted(kept - seen_types)
         if absent:
             raise MissingFeatureError(
                 f"{len(absent)} event type(s) the model was trained on never occur before {day} in this data, e.g. "

@@ -130,7 +130,7 @@ class SparkTrainingSet:
                            builder=self.builder)
 
     def write(self, path: str, *, mode: str = "error") -> None:
-        """Write the set as Parquet (a folder), partitioned by nothing; ``mode`` as Spark's writer."""
+        """Write the set as a Parquet folder; ``mode`` as Spark's writer ('error', 'overwrite', ...)."""
         self.frame.write.mode(mode).parquet(path)
 
 
@@ -157,13 +157,6 @@ def build_dataset(data: SparkUsageData, definition: ChurnDefinition | None = Non
     return SparkTrainingSet(frame=frame, observation_dates=dates, definition=definition, builder=builder)
 
 
-def features(builder: FeatureBuilder, data: SparkUsageData, observation_dates: Iterable[str | dt.date], *,
-             definition: ChurnDefinition | None = None) -> DataFrame:
-    """``builder.transform`` on Spark data (a Spark DataFrame)."""
-    return builder.transform(data, observation_dates, definition=definition)
-
-
-
 # ----------------------------------------------------------------- scoring
 
 
@@ -183,7 +176,7 @@ def score(model: ChurnModel, data: SparkUsageData, *, as_of: str | dt.date | Non
 
     from churnml._engine_spark import compute, time_span
     from churnml.model import model_from_files
-    from churnml.scoring import TIERS, _has_revenue, _parse_day, _thresholds, score_chunk
+    from churnml.scoring import _has_revenue, _parse_day, _thresholds, score_chunk
 
     if reasons not in ("tiers", "all", "none"):
         raise ConfigError(f"The 'reasons' parameter of score must be 'tiers', 'all' or 'none'. Got {reasons!r} "
@@ -225,32 +218,20 @@ def score(model: ChurnModel, data: SparkUsageData, *, as_of: str | dt.date | Non
     scored = features.mapInPandas(score_partition, ", ".join(fields))
     order = Window.orderBy(F.col("churn_probability").desc(), F.col("user_id").asc())
     ranked = scored.withColumn("rank", F.row_number().over(order).cast("bigint"))
-    assert set(TIERS) == {"high", "medium", "low"}
     return ranked.select(*names[:4], "rank", *names[4:])
 
 
 def _check_inputs(data: SparkUsageData, spec: Any, day: dt.date) -> None:
     """As :func:`churnml.scoring._check_inputs`: the value column all empty, or a kept event type never seen."""
-    from churnml.errors import MissingFeatureError
+    from churnml.scoring import check_inputs
 
     columns = data.events.columns
     before = data.events.frame.where(f"`timestamp` < DATE'{day.isoformat()}'")
     row = before.selectExpr("count(*)", "count(value)" if "value" in columns else "0").first()
-    events, valued = int(row[0]), int(row[1])
-    if spec.has_value and events and not valued:
-        raise MissingFeatureError(
-            f"The model's value features need the event value, but all {events:,} events before {day} have none "
-            "(value is missing or empty). Fix: map the value column as at training (--value-col).",
-            column="value", n_bad=events, example=None)
-    kept = set(spec.event_types)
-    if kept and "event_type" in columns:
+    seen = None
+    if spec.event_types and "event_type" in columns:
         seen = {str(r[0]) for r in before.where("event_type IS NOT NULL").select("event_type").distinct().collect()}
-        absent = sorted(kept - seen)
-        if absent:
-            raise MissingFeatureError(
-                f"{len(absent)} event type(s) the model was trained on never occur before {day} in this data, e.g. "
-                f"{absent[0]!r}; their features would all read 'never'. Fix: load the full event log, with the "
-                "same event_type mapping as at training.", column="event_type", n_bad=events, example=absent[0])
+    check_inputs(spec, day, events=int(row[0]), valued=int(row[1]), seen_types=seen)
 
 
 def _check_missing(model: ChurnModel, features: DataFrame) -> None:
@@ -368,7 +349,9 @@ class SparkChurnTrainer(ChurnTrainer):
             *[encoded(c) for c in columns], "CAST(label AS DOUBLE) AS label",
             "churnml_slice = 'validation' AS churnml_validation")
         train_rows, train_positives = counts["train"]
-        params = self.xgboost_params(np.r_[np.ones(train_positives), np.zeros(train_rows - train_positives)])
+        params = self.xgboost_params()
+        if self.class_weight == "balanced" and train_positives:
+            params["scale_pos_weight"] = (train_rows - train_positives) / train_positives
         xgb_params = {k: v for k, v in params.items() if k not in ("objective", "nthread", "seed", "device")}
         estimator = SparkXGBClassifier(
             features_col=names, label_col="label", validation_indicator_col="churnml_validation",

@@ -192,3 +192,13 @@ def test_cuda_model_is_explained_on_the_gpu_with_the_same_values(generated):
     margin = trainer.model_.booster.predict(__import__("xgboost").DMatrix(explanation.data, enable_categorical=True),
                                             output_margin=True, iteration_range=trainer.model_._iterations())
     assert np.abs(explanation.margin - margin).max() < 1e-3
+
+
+def test_numbers_in_sentences_do_not_depend_on_summation_order_or_print_minus_zero():
+    """Two engines summing the same values in another order differ in the last bits; the words must not."""
+    from churnml.explain import _number
+
+    order_a, order_b = 19.1149999999995, 19.1150000000005  # one sum from two engines, 1e-12 apart
+    assert f"{order_a:.2f}" != f"{order_b:.2f}"  # rounded as they are, they would print differently
+    assert _number(pd.Series([order_a]), 2)[0] == _number(pd.Series([order_b]), 2)[0]
+    assert _number(pd.Series([-1e-13, -0.004, -2.5]), 2).tolist() == ["0", "0.00", "-2.50"]

@@ -136,9 +136,12 @@ def test_the_engine_named_must_match_the_data(loaded):
         FeatureBuilder(engine="spark").fit(duck)
 
 
-def test_online_retail_training_set_equals_duckdbs(spark, shared_data):
-    """Real data: float customer ids read as integers, 135,080 anonymous rows filtered, negative values kept."""
+def test_online_retail_training_set_and_scores_equal_duckdbs(spark, shared_data):
+    """Real data: float customer ids read as integers, 135,080 anonymous rows filtered, negative values kept;
+    then a model trained on the DuckDB set scores every customer the same on both engines, reasons included."""
     from churnml import spark as cs
+    from churnml.scoring import DriftWarning, score
+    from churnml.trainer import ChurnTrainer
 
     def source():
         return EventSource(shared_data / "online_retail" / "online_retail.parquet", user_id="CustomerID",
@@ -152,6 +155,14 @@ def test_online_retail_training_set_equals_duckdbs(spark, shared_data):
     got = build_dataset(sp, definition).to_pandas()
     assert len(expected.frame) == 13_470
     assert_same_frame(expected.frame, got.frame)
+
+    model = ChurnTrainer(n_estimators=100, baselines=False).fit(expected).model_
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DriftWarning)
+        want = score(model, duck, reasons="all").frame  # as of the day after the last invoice
+    scored = cs.score(model, sp, reasons="all").toPandas()
+    assert len(want) > 2_500 and want["revenue_at_risk"].notna().all()
+    assert_same_frame(want, scored)
 
 
 def test_spark_loader_errors_name_column_count_and_example(spark, tmp_path):
