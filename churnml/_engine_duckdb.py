@@ -132,8 +132,9 @@ def compute(data: UsageData, spec: FeatureSpec, definition: ChurnDefinition, dat
     Rows are ordered by ``observation_date`` then ``user_id``.
     """
     with materialised(data, spec, definition, dates, labels=labels) as table:
-        # Materialised first: converting a stored table is faster than a running query.
-        frame = data.backend.sql(f"SELECT * FROM {table}").df()
+        # Materialised first: converting a stored table is faster than a running query; and through
+        # Arrow, which at 2M rows x 65 columns takes a quarter of the time of DuckDB's own .df().
+        frame = data.backend.sql(f"SELECT * FROM {table}").to_arrow_table().to_pandas()
     return typed(frame, spec)
 
 
@@ -189,7 +190,7 @@ def typed(frame: pd.DataFrame, spec: FeatureSpec) -> pd.DataFrame:
     """Feature columns as the model expects them: float64, or categorical on the fitted levels."""
     import pandas as pd
 
-    frame["observation_date"] = pd.to_datetime(frame["observation_date"])
+    frame["observation_date"] = pd.to_datetime(frame["observation_date"]).astype("datetime64[us]")
     levels = spec.categorical_levels()
     for info in spec.features():
         if info.name in levels:
@@ -264,13 +265,15 @@ def _aggregate_sql(data: UsageData, spec: FeatureSpec, definition: ChurnDefiniti
     starts = ", ".join(_date(s) for s, _ in segments)
     ends = ", ".join(_date(e) for _, e in segments)
     # Active days of a segment: bit k = active k days before its end (its last day is bit 0).
-    stage_a = ["count(*) AS n", "max(ts) AS last_ts",
+    # Counts are summed as DOUBLE from here on: exact for whole numbers below 2^53, and far cheaper than
+    # the 128-bit integers DuckDB sums BIGINTs into (in every aggregate and in the conversion to pandas).
+    stage_a = ["CAST(count(*) AS DOUBLE) AS n", "max(ts) AS last_ts",
                f"bit_or(CASE WHEN seg_end - day <= {_WORD} THEN CAST(1 AS UBIGINT) << CAST(seg_end - day - 1 AS UBIGINT) "
                "END) AS bits"]
     if spec.has_value:
         stage_a.append("sum(value) AS value_sum")
         if value_has_nulls:  # else the count of values is the count of events
-            stage_a.append("count(value) AS value_n")
+            stage_a.append("CAST(count(value) AS DOUBLE) AS value_n")
     if activation:
         stage_a.append(activation)
 

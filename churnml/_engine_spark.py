@@ -103,25 +103,6 @@ def time_span(data: SparkUsageData) -> tuple[dt.datetime, dt.datetime]:
     return first, last
 
 
-def _check_columns(data: SparkUsageData, spec: FeatureSpec) -> None:
-    missing = []
-    if spec.has_value and "value" not in data.events.columns:
-        missing.append("events.value")
-    if spec.event_types and "event_type" not in data.events.columns:
-        missing.append("events.event_type")
-    if spec.has_subscriptions and data.subscriptions is None:
-        missing.append("subscriptions")
-    elif data.subscriptions is not None and "end" not in data.subscriptions.columns:
-        missing.append("subscriptions.end (map it; null means still active)")
-    if spec.attributes and data.accounts is None:
-        missing.append("accounts")
-    elif data.accounts is not None:
-        missing += [f"accounts.{c}" for c in spec.attributes if c not in data.accounts.columns]
-    if missing:
-        raise ConfigError(f"The features were fitted with inputs this data lacks: {', '.join(missing)}. "
-                          "Fix: load the same tables and columns as at fit time.")
-
-
 def compute(data: SparkUsageData, spec: FeatureSpec, definition: ChurnDefinition, dates: list[dt.date], *,
             labels: bool) -> DataFrame:
     """Features (and labels) of every eligible user at every date, as a Spark DataFrame.
@@ -129,7 +110,9 @@ def compute(data: SparkUsageData, spec: FeatureSpec, definition: ChurnDefinition
     Columns as :func:`churnml._engine_duckdb.compute`: ``user_id``, ``observation_date``,
     (``label``, ``churn_type``), then the spec's features (DOUBLE, or STRING for categories).
     """
-    _check_columns(data, spec)
+    from churnml._engine_duckdb import _check_columns  # reads only which tables and columns were loaded
+
+    _check_columns(data, spec)  # type: ignore[arg-type]
     if isinstance(definition, SubscriptionChurn) and data.subscriptions is None:
         raise ConfigError("Subscription churn needs a subscriptions table (--subscriptions).")
     spark = data.spark

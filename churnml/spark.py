@@ -175,6 +175,7 @@ def score(model: ChurnModel, data: SparkUsageData, *, as_of: str | dt.date | Non
     from pyspark.sql import functions as F
 
     from churnml._engine_spark import compute, time_span
+    from churnml.features import warn_unseen_types
     from churnml.model import model_from_files
     from churnml.scoring import _has_revenue, _parse_day, _thresholds, score_chunk
 
@@ -186,8 +187,6 @@ def score(model: ChurnModel, data: SparkUsageData, *, as_of: str | dt.date | Non
         raise ConfigError("This model was trained on a labelled table; the Spark path scores models that compute "
                           "their features from an event log.")
     day = _parse_day(as_of) if as_of is not None else (time_span(data)[1] + dt.timedelta(days=1)).date()
-    from churnml.features import warn_unseen_types
-
     warn_unseen_types(spec, data)
     _check_inputs(data, spec, day)
     thresholds = _thresholds(model, tiers)
