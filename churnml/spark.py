@@ -358,6 +358,9 @@ class SparkChurnTrainer(ChurnTrainer):
             early_stopping_rounds=self.early_stopping_rounds, random_state=self.random_state,
             feature_names=names, feature_types=["c" if c.levels is not None else "q" for c in columns], verbose=False,
             **xgb_params)
+        import logging
+
+        estimator.logger.setLevel(logging.WARNING)  # it logs every parameter at INFO
         booster = estimator.fit(fitting).get_booster()
         self.best_iteration_ = int(booster.best_iteration)
         self.validation_log_loss_ = float(booster.best_score)
