@@ -283,3 +283,33 @@ def test_cli_dataset_and_score_on_spark_equal_duckdb(spark, product, model, tmp_
     expected = pd.read_parquet(tmp_path / "scores.parquet")
     got = pd.read_parquet(tmp_path / "scores").sort_values("rank").reset_index(drop=True)
     assert_same_frame(expected, got)
+
+
+def test_the_base_install_needs_no_pyspark(tmp_path):
+    """With pyspark unimportable, churnml loads and builds training sets on DuckDB, and the Spark entry
+    points say how to install the extra."""
+    import sys
+    import textwrap
+
+    frame = pd.DataFrame({"user_id": [1, 1, 2], "timestamp": pd.to_datetime(["2024-01-01", "2024-02-01",
+                                                                             "2024-01-15"])})
+    frame.to_parquet(tmp_path / "events.parquet")
+    script = textwrap.dedent(f"""
+        import sys
+        class Block:
+            def find_spec(self, name, path=None, target=None):
+                if name.split(".")[0] == "pyspark":
+                    raise ImportError("pyspark blocked")
+        sys.meta_path.insert(0, Block())
+        from churnml import EventSource, FeatureBuilder, load, spark
+        data = load(EventSource({str(tmp_path / 'events.parquet')!r}))
+        print(len(FeatureBuilder(windows=(30,), trend_windows=()).fit(data).transform(data, ["2024-02-10"])))
+        try:
+            spark.session()
+        except Exception as error:
+            print(type(error).__name__, error)
+        print("pyspark" in sys.modules)
+    """)
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True).stdout
+    assert out.splitlines() == ["2", "ConfigError The Spark engine needs pyspark and Java 17+: pip install "
+                                "\"churnml[spark]\" (and a JDK, e.g. apt-get install default-jre-headless).", "False"]
