@@ -77,19 +77,16 @@ def build_dataset(data: UsageData, definition: ChurnDefinition | None = None, *,
     -------
     TrainingSet
         ``frame`` has ``user_id``, ``observation_date``, ``label`` (1 = churned),
-        ``churn_type`` for subscription churn, then the features.
+        ``churn_type`` for subscription churn, then the features. For data loaded by
+        :func:`churnml.spark.load`, a :class:`~churnml.spark.SparkTrainingSet` whose ``frame``
+        is a Spark DataFrame with the same columns.
     """
-    from churnml._engine_duckdb import compute, time_span
-    from churnml._spark_load import SparkUsageData
+    from churnml.features import engine_for
 
-    if isinstance(data, SparkUsageData):  # the same set, computed by Spark (a SparkTrainingSet)
-        from churnml import spark
-
-        return spark.build_dataset(data, definition, builder=builder, step_days=step_days,  # type: ignore[return-value]
-                                   observation_dates=observation_dates)
+    engine = engine_for(data)  # DuckDB, or Spark for churnml.spark.load's data
     definition = definition or InactivityChurn()
     builder = builder if builder is not None else FeatureBuilder()
-    first, last = time_span(data)
+    first, last = engine.time_span(data)
     if observation_dates is None:
         builder._validate_params()
         lookback = max(builder._lookback_days(), definition.active_window_days)
@@ -100,5 +97,10 @@ def build_dataset(data: UsageData, definition: ChurnDefinition | None = None, *,
         check_labelled(dates, last, definition)
     if not hasattr(builder, "spec_"):
         builder.fit(data, observation_dates=dates)
-    frame = compute(data, builder.spec_, definition, dates, labels=True)
+    frame = engine.compute(data, builder.spec_, definition, dates, labels=True)
+    if engine.__name__.endswith("spark"):  # a Spark DataFrame: the set stays on the cluster
+        from churnml.spark import SparkTrainingSet
+
+        return SparkTrainingSet(frame=frame, observation_dates=dates, definition=definition,  # type: ignore[return-value]
+                                builder=builder)
     return TrainingSet(frame=frame, observation_dates=dates, definition=definition, builder=builder)

@@ -282,20 +282,13 @@ class FeatureBuilder(BaseEstimator):
 
     def _engine(self, data: Any) -> Any:
         """The engine module that computes features of ``data``."""
-        from churnml._spark_load import SparkUsageData
-
-        kind = "spark" if isinstance(data, SparkUsageData) else "duckdb"
+        engine = engine_for(data)
+        kind = engine.__name__.rsplit("_", 1)[-1]
         if self.engine not in ("auto", kind):
             raise ConfigError(f"FeatureBuilder(engine={self.engine!r}) got data loaded for {kind}. Fix: load it with "
                               f"{'churnml.spark.load' if self.engine == 'spark' else 'churnml.load'}, or pass "
                               f"engine={kind!r}.")
-        if kind == "spark":
-            from churnml import _engine_spark
-
-            return _engine_spark
-        from churnml import _engine_duckdb
-
-        return _engine_duckdb
+        return engine
 
     def _lookback_days(self) -> int:
         """Days of history before a date that the windows and trends read."""
@@ -372,15 +365,23 @@ class FeatureBuilder(BaseEstimator):
 
 
 
-def warn_unseen_types(spec: FeatureSpec, data: UsageData) -> None:
-    """Warn when ``data`` has event types the spec was not fitted on (they are counted as 'other')."""
+def engine_for(data: Any) -> Any:
+    """The engine module for loaded data: ``_engine_spark`` for :func:`churnml.spark.load`'s, else
+    ``_engine_duckdb``. Both offer ``fit_statistics``, ``event_types``, ``time_span`` and ``compute``."""
     from churnml._spark_load import SparkUsageData
 
     if isinstance(data, SparkUsageData):
-        from churnml._engine_spark import event_types
-    else:
-        from churnml._engine_duckdb import event_types
-    unseen = sorted(set(event_types(data)) - set(spec.known_types))
+        from churnml import _engine_spark
+
+        return _engine_spark
+    from churnml import _engine_duckdb
+
+    return _engine_duckdb
+
+
+def warn_unseen_types(spec: FeatureSpec, data: UsageData) -> None:
+    """Warn when ``data`` has event types the spec was not fitted on (they are counted as 'other')."""
+    unseen = sorted(set(engine_for(data).event_types(data)) - set(spec.known_types))
     if unseen:
         warnings.warn(f"{len(unseen)} event type(s) not seen at fit time, e.g. {unseen[0]!r}, are "
                       "counted as 'other'.", UnseenEventTypeWarning, stacklevel=3)

@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
 
 from churnml._spark_load import SparkTable, SparkUsageData, load_table
-from churnml.definitions import ChurnDefinition, InactivityChurn, check_labelled, observation_grid, parse_dates
+from churnml.definitions import ChurnDefinition
 from churnml.errors import ConfigError
 from churnml.features import FeatureBuilder
 from churnml.model import ChurnModel, IdentityCalibrator
@@ -138,23 +138,10 @@ def build_dataset(data: SparkUsageData, definition: ChurnDefinition | None = Non
                   builder: FeatureBuilder | None = None, step_days: int = 30,
                   observation_dates: Iterable[str | dt.date] | None = None) -> SparkTrainingSet:
     """:func:`churnml.build_dataset` on Spark: the same dates, eligibility, labels and features."""
-    from churnml._engine_spark import compute, time_span
+    from churnml.dataset import build_dataset as build
 
-    definition = definition or InactivityChurn()
-    builder = builder if builder is not None else FeatureBuilder(engine="spark")
-    first, last = time_span(data)
-    if observation_dates is None:
-        builder._validate_params()
-        lookback = max(builder._lookback_days(), definition.active_window_days)
-        dates = observation_grid(first_event=first, last_event=last, lookback_days=lookback,
-                                 definition=definition, step_days=step_days)
-    else:
-        dates = parse_dates(observation_dates)
-        check_labelled(dates, last, definition)
-    if not hasattr(builder, "spec_"):
-        builder.fit(data, observation_dates=dates)
-    frame = compute(data, builder.spec_, definition, dates, labels=True)
-    return SparkTrainingSet(frame=frame, observation_dates=dates, definition=definition, builder=builder)
+    return build(data, definition, builder=builder, step_days=step_days,  # type: ignore[return-value]
+                 observation_dates=observation_dates)
 
 
 # ----------------------------------------------------------------- scoring
