@@ -10,32 +10,33 @@ those of the DuckDB loader, so both engines load the same rows with the same typ
 
 from __future__ import annotations
 
-import difflib
-import re
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from churnml.errors import (
     ConfigError,
-    DataValidationError,
-    DuplicateKeyError,
-    DuplicateRowsError,
-    EmptySourceError,
-    InvalidIntervalError,
     MappingError,
-    MissingColumnError,
-    MixedTimezoneError,
     NonNumericValueError,
-    NullUserIdError,
     SourceNotFoundError,
     TimestampParseError,
 )
-from churnml.sources import _AWARE_PATTERN, LoadReport, _Logical, _Source, _validate_options
+from churnml.sources import (
+    _AWARE_PATTERN,
+    LoadReport,
+    _apply_duplicate_policy,
+    _assess,
+    _first_line,
+    _judge_summary,
+    _list,
+    _Mapped,
+    _resolve,
+    _Source,
+    _validate_options,
+)
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame, SparkSession
 
-_IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 _INTEGER = {"tinyint", "smallint", "int", "bigint", "byte", "short", "integer", "long"}
 _FLOAT = {"float", "double", "real"}
 _TIMESTAMP = {"timestamp", "timestamp_ntz", "date"}
@@ -137,49 +138,6 @@ def read_source(spark: SparkSession, data: Any) -> tuple[DataFrame, str]:
                       f"object storage) or a Spark DataFrame. Got {type(data).__name__} instead.")
 
 
-@dataclass
-class _Mapped:
-    logical: _Logical
-    label: str
-    raw: str
-    source_type: str
-    converted: str = ""
-    checks: dict[str, str] = field(default_factory=dict)
-
-
-def _resolve(logical: _Logical, given: str | None, frame: DataFrame, table: str) -> _Mapped | None:
-    columns = frame.columns
-    if given is None:
-        if logical.name in columns:
-            given = logical.name
-        elif logical.required:
-            _raise_missing(logical.name, logical.name, columns, table)
-        else:
-            return None
-    if given in columns:
-        raw = qi(given)
-    elif _IDENTIFIER.match(given):
-        _raise_missing(given, logical.name, columns, table)
-    else:
-        raw = f"({given})"
-    try:
-        kind = frame.selectExpr(f"{raw} AS x").schema["x"].dataType.simpleString()
-    except Exception as error:  # Spark's analysis and parse errors have no common base
-        raise MappingError(f"The {table} mapping {logical.name} = {given!r} does not compile: "
-                           f"{str(error).strip().splitlines()[0]}. Columns in the source: "
-                           f"{', '.join(map(repr, columns))}.") from error
-    return _Mapped(logical, given, raw, kind)
-
-
-def _raise_missing(name: str, logical: str, columns: list[str], table: str) -> None:
-    close = difflib.get_close_matches(name, columns, n=1, cutoff=0.6) or [c for c in columns
-                                                                         if c.lower() == name.lower()]
-    hint = f" Did you mean {close[0]!r}?" if close else ""
-    raise MissingColumnError(
-        f"The {table} source has no column {name!r} for {logical!r}.{hint} Columns in the source: "
-        f"{', '.join(map(repr, columns))}. Fix: map it, e.g. {logical}='<column>'.")
-
-
 def _plan(m: _Mapped, time_format: str | None) -> None:
     """``converted`` and ``checks`` as on DuckDB (see ``churnml.sources._plan_conversion``)."""
     kind, raw, base = m.logical.kind, m.raw, m.source_type.split("(")[0]
@@ -230,16 +188,6 @@ def _plan(m: _Mapped, time_format: str | None) -> None:
         m.checks["null"] = f"({m.converted} IS NULL)"
 
 
-def _where_text(table: str, m: _Mapped) -> str:
-    if m.label == m.logical.name:
-        return f"Column {m.label!r} of the {table} source"
-    return f"Column {m.label!r} ({m.logical.name}) of the {table} source"
-
-
-def _named(m: _Mapped) -> str:
-    return m.logical.name if m.label == m.logical.name else f"{m.logical.name} ({m.label!r})"
-
-
 def load_table(spark: SparkSession, source: _Source) -> SparkTable:
     """Map, check and load one table on Spark; raise a ``ChurnMLError`` naming the column, count and example."""
     _validate_options(source)
@@ -247,7 +195,8 @@ def load_table(spark: SparkSession, source: _Source) -> SparkTable:
     frame, described = read_source(spark, source.data)
     mapped: dict[str, _Mapped] = {}
     for logical in contract.columns:
-        entry = _resolve(logical, source.mapping()[logical.name], frame, table)
+        entry = _resolve(logical, source.mapping()[logical.name], frame.columns, table,
+                         lambda raw: frame.selectExpr(f"{raw} AS x").schema["x"].dataType.simpleString(), quote=qi)
         if entry is not None:
             _plan(entry, source.time_format)
             mapped[logical.name] = entry
@@ -258,8 +207,7 @@ def load_table(spark: SparkSession, source: _Source) -> SparkTable:
             frame.selectExpr(f"{where} AS x").schema  # noqa: B018 - analysis only
         except Exception as error:
             raise MappingError(f"The {table} filter where={source.where!r} does not compile: "
-                               f"{str(error).strip().splitlines()[0]}. Columns in the source: "
-                               f"{', '.join(map(repr, frame.columns))}.") from error
+                               f"{_first_line(error)}. Columns in the source: {_list(frame.columns)}.") from error
 
     aggregates = ["count(*)", f"count_if(coalesce({where}, FALSE))"]
     keys: list[tuple[str, str]] = []
@@ -270,91 +218,27 @@ def load_table(spark: SparkSession, source: _Source) -> SparkTable:
     row = frame.selectExpr(*aggregates).first()
     rows_read, rows_after_where = int(row[0]), int(row[1])
     counts = {key: int(value) for key, value in zip(keys, list(row)[2:])}
-    if rows_read == 0:
-        raise EmptySourceError(f"The {table} source {described} has no rows.", column="*", n_bad=0)
-    if rows_after_where == 0:
-        raise EmptySourceError(f"The {table} filter where={source.where!r} removed all {rows_read:,} rows of "
-                               f"{described}; nothing is left to load. Fix: check the filter.", column="*", n_bad=0)
 
     def example(condition: str, expression: str) -> Any:
-        found = frame.where(f"coalesce({keep}, FALSE) AND {condition}").selectExpr(f"{expression} AS x").first()
+        found = frame.where(f"coalesce({where}, FALSE) AND {condition}").selectExpr(f"{expression} AS x").first()
         return found[0] if found is not None else None
 
-    notes: list[str] = []
-    problems: list[DataValidationError] = []
-    dropped: dict[str, int] = {}
-    user = mapped["user_id"]
-    keep = where
-    if counts.get(("user_id", "non_integral"), 0):
-        user.converted = f"nullif(CAST({user.raw} AS STRING), '')"
-        notes.append(f"{_named(user)} holds non-integral {user.source_type.upper()} values: read as text ids")
-    elif ("user_id", "non_integral") in counts:
-        notes.append(f"{_named(user)} holds whole numbers stored as {user.source_type.upper()}: read as integer ids")
-    if source.where is not None and rows_read > rows_after_where:
-        dropped[f"where {source.where}"] = rows_read - rows_after_where
-    n_null_users = counts[("user_id", "null")]
-    if n_null_users:
-        if source.drop_null_user_ids:
-            dropped["null user_id (drop_null_user_ids=True)"] = n_null_users
-            keep = f"({keep}) AND {user.converted} IS NOT NULL"
-        else:
-            problems.append(NullUserIdError(
-                f"{_where_text(table, user)} is null in {n_null_users:,} of {rows_after_where:,} rows. Fix: drop "
-                f"them with where=\"{user.label} IS NOT NULL\" or drop_null_user_ids=True (either way the report "
-                "counts them).", column=user.label, n_bad=n_null_users))
-    for name, m in mapped.items():
-        got = {check: counts.get((name, check), 0) for check in m.checks}
-        if m.logical.kind == "timestamp":
-            if got.get("aware") and got.get("naive"):
-                aware, naive = example(m.checks["aware"], m.raw), example(m.checks["naive"], m.raw)
-                problems.append(MixedTimezoneError(
-                    f"{_where_text(table, m)} mixes {got['aware']:,} time-zone-aware timestamps (e.g. {aware!r}) "
-                    f"with {got['naive']:,} naive ones (e.g. {naive!r}). Fix: give them all an offset, or map "
-                    f"{name} to an expression that makes them uniform.", column=m.label,
-                    n_bad=min(got["aware"], got["naive"]), example=aware))
-            elif got.get("aware"):
-                notes.append(f"{_named(m)} is text with UTC offsets: converted to UTC")
-            if got.get("unparsed"):
-                bad = example(m.checks["unparsed"], m.raw)
-                problems.append(TimestampParseError(
-                    f"{_where_text(table, m)} has {got['unparsed']:,} of {rows_after_where:,} rows that do not "
-                    f"parse as a timestamp, e.g. {bad!r}. Fix: pass time_format='<strptime format>' or drop them "
-                    "with where=.", column=m.label, n_bad=got["unparsed"], example=bad))
-            if got["null"] and m.logical.required:
-                problems.append(TimestampParseError(
-                    f"{_where_text(table, m)} is empty in {got['null']:,} of {rows_after_where:,} rows. Fix: drop "
-                    f"them with where=\"{m.label} IS NOT NULL\".", column=m.label, n_bad=got["null"]))
-        elif m.logical.kind == "number":
-            if got.get("non_numeric"):
-                bad = example(m.checks["non_numeric"], m.raw)
-                problems.append(NonNumericValueError(
-                    f"{_where_text(table, m)} has {got['non_numeric']:,} of {rows_after_where:,} rows that are "
-                    f"not numbers, e.g. {bad!r}. Fix: map {name} to a numeric SQL expression, or drop those rows "
-                    "with where=.", column=m.label, n_bad=got["non_numeric"], example=bad))
-            if got.get("blank"):
-                notes.append(f"{_named(m)} is text holding numbers; {got['blank']:,} blank values read as missing")
-            if m.source_type == "boolean":
-                notes.append(f"{_named(m)} is boolean: read as 1.0 / 0.0")
-    if problems:
-        first = problems[0]
-        first.others = [str(p.args[0]) for p in problems[1:]]
-        raise first
+    # Spark reads text with offsets in UTC by itself (the session's time zone is UTC).
+    assessed = _assess(source, mapped, counts, rows_read, rows_after_where, described, example=example,
+                       text_id=lambda raw: f"nullif(CAST({raw} AS STRING), '')", aware_utc=None)
+    notes, dropped = assessed.notes, assessed.dropped
+    keep = where + (f" AND {mapped['user_id'].converted} IS NOT NULL" if assessed.drop_null_users else "")
 
     kept = frame.where(f"coalesce({keep}, FALSE)")
     duplicate_rows = kept.count() - kept.distinct().count()
-    if duplicate_rows:
-        if source.duplicates == "error":
-            dup = kept.groupBy(*[qi(c) for c in kept.columns]).count().where("count > 1").drop("count").first()
-            example_row = dup.asDict() if dup is not None else None
-            raise DuplicateRowsError(
-                f"The {table} source has {duplicate_rows:,} exact duplicate rows, e.g. {example_row!r}. Fix: "
-                "duplicates='drop' to drop the extra copies, or duplicates='keep' to keep them (both are reported).",
-                column="*", n_bad=duplicate_rows, example=example_row)
-        if source.duplicates == "drop":
-            dropped["exact duplicate rows (duplicates='drop')"] = duplicate_rows
-            kept = kept.distinct()
-        else:
-            notes.append(f"{duplicate_rows:,} exact duplicate rows kept (duplicates='keep')")
+
+    def duplicated() -> Any:
+        row = kept.groupBy(*[qi(c) for c in kept.columns]).count().where("count > 1").drop("count").first()
+        return row.asDict() if row is not None else None
+
+    _apply_duplicate_policy(source, duplicate_rows, duplicated, dropped, notes)
+    if duplicate_rows and source.duplicates == "drop":
+        kept = kept.distinct()
 
     select = [f"{m.converted} AS {qi(name)}" for name, m in mapped.items()]
     if contract.keep_other_columns:
@@ -389,27 +273,15 @@ def _summarise(frame: DataFrame, mapped: dict[str, _Mapped], table: str, unique_
     rows, users, first, last = int(row[0]), int(row[1]), row[2], row[3]
     null_counts = {name: int(n) for name, n in zip(optional, row[4:4 + len(optional)])}
     rest = row[4 + len(optional):]
-    for name, n in null_counts.items():
-        if n:
-            notes.append(f"{_named(mapped[name])} is missing in {n:,} rows (kept)")
-    if table == "events" and "value" in mapped:
-        negative = int(rest.pop(0))
-        if negative:
-            notes.append(f"value is negative in {negative:,} rows (kept: returns, refunds, cancellations)")
-    if table == "subscriptions" and "end" in mapped:
-        backwards = int(rest.pop(0))
-        if backwards:
-            bad = frame.where("`end` < start").select("user_id", "start", "end").first()
-            raise InvalidIntervalError(
-                f"The subscriptions source has {backwards:,} rows whose end ({mapped['end'].label!r}) is before "
-                f"their start ({mapped['start'].label!r}), e.g. {tuple(bad)!r}. Fix: correct or filter them with "
-                "where=.", column=mapped["end"].label, n_bad=backwards, example=tuple(bad))
-    if unique_user and rows != users:
-        bad = frame.groupBy("user_id").count().where("count > 1").orderBy("user_id").first()
-        raise DuplicateKeyError(
-            f"The {table} source has {rows - users:,} extra rows for users that appear more than once (user_id "
-            f"{mapped['user_id'].label!r}), e.g. {bad[0]!r}. Fix: keep one row per user (filter with where=, or "
-            "deduplicate upstream).", column=mapped["user_id"].label, n_bad=rows - users, example=bad[0])
+    has_value, has_end = table == "events" and "value" in mapped, table == "subscriptions" and "end" in mapped
+    _judge_summary(table, mapped, notes, null_counts=null_counts,
+                   negative=int(rest.pop(0)) if has_value else 0,
+                   backwards=int(rest.pop(0)) if has_end else 0,
+                   repeated=rows - users if unique_user else 0,
+                   backwards_example=lambda: tuple(frame.where("`end` < start").select("user_id", "start", "end")
+                                                   .first()),
+                   repeated_example=lambda: frame.groupBy("user_id").count().where("count > 1")
+                   .orderBy("user_id").first()[0])
     report = LoadReport(table=table, source=described, columns={n: m.label for n, m in mapped.items()},
                         rows_read=rows_read, rows_loaded=rows, dropped=dropped, duplicate_rows=duplicate_rows,
                         users=users, first=first, last=last, null_counts=null_counts, notes=tuple(notes))

@@ -37,6 +37,7 @@ import datetime as dt
 import difflib
 import re
 from dataclasses import dataclass, field
+from collections.abc import Callable, Collection
 from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
 from churnml._duckdb import Backend, backend_for, fresh_name, quote_identifier, quote_literal
@@ -344,9 +345,13 @@ def _validate_options(source: _Source) -> None:
                               f"a SQL expression. Got {value!r} instead.")
 
 
-def _resolve(logical: _Logical, given: str | None, columns: dict[str, str], table: str,
-             backend: Backend, src: str) -> _Mapped | None:
-    """Turn a mapping entry into SQL, or None for an optional column that is absent."""
+def _resolve(logical: _Logical, given: str | None, columns: Collection[str], table: str,
+             type_of: Callable[[str], str], quote: Callable[[str], str] = quote_identifier) -> _Mapped | None:
+    """Turn a mapping entry into SQL, or None for an optional column that is absent.
+
+    ``type_of(sql)`` is the engine's type of an expression over the source (it raises when the
+    expression does not compile); ``quote`` quotes a column name in the engine's SQL.
+    """
     if given is None:
         if logical.name in columns:
             given = logical.name
@@ -355,21 +360,21 @@ def _resolve(logical: _Logical, given: str | None, columns: dict[str, str], tabl
         else:
             return None
     if given in columns:
-        raw = quote_identifier(given)
+        raw = quote(given)
     elif _IDENTIFIER.match(given):
         _raise_missing(given, logical.name, columns, table)
     else:
         raw = f"({given})"
     try:
-        source_type = backend.expression_type(src, raw)
-    except Exception as error:  # DuckDB's binder and parser errors have no common base
+        source_type = type_of(raw)
+    except Exception as error:  # the engines' binder and parser errors have no common base
         raise MappingError(
             f"The {table} mapping {logical.name} = {given!r} does not compile: "
             f"{_first_line(error)}. Columns in the source: {_list(columns)}.") from error
     return _Mapped(logical, given, raw, source_type)
 
 
-def _raise_missing(name: str, logical: str, columns: dict[str, str], table: str) -> None:
+def _raise_missing(name: str, logical: str, columns: Collection[str], table: str) -> None:
     close = difflib.get_close_matches(name, list(columns), n=1, cutoff=0.6)
     if not close:
         close = [c for c in columns if c.lower() == name.lower()]
@@ -379,7 +384,7 @@ def _raise_missing(name: str, logical: str, columns: dict[str, str], table: str)
         f"Columns in the source: {_list(columns)}. Fix: map it, e.g. {logical}='<column>'.")
 
 
-def _list(columns: dict[str, str]) -> str:
+def _list(columns: Collection[str]) -> str:
     return ", ".join(repr(c) for c in columns)
 
 
@@ -458,7 +463,8 @@ def _load_table(source: _Source, backend: Backend) -> LoadedTable:
 
     mapped: dict[str, _Mapped] = {}
     for logical in contract.columns:
-        entry = _resolve(logical, source.mapping()[logical.name], columns, table, backend, src)
+        entry = _resolve(logical, source.mapping()[logical.name], columns, table,
+                         lambda raw: backend.expression_type(src, raw))
         if entry is not None:
             _plan_conversion(entry, source.time_format)
             mapped[logical.name] = entry
@@ -483,103 +489,17 @@ def _load_table(source: _Source, backend: Backend) -> LoadedTable:
     rows_read, rows_after_where = int(counts_row[0]), int(counts_row[1])
     counts = {key: int(value) for key, value in zip(keys, counts_row[2:])}
 
-    if rows_read == 0:
-        raise EmptySourceError(f"The {table} source {described} has no rows.",
-                               column="*", n_bad=0)
-    if rows_after_where == 0:
-        raise EmptySourceError(
-            f"The {table} filter where={source.where!r} removed all {rows_read:,} rows of "
-            f"{described}; nothing is left to load. Fix: check the filter.", column="*", n_bad=0)
-
-    notes: list[str] = []
-    problems: list[DataValidationError] = []
-    user = mapped["user_id"]
-    keep = f"{where} IS TRUE"
-
-    # user ids: whole numbers stored as floats become integer ids; others become text.
-    if counts.get(("user_id", "non_integral"), 0):
-        user.converted = f"NULLIF(CAST({user.raw} AS VARCHAR), '')"
-        notes.append(f"{_named(user)} holds non-integral {user.source_type} values: "
-                     "read as text ids")
-    elif ("user_id", "non_integral") in counts:
-        notes.append(f"{_named(user)} holds whole numbers stored as {user.source_type}: "
-                     "read as integer ids")
-    n_null_users = counts[("user_id", "null")]
-    dropped: dict[str, int] = {}
-    if source.where is not None and rows_read > rows_after_where:
-        dropped[f"where {source.where}"] = rows_read - rows_after_where
-    if n_null_users:
-        if source.drop_null_user_ids:
-            dropped["null user_id (drop_null_user_ids=True)"] = n_null_users
-            keep += f" AND {user.converted} IS NOT NULL"
-        else:
-            problems.append(NullUserIdError(
-                f"{_where_text(table, user)} is null in {n_null_users:,} of {rows_after_where:,} "
-                f"rows. Fix: drop them with where=\"{user.label} IS NOT NULL\" or "
-                "drop_null_user_ids=True (either way the report counts them).",
-                column=user.label, n_bad=n_null_users))
-
-    for name, m in mapped.items():
-        got = {check: counts.get((name, check), 0) for check in m.checks}
-        if m.logical.kind == "timestamp":
-            if got.get("aware") and got.get("naive"):
-                aware_example = _example(backend, src, f"{keep} AND {m.checks['aware']}", m.raw)
-                naive_example = _example(backend, src, f"{keep} AND {m.checks['naive']}", m.raw)
-                problems.append(MixedTimezoneError(
-                    f"{_where_text(table, m)} mixes {got['aware']:,} time-zone-aware timestamps "
-                    f"(e.g. {aware_example!r}) with {got['naive']:,} naive ones (e.g. "
-                    f"{naive_example!r}). Fix: give them all an offset, or map "
-                    f"{name} to an expression that makes them uniform.",
-                    column=m.label, n_bad=min(got["aware"], got["naive"]), example=aware_example))
-            elif got.get("aware"):
-                m.converted = f"timezone('UTC', try_cast(trim({m.raw}) AS TIMESTAMPTZ))"
-                notes.append(f"{_named(m)} is text with UTC offsets: converted to UTC")
-            if got.get("unparsed"):
-                example = _example(backend, src, f"{keep} AND {m.checks['unparsed']}", m.raw)
-                problems.append(TimestampParseError(
-                    f"{_where_text(table, m)} has {got['unparsed']:,} of {rows_after_where:,} rows "
-                    f"that do not parse as a timestamp, e.g. {example!r}. Fix: pass "
-                    "time_format='<strptime format>' or drop them with where=.",
-                    column=m.label, n_bad=got["unparsed"], example=example))
-            if got["null"] and m.logical.required:
-                problems.append(TimestampParseError(
-                    f"{_where_text(table, m)} is empty in {got['null']:,} of {rows_after_where:,} "
-                    f"rows. Fix: drop them with where=\"{m.label} IS NOT NULL\".",
-                    column=m.label, n_bad=got["null"]))
-            if m.source_type == "TIMESTAMP WITH TIME ZONE":
-                notes.append(f"{_named(m)} is time-zone-aware: converted to UTC")
-        elif m.logical.kind == "number":
-            if got.get("non_numeric"):
-                example = _example(backend, src, f"{keep} AND {m.checks['non_numeric']}", m.raw)
-                problems.append(NonNumericValueError(
-                    f"{_where_text(table, m)} has {got['non_numeric']:,} of {rows_after_where:,} "
-                    f"rows that are not numbers, e.g. {example!r}. Fix: map {name} to a numeric "
-                    "SQL expression, or drop those rows with where=.",
-                    column=m.label, n_bad=got["non_numeric"], example=example))
-            if got.get("blank"):
-                notes.append(f"{_named(m)} is text holding numbers; {got['blank']:,} blank "
-                             "values read as missing")
-            if m.source_type == "BOOLEAN":
-                notes.append(f"{_named(m)} is boolean: read as 1.0 / 0.0")
-
-    if problems:
-        first = problems[0]
-        first.others = [str(p.args[0]) for p in problems[1:]]
-        raise first
+    assessed = _assess(source, mapped, counts, rows_read, rows_after_where, described,
+                       example=lambda condition, expression: _example(backend, src, f"{where} IS TRUE AND {condition}",
+                                                                      expression),
+                       text_id=lambda raw: f"NULLIF(CAST({raw} AS VARCHAR), '')",
+                       aware_utc=lambda raw: f"timezone('UTC', try_cast(trim({raw}) AS TIMESTAMPTZ))")
+    notes, dropped = assessed.notes, assessed.dropped
+    keep = f"{where} IS TRUE" + (f" AND {mapped['user_id'].converted} IS NOT NULL" if assessed.drop_null_users else "")
 
     # Duplicates are exact copies of a whole source row among the rows that are kept.
     duplicate_rows, duplicate_example = _count_duplicates(backend, src, keep, list(columns))
-    if duplicate_rows:
-        if source.duplicates == "error":
-            raise DuplicateRowsError(
-                f"The {table} source has {duplicate_rows:,} exact duplicate rows, e.g. "
-                f"{duplicate_example!r}. Fix: duplicates='drop' to drop the extra copies, or "
-                "duplicates='keep' to keep them (both are reported).",
-                column="*", n_bad=duplicate_rows, example=duplicate_example)
-        if source.duplicates == "drop":
-            dropped["exact duplicate rows (duplicates='drop')"] = duplicate_rows
-        else:
-            notes.append(f"{duplicate_rows:,} exact duplicate rows kept (duplicates='keep')")
+    _apply_duplicate_policy(source, duplicate_rows, lambda: duplicate_example, dropped, notes)
 
     select = [f"{m.converted} AS {quote_identifier(name)}" for name, m in mapped.items()]
     if contract.keep_other_columns:
@@ -608,6 +528,157 @@ def _load_table(source: _Source, backend: Backend) -> LoadedTable:
         raise AssertionError(f"churnml lost rows loading {table}: {report}")
     out_columns = tuple(backend.column_types(quote_identifier(view)))
     return LoadedTable(table=table, view=view, backend=backend, report=report, columns=out_columns)
+
+
+
+@dataclass
+class _Assessment:
+    notes: list[str]
+    dropped: dict[str, int]
+    drop_null_users: bool  # rows without a user id leave (drop_null_user_ids=True)
+
+
+def _assess(source: _Source, mapped: dict[str, _Mapped], counts: dict[tuple[str, str], int], rows_read: int,
+            rows_after_where: int, described: str, *, example: Callable[[str, str], Any],
+            text_id: Callable[[str], str], aware_utc: Callable[[str], str] | None) -> _Assessment:
+    """Judge one pass of check counts, the same way on every engine: raise the problems found (the first, with
+    the others attached), else the notes, the drops and whether rows without a user id leave.
+
+    ``example(condition, expression)`` returns ``expression`` of one row kept by ``where`` that meets
+    ``condition``; ``text_id(raw)`` and ``aware_utc(raw)`` are the engine's SQL for a text id and for text
+    timestamps with offsets in UTC (None: the engine reads offsets by itself).
+    """
+    table = source.contract.table
+    if rows_read == 0:
+        raise EmptySourceError(f"The {table} source {described} has no rows.",
+                               column="*", n_bad=0)
+    if rows_after_where == 0:
+        raise EmptySourceError(
+            f"The {table} filter where={source.where!r} removed all {rows_read:,} rows of "
+            f"{described}; nothing is left to load. Fix: check the filter.", column="*", n_bad=0)
+
+    notes: list[str] = []
+    problems: list[DataValidationError] = []
+    user = mapped["user_id"]
+    kept = ""  # the null-user filter, once rows without a user id are dropped
+
+    # user ids: whole numbers stored as floats become integer ids; others become text.
+    if counts.get(("user_id", "non_integral"), 0):
+        user.converted = text_id(user.raw)
+        notes.append(f"{_named(user)} holds non-integral {user.source_type.upper()} values: "
+                     "read as text ids")
+    elif ("user_id", "non_integral") in counts:
+        notes.append(f"{_named(user)} holds whole numbers stored as {user.source_type.upper()}: "
+                     "read as integer ids")
+    n_null_users = counts[("user_id", "null")]
+    dropped: dict[str, int] = {}
+    if source.where is not None and rows_read > rows_after_where:
+        dropped[f"where {source.where}"] = rows_read - rows_after_where
+    if n_null_users:
+        if source.drop_null_user_ids:
+            dropped["null user_id (drop_null_user_ids=True)"] = n_null_users
+            kept = f"{user.converted} IS NOT NULL AND "
+        else:
+            problems.append(NullUserIdError(
+                f"{_where_text(table, user)} is null in {n_null_users:,} of {rows_after_where:,} "
+                f"rows. Fix: drop them with where=\"{user.label} IS NOT NULL\" or "
+                "drop_null_user_ids=True (either way the report counts them).",
+                column=user.label, n_bad=n_null_users))
+
+    for name, m in mapped.items():
+        got = {check: counts.get((name, check), 0) for check in m.checks}
+        if m.logical.kind == "timestamp":
+            if got.get("aware") and got.get("naive"):
+                aware_example = example(kept + m.checks["aware"], m.raw)
+                naive_example = example(kept + m.checks["naive"], m.raw)
+                problems.append(MixedTimezoneError(
+                    f"{_where_text(table, m)} mixes {got['aware']:,} time-zone-aware timestamps "
+                    f"(e.g. {aware_example!r}) with {got['naive']:,} naive ones (e.g. "
+                    f"{naive_example!r}). Fix: give them all an offset, or map "
+                    f"{name} to an expression that makes them uniform.",
+                    column=m.label, n_bad=min(got["aware"], got["naive"]), example=aware_example))
+            elif got.get("aware"):
+                if aware_utc is not None:
+                    m.converted = aware_utc(m.raw)
+                notes.append(f"{_named(m)} is text with UTC offsets: converted to UTC")
+            if got.get("unparsed"):
+                bad = example(kept + m.checks["unparsed"], m.raw)
+                problems.append(TimestampParseError(
+                    f"{_where_text(table, m)} has {got['unparsed']:,} of {rows_after_where:,} rows "
+                    f"that do not parse as a timestamp, e.g. {bad!r}. Fix: pass "
+                    "time_format='<strptime format>' or drop them with where=.",
+                    column=m.label, n_bad=got["unparsed"], example=bad))
+            if got["null"] and m.logical.required:
+                problems.append(TimestampParseError(
+                    f"{_where_text(table, m)} is empty in {got['null']:,} of {rows_after_where:,} "
+                    f"rows. Fix: drop them with where=\"{m.label} IS NOT NULL\".",
+                    column=m.label, n_bad=got["null"]))
+            if m.source_type == "TIMESTAMP WITH TIME ZONE":
+                notes.append(f"{_named(m)} is time-zone-aware: converted to UTC")
+        elif m.logical.kind == "number":
+            if got.get("non_numeric"):
+                bad = example(kept + m.checks["non_numeric"], m.raw)
+                problems.append(NonNumericValueError(
+                    f"{_where_text(table, m)} has {got['non_numeric']:,} of {rows_after_where:,} "
+                    f"rows that are not numbers, e.g. {bad!r}. Fix: map {name} to a numeric "
+                    "SQL expression, or drop those rows with where=.",
+                    column=m.label, n_bad=got["non_numeric"], example=bad))
+            if got.get("blank"):
+                notes.append(f"{_named(m)} is text holding numbers; {got['blank']:,} blank "
+                             "values read as missing")
+            if m.source_type.upper() == "BOOLEAN":
+                notes.append(f"{_named(m)} is boolean: read as 1.0 / 0.0")
+
+    if problems:
+        first = problems[0]
+        first.others = [str(p.args[0]) for p in problems[1:]]
+        raise first
+    return _Assessment(notes=notes, dropped=dropped, drop_null_users=bool(kept))
+
+
+def _judge_summary(table: str, mapped: dict[str, _Mapped], notes: list[str], *, null_counts: dict[str, int],
+                   negative: int, backwards: int, repeated: int, backwards_example: Callable[[], Any],
+                   repeated_example: Callable[[], Any]) -> None:
+    """Notes and errors from the loaded table's counts, the same on every engine: missing optional values and
+    negative values are noted; subscriptions ending before they start, and users repeated in a table that
+    allows one row per user, raise (with an example fetched only then)."""
+    for name, n in null_counts.items():
+        if n:
+            notes.append(f"{_named(mapped[name])} is missing in {n:,} rows (kept)")
+    if negative:
+        notes.append(f"value is negative in {negative:,} rows (kept: returns, refunds, cancellations)")
+    if backwards:
+        example = backwards_example()
+        raise InvalidIntervalError(
+            f"The subscriptions source has {backwards:,} rows whose end "
+            f"({mapped['end'].label!r}) is before their start ({mapped['start'].label!r}), "
+            f"e.g. {example!r}. Fix: correct or filter them with where=.",
+            column=mapped["end"].label, n_bad=backwards, example=example)
+    if repeated:
+        example = repeated_example()
+        raise DuplicateKeyError(
+            f"The {table} source has {repeated:,} extra rows for users that appear more than "
+            f"once (user_id {mapped['user_id'].label!r}), e.g. {example!r}. Fix: keep one "
+            "row per user (filter with where=, or deduplicate upstream).",
+            column=mapped["user_id"].label, n_bad=repeated, example=example)
+
+
+def _apply_duplicate_policy(source: _Source, duplicate_rows: int, example: Callable[[], Any], dropped: dict[str, int],
+                            notes: list[str]) -> None:
+    """``duplicates='error'`` raises (with ``example()``, one duplicated row); 'drop' records the drop; 'keep' a note."""
+    if not duplicate_rows:
+        return
+    if source.duplicates == "error":
+        row = example()
+        raise DuplicateRowsError(
+            f"The {source.contract.table} source has {duplicate_rows:,} exact duplicate rows, e.g. "
+            f"{row!r}. Fix: duplicates='drop' to drop the extra copies, or "
+            "duplicates='keep' to keep them (both are reported).",
+            column="*", n_bad=duplicate_rows, example=row)
+    if source.duplicates == "drop":
+        dropped["exact duplicate rows (duplicates='drop')"] = duplicate_rows
+    else:
+        notes.append(f"{duplicate_rows:,} exact duplicate rows kept (duplicates='keep')")
 
 
 def _named(m: _Mapped) -> str:
@@ -666,30 +737,13 @@ def _summarise(backend: Backend, view: str, contract: _TableContract, mapped: di
     rows, users, first, last = int(row[0]), int(row[1]), row[2], row[3]
     null_counts = {name: int(n) for name, n in zip(optional, row[4:4 + len(optional)])}
     rest = list(row[4 + len(optional):])
-    for name, n in null_counts.items():
-        if n:
-            notes.append(f"{_named(mapped[name])} is missing in {n:,} rows (kept)")
-    if table == "events" and "value" in mapped:
-        negative = int(rest.pop(0))
-        if negative:
-            notes.append(f"value is negative in {negative:,} rows (kept: returns, refunds, cancellations)")
-    if table == "subscriptions" and "end" in mapped:
-        backwards = int(rest.pop(0))
-        if backwards:
-            example = backend.fetchone(f'SELECT user_id, start, "end" FROM {v} WHERE "end" < start')
-            raise InvalidIntervalError(
-                f"The subscriptions source has {backwards:,} rows whose end "
-                f"({mapped['end'].label!r}) is before their start ({mapped['start'].label!r}), "
-                f"e.g. {example!r}. Fix: correct or filter them with where=.",
-                column=mapped["end"].label, n_bad=backwards, example=example)
-    if contract.unique_user:
-        repeated = int(rest.pop(0))
-        if repeated:
-            example = backend.fetchone(f"SELECT user_id FROM {v} GROUP BY user_id HAVING count(*) > 1 "
-                                       "ORDER BY user_id LIMIT 1")[0]
-            raise DuplicateKeyError(
-                f"The {table} source has {repeated:,} extra rows for users that appear more than "
-                f"once (user_id {mapped['user_id'].label!r}), e.g. {example!r}. Fix: keep one "
-                "row per user (filter with where=, or deduplicate upstream).",
-                column=mapped["user_id"].label, n_bad=repeated, example=example)
+    has_value, has_end = table == "events" and "value" in mapped, table == "subscriptions" and "end" in mapped
+    _judge_summary(table, mapped, notes, null_counts=null_counts,
+                   negative=int(rest.pop(0)) if has_value else 0,
+                   backwards=int(rest.pop(0)) if has_end else 0,
+                   repeated=int(rest.pop(0)) if contract.unique_user else 0,
+                   backwards_example=lambda: backend.fetchone(
+                       f'SELECT user_id, start, "end" FROM {v} WHERE "end" < start'),
+                   repeated_example=lambda: backend.fetchone(  # type: ignore[index]
+                       f"SELECT user_id FROM {v} GROUP BY user_id HAVING count(*) > 1 ORDER BY user_id LIMIT 1")[0])
     return rows, users, first, last, null_counts

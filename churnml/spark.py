@@ -428,8 +428,6 @@ def _fingerprint(frame: DataFrame, names: list[str]) -> dict[str, Any]:
 
 def _raw_scores(model: ChurnModel, frame: DataFrame, spec: Any) -> tuple[Any, Any]:
     """The booster's raw probabilities and the labels of ``frame``'s rows, computed on the executors."""
-    import numpy as np
-
     from churnml.model import model_from_files
 
     files = model.files()
