@@ -27,21 +27,10 @@ import threading
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-OUT = ROOT / "bench" / "out"
-EVENTS_PER_USER = 90
+from features import OUT, product  # the same cached generated logs as the feature benchmark
+
 LAST = dt.date(2024, 10, 1)
 DATES = [LAST - dt.timedelta(days=30 * k) for k in range(11, -1, -1)]
-
-
-def product(millions: int) -> Path:
-    from churnml.generator import GeneratorConfig, generate
-
-    users = millions * 1_000_000 // EVENTS_PER_USER
-    folder = OUT / f"product_{users}"
-    if not (folder / "events.parquet").exists():
-        generate(folder, GeneratorConfig(users=users, days=365, seed=0), overwrite=True)
-    return folder
 
 
 def child(engine: str, folder: Path, target: Path) -> None:
