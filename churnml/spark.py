@@ -156,7 +156,8 @@ def score(model: ChurnModel, data: SparkUsageData, *, as_of: str | dt.date | Non
     as its files' bytes (UBJSON and JSON, no pickle) and each partition is scored by
     ``mapInPandas`` with the same code as the single-machine path; the rank is a
     window over the whole result (probability descending, then user id).
-    Drift (PSI) is not measured on this path.
+    Drift (PSI) is not measured on this path. The features are persisted (memory and disk)
+    for the input check and the scoring, so they are computed once.
     """
     from pyspark.sql import Window
     from pyspark.sql import functions as F
@@ -177,7 +178,9 @@ def score(model: ChurnModel, data: SparkUsageData, *, as_of: str | dt.date | Non
     warn_unseen_types(spec, data)
     _check_inputs(data, spec, day)
     thresholds = _thresholds(model, tiers)
-    features = compute(data, spec, definition, [day], labels=False)
+    # Kept (memory, else local disk) between the missing-input check and the scoring, which would otherwise
+    # each compute the features; ``scores.unpersist()`` does not free it, the session's end (or eviction) does.
+    features = compute(data, spec, definition, [day], labels=False).persist()
     _check_missing(model, features)
     files = model.files()
     fields = [f"user_id {features.schema['user_id'].dataType.simpleString()}", "as_of DATE",
@@ -285,17 +288,11 @@ class SparkChurnTrainer(ChurnTrainer):
         ----------
         data : SparkTrainingSet
         """
-        import numpy as np
         import pandas as pd
-        from pyspark.sql import functions as F
-        from xgboost.spark import SparkXGBClassifier
 
-        from churnml._spark_load import qi, ql
-        from churnml.errors import LabelError
-        from churnml.explain import reference_values
-        from churnml.drift import drift_reference
-        from churnml.model import FeatureColumn, model_from_files, prepare
-        from churnml.trainer import SLICES, Split, _definition_dict, _Inputs, split_by_date
+        from churnml._spark_load import ql
+        from churnml.model import FeatureColumn
+        from churnml.trainer import split_by_date
 
         if not isinstance(data, SparkTrainingSet):
             raise ConfigError(f"SparkChurnTrainer.fit takes a SparkTrainingSet (churnml.spark.build_dataset). Got "
@@ -312,13 +309,36 @@ class SparkChurnTrainer(ChurnTrainer):
         part = " ".join(f"WHEN observation_date IN ({', '.join(repr(d.isoformat()) for d in days)}) THEN {ql(name)}"
                         for name, days in by_date.items())
 
+        # Read six times below (slice counts, fingerprint, booster, calibration, samples): computed once, kept
+        # in memory (else local disk) until the fit ends.
+        frame = data.frame.selectExpr("*", f"CASE {part} END AS churnml_slice").persist()
+        try:
+            self._fit_slices(data, frame, spec, names, columns, by_date)
+        finally:
+            frame.unpersist()
+        return self
+
+    def _fit_slices(self, data: SparkTrainingSet, frame: DataFrame, spec: Any, names: list[str],
+                    columns: list[Any], by_date: dict[str, list[dt.date]]) -> None:
+        """The fit proper, on ``frame``: the training set with each row's slice in ``churnml_slice``."""
+        import numpy as np
+        import pandas as pd
+        from pyspark.sql import functions as F
+        from xgboost.spark import SparkXGBClassifier
+
+        from churnml._spark_load import qi, ql
+        from churnml.drift import drift_reference
+        from churnml.errors import LabelError
+        from churnml.explain import reference_values
+        from churnml.model import FeatureColumn, model_from_files, prepare
+        from churnml.trainer import SLICES, Split, _definition_dict, _Inputs
+
         def encoded(column: FeatureColumn) -> str:
             if column.levels is None:
                 return f"CAST({qi(column.name)} AS DOUBLE) AS {qi(column.name)}"
             whens = " ".join(f"WHEN {ql(level)} THEN {i}" for i, level in enumerate(column.levels))
             return f"CAST(CASE {qi(column.name)} {whens} END AS DOUBLE) AS {qi(column.name)}"
 
-        frame = data.frame.selectExpr("*", f"CASE {part} END AS churnml_slice")
         counts = {r[0]: (int(r[1]), int(r[2])) for r in frame.groupBy("churnml_slice").agg(
             F.count("*"), F.sum("label")).collect()}
         for name in SLICES:
@@ -399,7 +419,6 @@ class SparkChurnTrainer(ChurnTrainer):
                          definition=model.definition)
         self._evaluate(inputs, booster, (0, self.best_iteration_ + 1))
         model.booster = model_from_files(model.files()).booster  # the booster as the model file holds it
-        return self
 
     def _split_summary(self) -> dict[str, Any]:
         return dict(self.model_.info["split"])
