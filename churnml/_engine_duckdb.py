@@ -27,7 +27,7 @@ if TYPE_CHECKING:
     import pandas as pd
 
     from churnml.features import FeatureSpec
-    from churnml.sources import UsageData
+    from churnml.sources import LoadedTable, UsageData
 
 _NUMERIC_TYPES = _INTEGER_TYPES | _FLOAT_TYPES | {"DECIMAL", "BOOLEAN"}
 
@@ -151,7 +151,7 @@ def materialised(data: UsageData, spec: FeatureSpec, definition: ChurnDefinition
     if isinstance(definition, SubscriptionChurn) and data.subscriptions is None:
         raise ConfigError("Subscription churn needs a subscriptions table (--subscriptions).")
     backend = data.backend
-    names = {key: fresh_name(key) for key in ("obs", "agg", "keys", "islands", "out")}
+    names = {key: fresh_name(key) for key in ("obs", "agg", "life", "bgnbd", "keys", "islands", "out")}
     t = {k: qi(v) for k, v in names.items()}
     label_span = definition.label_span_days if labels else 0
     statements = [
@@ -161,6 +161,8 @@ def materialised(data: UsageData, spec: FeatureSpec, definition: ChurnDefinition
         f"FROM (SELECT CAST(unnest([{', '.join(_date(d) for d in dates)}]) AS DATE) AS observation_date)",
         _aggregate_sql(data, spec, definition, t, dates, labels),
     ]
+    if spec.lifetime or spec.bgnbd_horizon_days is not None:
+        statements.append(_life_sql(data, spec, t, dates))
     if isinstance(definition, SubscriptionChurn) or spec.has_subscriptions:
         gap = definition.gap_tolerance_days if isinstance(definition, SubscriptionChurn) else 0
         subscriptions = data.subscriptions
@@ -170,6 +172,8 @@ def materialised(data: UsageData, spec: FeatureSpec, definition: ChurnDefinition
     try:
         for statement in statements:
             backend.execute(statement)
+        if spec.bgnbd_horizon_days is not None:
+            backend.execute(_bgnbd_params_sql(data, t))
         select, joins = _assemble(data, spec, t)
         label_select = ""
         if labels:
@@ -178,7 +182,7 @@ def materialised(data: UsageData, spec: FeatureSpec, definition: ChurnDefinition
         query = (f"SELECT k.user_id, k.observation_date{label_select}, {', '.join(select)} FROM {t['keys']} k "
                  f"{' '.join(joins)} ORDER BY k.observation_date, k.user_id")
         backend.execute(f"CREATE OR REPLACE TEMP TABLE {t['out']} AS {query}")
-        for name in ("obs", "agg", "keys", "islands"):
+        for name in ("obs", "agg", "life", "bgnbd", "keys", "islands"):
             backend.execute(f"DROP TABLE IF EXISTS {t[name]}")
         yield t["out"]
     finally:
@@ -190,7 +194,10 @@ def typed(frame: pd.DataFrame, spec: FeatureSpec) -> pd.DataFrame:
     """Feature columns as the model expects them: float64, or categorical on the fitted levels."""
     import pandas as pd
 
+    from churnml import _lifetime
+
     frame["observation_date"] = pd.to_datetime(frame["observation_date"]).astype("datetime64[us]")
+    frame = _lifetime.fill_bgnbd(frame, spec)
     levels = spec.categorical_levels()
     for info in spec.features():
         if info.name in levels:
@@ -236,10 +243,7 @@ def _aggregate_sql(data: UsageData, spec: FeatureSpec, definition: ChurnDefiniti
     # Types become small integer codes (position in spec.type_names): the pivot below
     # compares every row with every type, and integers compare faster than text.
     code = {name: i for i, name in enumerate(spec.type_names)}
-    type_case = "CAST(NULL AS UTINYINT)"
-    if "event_type" in data.events.columns and spec.type_names:
-        whens = " ".join(f"WHEN event_type = {ql(src)} THEN {code[name]}" for src, name in spec.event_types.items())
-        type_case = f"CAST(CASE WHEN event_type IS NULL THEN NULL {whens} ELSE {code['other']} END AS UTINYINT)"
+    type_case = _type_case(data, spec)
     signup_join, signup_day = "", "NULL"
     if spec.activation_events and spec.has_signup and data.accounts is not None:
         signup_join = (f"LEFT JOIN (SELECT user_id AS signup_user, CAST(signup_date AS DATE) AS signup_day "
@@ -394,6 +398,76 @@ def _aggregate_sql(data: UsageData, spec: FeatureSpec, definition: ChurnDefiniti
     JOIN (SELECT user_id, min(ts) AS first_ts FROM ev GROUP BY user_id) f USING (user_id)"""
 
 
+def _type_case(data: UsageData, spec: FeatureSpec) -> str:
+    """Event types as small integer codes (position in ``spec.type_names``); NULL without types."""
+    code = {name: i for i, name in enumerate(spec.type_names)}
+    if "event_type" not in data.events.columns or not spec.type_names:
+        return "CAST(NULL AS UTINYINT)"
+    whens = " ".join(f"WHEN event_type = {ql(src)} THEN {code[name]}" for src, name in spec.event_types.items())
+    return f"CAST(CASE WHEN event_type IS NULL THEN NULL {whens} ELSE {code['other']} END AS UTINYINT)"
+
+
+def _life_sql(data: UsageData, spec: FeatureSpec, t: dict[str, str], dates: list[dt.date]) -> str:
+    """Whole history before each date, for every user with an event before it: events (per type), active
+    days, value, first and last active day, and the user's second active day.
+
+    Each event goes to a bucket, the first date after it (a midnight, so a day lies in one bucket);
+    bucket sums are folded into that date and every later one.
+    """
+    E = qi(data.events.view)
+    whens = " ".join(f"WHEN ts < {_date(d)} THEN {position}" for position, d in enumerate(sorted(dates), start=1))
+    code = {name: i for i, name in enumerate(spec.type_names)}
+    sums = ["n", "active"] + [f"n_{code[n]}" for n in spec.type_names]
+    per_bucket = ["CAST(count(*) AS DOUBLE) AS n", "CAST(count(DISTINCT day) AS DOUBLE) AS active",
+                  "min(day) AS first_day", "max(day) AS last_day"]
+    per_bucket += [f"CAST(count(*) FILTER (WHERE type_name = {code[n]}) AS DOUBLE) AS n_{code[n]}"
+                   for n in spec.type_names]
+    if spec.has_value:
+        sums += ["value_sum", "value_n"]
+        per_bucket += ["sum(value) AS value_sum", "CAST(count(value) AS DOUBLE) AS value_n"]
+    folded = ", ".join(f"sum(b.{c}) AS {c}" for c in sums)
+    value = ", e.value" if spec.has_value else ""
+    return f"""
+    CREATE OR REPLACE TEMP TABLE {t['life']} AS
+    WITH ev AS (
+        SELECT e.user_id, {_type_case(data, spec)} AS type_name, e."timestamp" AS ts,
+               CAST(e."timestamp" AS DATE) AS day{value}
+        FROM {E} e WHERE e."timestamp" < (SELECT max(t) FROM {t['obs']})),
+    buckets AS (
+        SELECT user_id, CASE {whens} END AS bucket, {', '.join(per_bucket)} FROM ev GROUP BY ALL),
+    firsts AS (SELECT user_id, min(day) AS first_day FROM ev GROUP BY user_id),
+    seconds AS (
+        SELECT ev.user_id, min(ev.day) AS second_day FROM ev JOIN firsts f USING (user_id)
+        WHERE ev.day > f.first_day GROUP BY ev.user_id)
+    SELECT b.user_id, o.observation_date, {folded}, min(b.first_day) AS first_day, max(b.last_day) AS last_day,
+           any_value(s.second_day) AS second_day
+    FROM buckets b JOIN {t['obs']} o ON o.position >= b.bucket LEFT JOIN seconds s USING (user_id)
+    GROUP BY b.user_id, o.observation_date"""
+
+
+def _bgnbd_params_sql(data: UsageData, t: dict[str, str]) -> str:
+    """BG/NBD fitted at each date on every user's history before it; its parameters as a small table."""
+    from churnml import _lifetime
+
+    summaries = data.backend.sql(f"""
+        SELECT observation_date, CAST(active - 1 AS DOUBLE) AS x,
+               CAST(date_diff('day', first_day, last_day) AS DOUBLE) AS t_x,
+               CAST(date_diff('day', first_day, observation_date) AS DOUBLE) AS "T", count(*) AS n
+        FROM {t['life']} GROUP BY ALL ORDER BY ALL""").to_arrow_table().to_pandas()
+    params = _lifetime.fit_bgnbd_by_date(summaries)
+    columns = ", ".join(f"bg_{k}" for k in _lifetime.PARAMS)
+    rows = ", ".join(f"({_date(d)}, {', '.join(_float(p.get(k) if p else None) for k in _lifetime.PARAMS)})"
+                     for d, p in params.items())
+    body = (f"SELECT * FROM (VALUES {rows}) v(observation_date, {columns})" if rows else
+            "SELECT CAST(NULL AS DATE) AS observation_date, "
+            + ", ".join(f"CAST(NULL AS DOUBLE) AS bg_{k}" for k in _lifetime.PARAMS) + " LIMIT 0")
+    return f"CREATE OR REPLACE TEMP TABLE {t['bgnbd']} AS {body}"
+
+
+def _float(value: float | None) -> str:
+    return "CAST(NULL AS DOUBLE)" if value is None else f"CAST({float(value)!r} AS DOUBLE)"
+
+
 def _islands_sql(S: str, target: str, gap: int, columns: tuple[str, ...]) -> str:
     """Merge a user's subscriptions that follow each other within ``gap`` days into coverages."""
     reason = "end_reason" if "end_reason" in columns else "CAST(NULL AS VARCHAR)"
@@ -468,6 +542,24 @@ def _assemble(data: UsageData, spec: FeatureSpec, t: dict[str, str]) -> tuple[li
         for n in spec.type_names:
             select.append(trend(f"count_{n}_{w}d", f"previous_count_{n}_{w}d", f"trend_count_{n}_{w}d"))
     select.append(f"date_diff('day', {signup_ref}, k.observation_date) AS tenure_days")
+    if spec.lifetime or spec.bgnbd_horizon_days is not None:
+        joins.append(f"LEFT JOIN {t['life']} l USING (user_id, observation_date)")
+    if spec.lifetime:
+        code = {name: i for i, name in enumerate(spec.type_names)}
+        select.append("coalesce(l.n, 0) AS lifetime_events")
+        select += [f"coalesce(l.n_{code[n]}, 0) AS {qi(f'lifetime_{n}_events')}" for n in spec.type_names]
+        select.append("coalesce(l.active, 0) AS lifetime_active_days")
+        if spec.has_value:
+            select.append("coalesce(l.value_sum, 0) AS lifetime_value_sum")
+            select.append("l.value_sum / nullif(l.value_n, 0) AS lifetime_value_mean")
+        select.append("l.active / nullif(date_diff('day', l.first_day, k.observation_date), 0) AS activity_rate")
+        select.append("CAST(date_diff('day', l.first_day, l.last_day) AS DOUBLE) AS active_span_days")
+        select.append("CASE WHEN l.second_day < k.observation_date THEN "
+                      "CAST(date_diff('day', l.first_day, l.second_day) AS DOUBLE) END AS first_repeat_days")
+    if spec.bgnbd_horizon_days is not None:
+        joins.append(f"LEFT JOIN {t['bgnbd']} bg USING (observation_date)")
+        select.append("CAST(NULL AS DOUBLE) AS p_alive")  # placeholders: typed() fills them
+        select.append(f"CAST(NULL AS DOUBLE) AS {qi(f'expected_active_days_{spec.bgnbd_horizon_days}d')}")
     # Days from the first to the last active day in the lookback, over the gaps between them:
     # the last is the last event's day, the first the oldest bit set (bit_position counts
     # from the word's highest bit, 1-based; 0 where no bit is set).
@@ -527,6 +619,14 @@ def _assemble(data: UsageData, spec: FeatureSpec, t: dict[str, str]) -> tuple[li
             select.append(f"CAST(a.{qi(column)} AS DOUBLE) AS {qi(name)}")
         else:
             select.append(f"{_levelled(f'CAST(a.{qi(column)} AS VARCHAR)', levels)} AS {qi(name)}")
+    if spec.bgnbd_horizon_days is not None:  # what typed() turns into the BG/NBD features, then drops
+        from churnml._lifetime import PARAMS, helper_columns
+
+        x, t_x, T, *params = helper_columns()
+        select.append(f"CAST(l.active - 1 AS DOUBLE) AS {x}")
+        select.append(f"CAST(date_diff('day', l.first_day, l.last_day) AS DOUBLE) AS {t_x}")
+        select.append(f"CAST(date_diff('day', l.first_day, k.observation_date) AS DOUBLE) AS {T}")
+        select += [f"bg.bg_{k} AS {column}" for k, column in zip(PARAMS, params)]
     return select, joins
 
 
@@ -548,3 +648,35 @@ def _label_sql(definition: ChurnDefinition, t: dict[str, str]) -> tuple[str, str
     select = (f", CAST({churned} AS TINYINT) AS label, CASE WHEN NOT {churned} THEN NULL "
               f"WHEN lower(li.end_reason) IN ({reasons}) THEN 'involuntary' ELSE 'voluntary' END AS churn_type")
     return select, join
+
+
+def truncated(data: UsageData, cutoff: dt.date) -> UsageData:
+    """``data`` as it was known at the midnight ``cutoff``: events before it, subscriptions started before it
+    (one ending at or after it still running, its end reason unknown), accounts signed up before it.
+
+    The same backend and reports; only the views differ, so nothing is copied.
+    """
+    import dataclasses
+
+    at = f"CAST({_date(cutoff)} AS TIMESTAMP)"
+
+    def view(table: LoadedTable, select: str, where: str) -> LoadedTable:
+        name = fresh_name(f"{table.view}_until")
+        data.backend.execute(f"CREATE OR REPLACE TEMP VIEW {qi(name)} AS SELECT {select} FROM {qi(table.view)} "
+                             f"WHERE {where}")
+        return dataclasses.replace(table, view=name)
+
+    events = view(data.events, "*", f'"timestamp" < {at}')
+    subscriptions = data.subscriptions
+    if subscriptions is not None:
+        replaced = []
+        if "end" in subscriptions.columns:
+            replaced.append(f'CASE WHEN "end" < {at} THEN "end" END AS "end"')
+            if "end_reason" in subscriptions.columns:
+                replaced.append(f'CASE WHEN "end" < {at} THEN end_reason END AS end_reason')
+        select = f"* REPLACE ({', '.join(replaced)})" if replaced else "*"
+        subscriptions = view(subscriptions, select, f"start < {at}")
+    accounts = data.accounts
+    if accounts is not None and "signup_date" in accounts.columns:
+        accounts = view(accounts, "*", f"signup_date IS NULL OR signup_date < {at}")
+    return dataclasses.replace(data, events=events, subscriptions=subscriptions, accounts=accounts)

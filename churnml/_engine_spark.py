@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import datetime as dt
 import itertools
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from churnml._spark_load import SparkUsageData, qi, ql
 from churnml.definitions import ChurnDefinition, InactivityChurn, SubscriptionChurn
@@ -195,14 +195,32 @@ def compute(data: SparkUsageData, spec: FeatureSpec, definition: ChurnDefinition
     if spec.activation_events:
         carried.append(("activation_day", "min"))
     folded = ", ".join(f"{how}({c}) AS {c}" for c, how in carried)
+    inner, outer = [folded], [folded]
+    if spec.lifetime or spec.bgnbd_horizon_days is not None:
+        # Whole history: sums of the user-days, the first and last active day.
+        sums = [("n", "life_n"), ("1", "life_active")] + [(f"t_{code[n]}", f"life_{code[n]}") for n in spec.type_names]
+        if spec.has_value:
+            sums += [("value_sum", "life_value_sum"), ("value_n", "life_value_n")]
+        inner += [f"sum({c}) AS {alias}" for c, alias in sums] + ["min(day) AS first_day", "max(day) AS last_day"]
+        outer += [f"sum({alias}) AS {alias}" for _, alias in sums] + ["min(first_day) AS first_day",
+                                                                     "max(last_day) AS last_day"]
     history = spark.sql(f"""
-        SELECT b.user_id, o.observation_date, {folded}
-        FROM (SELECT user_id, bucket, {folded}
+        SELECT b.user_id, o.observation_date, {', '.join(outer)}
+        FROM (SELECT user_id, bucket, {', '.join(inner)}
               FROM (SELECT *, CASE {buckets} END AS bucket FROM {D}) WHERE bucket IS NOT NULL
               GROUP BY user_id, bucket) b
         JOIN {O} o ON o.position >= b.bucket
         GROUP BY b.user_id, o.observation_date""")
     H = _view(history, "history")
+    seconds = params = None
+    if spec.lifetime:
+        seconds = _view(spark.sql(f"""
+            SELECT d.user_id, min(d.day) AS second_day
+            FROM {D} d JOIN (SELECT user_id, min(day) AS first_day FROM {D} GROUP BY user_id) f
+              ON f.user_id = d.user_id AND d.day > f.first_day
+            GROUP BY d.user_id"""), "seconds")
+    if spec.bgnbd_horizon_days is not None:
+        params = _bgnbd_params(spark, H)
 
     islands = None
     if isinstance(definition, SubscriptionChurn) or spec.has_subscriptions:
@@ -221,17 +239,50 @@ def compute(data: SparkUsageData, spec: FeatureSpec, definition: ChurnDefinition
         keys = spark.sql(f"SELECT DISTINCT i.user_id, o.observation_date FROM {islands} i JOIN {O} o "
                          "ON i.cover_start < o.observation_date AND i.cover_stop > o.observation_date")
     K = _view(keys, "keys")
-    select, joins = _assemble(data, spec, K, accounts, islands)
+    select, joins = _assemble(data, spec, K, accounts, islands, seconds, params)
     label_select = ""
     if labels:
         label_select, label_join = _label_sql(definition, islands)
         if label_join:
             joins.append(label_join)
-    return spark.sql(f"""
+    out = spark.sql(f"""
         SELECT k.user_id, k.observation_date{label_select}, {', '.join(select)}
         FROM {K} k LEFT JOIN {W} w ON w.user_id = k.user_id AND w.observation_date = k.observation_date
         LEFT JOIN {H} h ON h.user_id = k.user_id AND h.observation_date = k.observation_date
         {' '.join(joins)}""")
+    if spec.bgnbd_horizon_days is not None:
+        out = _fill_bgnbd(out, spec)
+    return out
+
+
+def _bgnbd_params(spark: Any, H: str) -> str:
+    """BG/NBD fitted at each date on the grouped summaries of every user's history before it (collected:
+    one row per distinct triple and date); the parameters as a small view."""
+    from churnml import _lifetime
+
+    summaries = spark.sql(f"""
+        SELECT observation_date, CAST(life_active - 1 AS DOUBLE) AS x,
+               CAST(datediff(last_day, first_day) AS DOUBLE) AS t_x,
+               CAST(datediff(observation_date, first_day) AS DOUBLE) AS T, count(*) AS n
+        FROM {H} GROUP BY 1, 2, 3, 4""").toPandas()
+    fitted = _lifetime.fit_bgnbd_by_date(summaries)
+    rows = [(d, *[(p or {}).get(k) for k in _lifetime.PARAMS]) for d, p in fitted.items()]
+    schema = "observation_date DATE, " + ", ".join(f"bg_{k} DOUBLE" for k in _lifetime.PARAMS)
+    return _view(spark.createDataFrame(rows, schema), "bgnbd")
+
+
+def _fill_bgnbd(frame: DataFrame, spec: FeatureSpec) -> DataFrame:
+    """The BG/NBD features computed on the executors from each row's helper columns (then dropped)."""
+    from churnml import _lifetime
+
+    helpers = set(_lifetime.helper_columns())
+    schema = type(frame.schema)([f for f in frame.schema.fields if f.name not in helpers])
+
+    def fill(batches: Any) -> Any:
+        for batch in batches:
+            yield _lifetime.fill_bgnbd(batch, spec)
+
+    return frame.mapInPandas(fill, schema)
 
 
 def _islands_sql(S: str, gap: int, columns: tuple[str, ...]) -> str:
@@ -250,7 +301,8 @@ def _islands_sql(S: str, gap: int, columns: tuple[str, ...]) -> str:
 
 
 def _assemble(data: SparkUsageData, spec: FeatureSpec, K: str, accounts: str | None,
-              islands: str | None) -> tuple[list[str], list[str]]:
+              islands: str | None, seconds: str | None = None,
+              bgnbd: str | None = None) -> tuple[list[str], list[str]]:
     """SELECT items in the spec's feature order (w: windowed, h: history, a: accounts), and joins."""
     code = {name: i for i, name in enumerate(spec.type_names)}
     L = spec.lookback_days
@@ -292,6 +344,25 @@ def _assemble(data: SparkUsageData, spec: FeatureSpec, K: str, accounts: str | N
             select.append(f"{ratio(f'coalesce(w.n_{c}_{w}, 0) - w.previous_{c}_{w}', f'w.previous_{c}_{w}')} "
                           f"AS {qi(f'trend_count_{n}_{w}d')}")
     select.append(f"CAST(datediff(k.observation_date, {signup_ref}) AS DOUBLE) AS tenure_days")
+    if spec.lifetime:
+        assert seconds is not None
+        joins.append(f"LEFT JOIN {seconds} sd ON sd.user_id = k.user_id")
+        select.append("CAST(coalesce(h.life_n, 0) AS DOUBLE) AS lifetime_events")
+        select += [f"CAST(coalesce(h.life_{code[n]}, 0) AS DOUBLE) AS {qi(f'lifetime_{n}_events')}"
+                   for n in spec.type_names]
+        select.append("CAST(coalesce(h.life_active, 0) AS DOUBLE) AS lifetime_active_days")
+        if spec.has_value:
+            select.append("CAST(coalesce(h.life_value_sum, 0) AS DOUBLE) AS lifetime_value_sum")
+            select.append(f"{ratio('h.life_value_sum', 'h.life_value_n')} AS lifetime_value_mean")
+        select.append(f"{ratio('h.life_active', 'datediff(k.observation_date, h.first_day)')} AS activity_rate")
+        select.append("CAST(datediff(h.last_day, h.first_day) AS DOUBLE) AS active_span_days")
+        select.append("CASE WHEN sd.second_day < k.observation_date THEN "
+                      "CAST(datediff(sd.second_day, h.first_day) AS DOUBLE) END AS first_repeat_days")
+    if spec.bgnbd_horizon_days is not None:
+        assert bgnbd is not None
+        joins.append(f"LEFT JOIN {bgnbd} bg ON bg.observation_date = k.observation_date")
+        select.append("CAST(NULL AS DOUBLE) AS p_alive")  # placeholders: filled on the executors
+        select.append(f"CAST(NULL AS DOUBLE) AS {qi(f'expected_active_days_{spec.bgnbd_horizon_days}d')}")
     newest = "datediff(k.observation_date, CAST(h.last_ts AS DATE))"
     gap = ratio(f"w.oldest_active - {newest}", "w.active_lookback - 1")
     select.append(f"{gap} AS mean_gap_days")
@@ -347,6 +418,14 @@ def _assemble(data: SparkUsageData, spec: FeatureSpec, K: str, accounts: str | N
             select.append(f"CAST(a.{qi(column)} AS DOUBLE) AS {qi(name)}")
         else:
             select.append(f"{_levelled(f'CAST(a.{qi(column)} AS STRING)', levels)} AS {qi(name)}")
+    if spec.bgnbd_horizon_days is not None:
+        from churnml._lifetime import PARAMS, helper_columns
+
+        x, t_x, T, *names = helper_columns()
+        select.append(f"CAST(h.life_active - 1 AS DOUBLE) AS {x}")
+        select.append(f"CAST(datediff(h.last_day, h.first_day) AS DOUBLE) AS {t_x}")
+        select.append(f"CAST(datediff(k.observation_date, h.first_day) AS DOUBLE) AS {T}")
+        select += [f"bg.bg_{k} AS {column}" for k, column in zip(PARAMS, names)]
     return select, joins
 
 

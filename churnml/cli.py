@@ -436,7 +436,8 @@ def features(
                        subscriptions, accounts, spark=engine is Engine.spark, spark_master=spark_master)
     definition = _definition(settings, churn, horizon_days, active_window_days, gap_tolerance_days, lead_time_days)
     builder = _builder(settings, windows, trend_windows, activation_event, engine)
-    frame = builder.fit(data, observation_dates=[as_of]).transform(data, [as_of], definition=definition)
+    frame = builder.fit(data, observation_dates=[as_of], definition=definition).transform(data, [as_of],
+                                                                                      definition=definition)
     if engine is Engine.spark:
         path, rows = _spark_output(frame, out, overwrite), frame.sparkSession.read.parquet(str(out)).count()
     else:

@@ -57,8 +57,26 @@ class TrainingSet:
         return grouped.agg(rows=("user_id", "size"), label_rate=("label", "mean")).reset_index()
 
 
+# Fewer observation dates than this with the default step: the default steps down (30, 14, then 7 days).
+MIN_DATES = 8
+STEPS = (30, 14, 7)
+
+
+def _grid(first: dt.datetime, last: dt.datetime, lookback: int, definition: ChurnDefinition,
+          step_days: int | None) -> list[dt.date]:
+    if step_days is not None:
+        return observation_grid(first_event=first, last_event=last, lookback_days=lookback, definition=definition,
+                                step_days=step_days)
+    for step in STEPS:
+        dates = observation_grid(first_event=first, last_event=last, lookback_days=lookback, definition=definition,
+                                 step_days=step)
+        if len(dates) >= MIN_DATES:
+            break
+    return dates
+
+
 def build_dataset(data: UsageData, definition: ChurnDefinition | None = None, *,
-                  builder: FeatureBuilder | None = None, step_days: int = 30,
+                  builder: FeatureBuilder | None = None, step_days: int | None = None,
                   observation_dates: Iterable[str | dt.date] | None = None) -> TrainingSet:
     """Features as of each observation date and the churn label after it.
 
@@ -68,8 +86,10 @@ def build_dataset(data: UsageData, definition: ChurnDefinition | None = None, *,
     definition : InactivityChurn or SubscriptionChurn, default InactivityChurn()
     builder : FeatureBuilder, optional
         Unfitted (fitted here on events before the last date) or already fitted.
-    step_days : int, default 30
-        Spacing of the grid of observation dates when none are given.
+    step_days : int, optional
+        Spacing of the grid of observation dates when none are given. Default: 30 days, or the
+        largest of 14 and 7 that gives at least :data:`MIN_DATES` dates when 30 gives fewer (a
+        short history still gets enough dates for an out-of-time split), else 7.
     observation_dates : dates, optional
         Explicit dates; right-censored ones are refused.
 
@@ -90,13 +110,12 @@ def build_dataset(data: UsageData, definition: ChurnDefinition | None = None, *,
     if observation_dates is None:
         builder._validate_params()
         lookback = max(builder._lookback_days(), definition.active_window_days)
-        dates = observation_grid(first_event=first, last_event=last, lookback_days=lookback,
-                                 definition=definition, step_days=step_days)
+        dates = _grid(first, last, lookback, definition, step_days)
     else:
         dates = parse_dates(observation_dates)
         check_labelled(dates, last, definition)
     if not hasattr(builder, "spec_"):
-        builder.fit(data, observation_dates=dates)
+        builder.fit(data, observation_dates=dates, definition=definition)
     frame = engine.compute(data, builder.spec_, definition, dates, labels=True)
     if engine.__name__.endswith("spark"):  # a Spark DataFrame: the set stays on the cluster
         from churnml.spark import SparkTrainingSet

@@ -272,6 +272,10 @@ def _changes(values: pd.Series) -> pd.Series:
     return pd.Series(np.where(v == 0, "did not change", verb + percent), index=values.index, dtype=object)
 
 
+def _percent(values: pd.Series) -> pd.Series:
+    return (_snapped(values) * 100).round().map("{:,.0f}%".format)
+
+
 def _days(values: pd.Series) -> pd.Series:
     return _plurals(_snapped(values).round(), "day")
 
@@ -319,6 +323,36 @@ def _describe(info: FeatureInfo, column: pd.Series, *, other: str = "rare event"
         subject = "Activity" if info.event_type is None else f"{kind.capitalize()} events"
         text = f"{subject} " + _changes(v) + f" vs the previous {w} days"
         absent = f"{subject}: none in the previous {w} days to compare with"
+    elif info.family == "lifetime" and name.endswith("_events"):
+        word = "event" if info.event_type is None else kind
+        text = _plurals(v, word) + " in all"
+        absent = "No events before this date"
+    elif name == "lifetime_active_days":
+        text = "Active on " + _plurals(v, "day") + " in all"
+        absent = "No activity before this date"
+    elif name == "lifetime_value_sum":
+        text = "Spent " + _number(v, 2) + " in all"
+        absent = "Nothing spent before this date"
+    elif name == "lifetime_value_mean":
+        text = "Average value " + _number(v, 2) + " per event in all"
+        absent = "No valued events before this date"
+    elif name == "activity_rate":
+        text = "Active on " + _percent(v) + " of the days since the first"
+        absent = "No history before this date"
+    elif name == "active_span_days":
+        text = pd.Series(np.where(_snapped(v) == 0, "Active on a single day so far",
+                                  ("Active over " + _days(v) + " from the first to the last active day").astype(object)),
+                         index=column.index, dtype=object)
+        absent = "No activity before this date"
+    elif name == "first_repeat_days":
+        text = "Came back " + _days(v) + " after the first active day"
+        absent = "Never came back after the first active day"
+    elif name == "p_alive":
+        text = _percent(v) + " likely to still be a customer (BG/NBD)"
+        absent = "Too little history to estimate (BG/NBD)"
+    elif info.family == "bgnbd":
+        text = "Expected active on " + _plurals(v.round(1), "day") + f" of the next {w} (BG/NBD)"
+        absent = "Too little history to estimate (BG/NBD)"
     elif name == "tenure_days":
         text = "Customer for " + _days(v)
         absent = "Tenure unknown"
@@ -377,6 +411,8 @@ def _format_reference(info: FeatureInfo | None, reference: Any, *, other: str = 
         return _changes(value)[0]
     if info.unit == "flag":
         return "activated" if reference >= 0.5 else "not activated"
+    if info.unit == "fraction":
+        return _percent(value)[0]
     if info.name == "mean_gap_days":
         return "every " + _number(value)[0] + " days"
     if info.unit == "days":

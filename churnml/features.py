@@ -17,6 +17,13 @@ recency       ``days_since_last_event``, ``days_since_last_<type>``
 frequency     ``count_events_<w>d``, ``count_<type>_<w>d``, ``active_days_<w>d``
 monetary      ``value_sum_<w>d``, ``value_mean_<w>d`` (when events carry a value)
 tenure        ``tenure_days`` (since signup, else since the first event)
+whole history ``lifetime_events``, ``lifetime_<type>_events``, ``lifetime_active_days``,
+              ``lifetime_value_sum``, ``lifetime_value_mean``, ``activity_rate`` (active days per
+              day since the first one), ``active_span_days`` (first to last active day),
+              ``first_repeat_days`` (first to second active day)
+buy-till-you-die ``p_alive`` and ``expected_active_days_<h>d``: a BG/NBD model (daily grain)
+              fitted at each date on every user's history before it (inactivity churn, ``h``
+              its horizon)
 trend         ``trend_count_<w>d``, ``trend_count_<type>_<w>d``: relative change of
               the last ``w`` days against the ``w`` before (-0.8 = fell 80%)
 rhythm        ``mean_gap_days`` between active days in the lookback,
@@ -96,6 +103,9 @@ class FeatureSpec:
     plan_levels: list[str] | None  # None: no plan column
     attributes: dict[str, list[str] | None]  # None: numeric; list: category levels
     lookback_days: int
+    # Fields added after the first model files: defaults keep older specs loadable as they were.
+    lifetime: bool = False
+    bgnbd_horizon_days: int | None = None  # None: no BG/NBD features
 
     @property
     def type_names(self) -> list[str]:
@@ -123,6 +133,11 @@ class FeatureSpec:
         raw = json.loads(text)
         for key in ("windows", "trend_windows", "activation_events", "known_types"):
             raw[key] = tuple(raw[key])
+        known = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(raw) - known)
+        if unknown:
+            raise ConfigError(f"The feature spec has fields this version does not know: {unknown!r}. "
+                              "Fix: upgrade churnml to the version that wrote the model.")
         return cls(**raw)
 
     def features(self) -> list[FeatureInfo]:
@@ -168,6 +183,29 @@ class FeatureSpec:
                                        "fraction", +1 if name in _PAIN_TYPES else -1, event_type=name,
                                        window_days=w))
         out.append(FeatureInfo("tenure_days", "tenure", "Customer for {value} days", "days", -1))
+        if self.lifetime:
+            out.append(FeatureInfo("lifetime_events", "lifetime", "{value} events in all", "events", -1))
+            for name in self.type_names:
+                out.append(FeatureInfo(f"lifetime_{name}_events", "lifetime",
+                                       f"{{value}} {_words(name)} events in all", "events",
+                                       +1 if name in _PAIN_TYPES else -1, event_type=name))
+            out.append(FeatureInfo("lifetime_active_days", "lifetime", "Active on {value} days in all", "days", -1))
+            if self.has_value:
+                out.append(FeatureInfo("lifetime_value_sum", "lifetime", "Spent {value} in all", "value", -1))
+                out.append(FeatureInfo("lifetime_value_mean", "lifetime", "Average value {value} per event in all",
+                                       "value", -1))
+            out.append(FeatureInfo("activity_rate", "lifetime", "Active on {value} of the days since the first",
+                                   "fraction", -1))
+            out.append(FeatureInfo("active_span_days", "lifetime", "Active over {value} days, first to last",
+                                   "days", -1))
+            out.append(FeatureInfo("first_repeat_days", "lifetime", "Came back {value} days after the first day",
+                                   "days", +1))
+        if self.bgnbd_horizon_days is not None:
+            h = self.bgnbd_horizon_days
+            out.append(FeatureInfo("p_alive", "bgnbd", "{value} likely still a customer (BG/NBD)", "fraction", -1))
+            out.append(FeatureInfo(f"expected_active_days_{h}d", "bgnbd",
+                                   f"Expected active on {{value}} days of the next {h} (BG/NBD)", "days", -1,
+                                   window_days=h))
         out.append(FeatureInfo("mean_gap_days", "rhythm", "Usually active every {value} days", "days", +1))
         out.append(FeatureInfo("overdue_ratio", "rhythm", "{value} times the usual gap since the last event",
                                "ratio", +1))
@@ -230,6 +268,12 @@ class FeatureBuilder(BaseEstimator):
     max_levels : int, default 30
         Text attributes keep at most this many levels (the most frequent); the
         rest, and levels unseen at fit, become ``other``.
+    lifetime : bool, default True
+        Whole-history features (lifetime counts, value, activity rate, span, first repeat).
+    bgnbd : {'auto', True, False}, default 'auto'
+        BG/NBD features (``p_alive``, ``expected_active_days_<h>d``), fitted at each date on the
+        history before it; 'auto' adds them for inactivity churn (the definition given to
+        ``fit``, else ``InactivityChurn()``), whose horizon ``h`` they predict.
     engine : {'auto', 'duckdb', 'spark'}, default 'auto'
         Where the features are computed: 'auto' follows the data (:func:`churnml.load`
         gives DuckDB, :func:`churnml.spark.load` gives Spark); naming one refuses the other.
@@ -244,7 +288,8 @@ class FeatureBuilder(BaseEstimator):
     def __init__(self, *, windows: Sequence[int] = (7, 30, 90), trend_windows: Sequence[int] = (7, 30),
                  min_type_share: float = 0.005, max_types: int = 20,
                  activation_events: Sequence[str] | None = None, activation_days: int = 14,
-                 max_levels: int = 30, engine: str = "auto") -> None:
+                 max_levels: int = 30, lifetime: bool = True, bgnbd: bool | str = "auto",
+                 engine: str = "auto") -> None:
         self.windows = windows
         self.trend_windows = trend_windows
         self.min_type_share = min_type_share
@@ -252,6 +297,8 @@ class FeatureBuilder(BaseEstimator):
         self.activation_events = activation_events
         self.activation_days = activation_days
         self.max_levels = max_levels
+        self.lifetime = lifetime
+        self.bgnbd = bgnbd
         self.engine = engine
 
     def _validate_params(self) -> None:
@@ -276,6 +323,11 @@ class FeatureBuilder(BaseEstimator):
             if not isinstance(value, int) or value < 1:
                 raise ConfigError(f"The {name!r} parameter of FeatureBuilder must be a positive int. "
                                   f"Got {value!r} instead.")
+        if not isinstance(self.lifetime, bool):
+            raise ConfigError(f"The 'lifetime' parameter of FeatureBuilder must be a bool. Got {self.lifetime!r} instead.")
+        if self.bgnbd not in ("auto", True, False):
+            raise ConfigError(f"The 'bgnbd' parameter of FeatureBuilder must be 'auto', True or False. "
+                              f"Got {self.bgnbd!r} instead.")
         if self.engine not in ("auto", "duckdb", "spark"):
             raise ConfigError(f"The 'engine' parameter of FeatureBuilder must be 'auto', 'duckdb' or 'spark'. "
                               f"Got {self.engine!r} instead.")
@@ -295,11 +347,13 @@ class FeatureBuilder(BaseEstimator):
         return max(max(self.windows), 2 * max(self.trend_windows, default=0))
 
     def fit(self, data: UsageData, y: None = None, *,
-            observation_dates: Iterable[str | dt.date] | None = None) -> FeatureBuilder:
+            observation_dates: Iterable[str | dt.date] | None = None,
+            definition: ChurnDefinition | None = None) -> FeatureBuilder:
         """Fix event types, windows and attribute categories from ``data``.
 
         Only events before the last observation date (when given) are looked at,
         so even the choice of types does not peek past the training period.
+        ``definition`` (default ``InactivityChurn()``) decides the BG/NBD features' horizon.
         """
         self._validate_params()
         fit_statistics = self._engine(data).fit_statistics
@@ -331,12 +385,18 @@ class FeatureBuilder(BaseEstimator):
             known_types=tuple(sorted(stats.type_counts)), has_value=stats.has_value,
             activation_events=activation, activation_days=self.activation_days,
             has_signup=stats.has_signup, has_subscriptions=stats.has_subscriptions,
-            plan_levels=stats.plan_levels, attributes=stats.attributes, lookback_days=self._lookback_days())
+            plan_levels=stats.plan_levels, attributes=stats.attributes, lookback_days=self._lookback_days(),
+            lifetime=self.lifetime, bgnbd_horizon_days=self._bgnbd_horizon(definition or InactivityChurn()))
         self.feature_info_ = {f.name: f for f in self.spec_.features()}
         import numpy as np
 
         self.feature_names_out_ = np.array(list(self.feature_info_), dtype=object)
         return self
+
+    def _bgnbd_horizon(self, definition: ChurnDefinition) -> int | None:
+        if self.bgnbd is False or (self.bgnbd == "auto" and not isinstance(definition, InactivityChurn)):
+            return None
+        return definition.horizon_days
 
     def get_feature_names_out(self, input_features: None = None) -> Any:
         check_is_fitted(self, "spec_")

@@ -269,8 +269,11 @@ class _Run:
         day = _parse_day(self.as_of) if self.as_of is not None else (time_span(data)[1] + dt.timedelta(days=1)).date()
         _check_inputs(data, spec, day)
         table = self._stack.enter_context(materialised(data, spec, definition, [day], labels=False))
-        names = self.model.feature_names
-        row = data.backend.fetchone(f"SELECT count(*), {', '.join(f'count({qi(n)})' for n in names)} FROM {table}")
+        from churnml._lifetime import stand_ins
+
+        names, filled_later = self.model.feature_names, stand_ins(spec)
+        counted = ", ".join(f"count({filled_later.get(n, qi(n))})" for n in names)
+        row = data.backend.fetchone(f"SELECT count(*), {counted} FROM {table}")
         assert row is not None
         check_missing(self.model, dict(zip(names, row[1:])), int(row[0]))
         reader = data.backend.sql(f"SELECT * FROM {table}").to_arrow_reader(self.batch_rows)

@@ -119,6 +119,42 @@ def reference(events: pd.DataFrame, t: dt.date, spec: FeatureSpec, definition=No
         signup = per_user(accounts.set_index("user_id")["signup_date"]).map(pd.Timestamp)
     start = signup.fillna(first_day) if signup is not None else first_day
     out["tenure_days"] = (T - start) / DAY
+    if spec.lifetime or spec.bgnbd_horizon_days is not None:
+        days = by_user["day"]
+        n_days = per_user(days.nunique(), 0)
+        first, last = per_user(days.min()), per_user(days.max())
+    if spec.lifetime:
+        out["lifetime_events"] = per_user(by_user.size(), 0)
+        counts = per_type(past, "size", 0)
+        for name in spec.type_names:
+            out[f"lifetime_{name}_events"] = counts[name]
+        out["lifetime_active_days"] = n_days
+        if spec.has_value:
+            out["lifetime_value_sum"] = per_user(by_user["value"].sum(), 0)
+            out["lifetime_value_mean"] = per_user(by_user["value"].mean())
+        out["activity_rate"] = n_days / ((T - first) / DAY)
+        out["active_span_days"] = (last - first) / DAY
+        distinct = past[["user_id", "day"]].drop_duplicates().sort_values(["user_id", "day"])
+        second = per_user(distinct.groupby("user_id").nth(1).set_index("user_id")["day"])
+        out["first_repeat_days"] = (second - first) / DAY
+    if spec.bgnbd_horizon_days is not None:
+        # Fitted on every user with an event before T (not only the eligible), as the engines do.
+        from churnml import _lifetime
+        from churnml.btyd import BetaGeoFitter
+
+        everyone = past.groupby("user_id")["day"]
+        summary = pd.DataFrame({"x": everyone.nunique() - 1.0, "t_x": (everyone.max() - everyone.min()) / DAY,
+                                "T": (T - everyone.min()) / DAY})
+        grouped = summary.value_counts().rename("n").reset_index().assign(observation_date=T)
+        params = _lifetime.fit_bgnbd_by_date(grouped).get(T.date())
+        mine = summary.reindex(users).dropna()  # users without an event before T have no BG/NBD features
+        out["p_alive"] = np.nan
+        out[f"expected_active_days_{spec.bgnbd_horizon_days}d"] = np.nan
+        if params is not None:
+            model = BetaGeoFitter.from_dict({"format": "churnml-btyd-bgnbd", "format_version": 1, "params": params})
+            out.loc[mine.index, "p_alive"] = model.p_alive(mine["x"], mine["t_x"], mine["T"])
+            out.loc[mine.index, f"expected_active_days_{spec.bgnbd_horizon_days}d"] = model.expected_purchases(
+                spec.bgnbd_horizon_days, mine["x"], mine["t_x"], mine["T"])
     lookback = past[past["timestamp"] >= T - L * DAY].groupby("user_id")["day"]
     span = (per_user(lookback.max()) - per_user(lookback.min())) / DAY
     n_days = per_user(lookback.nunique(), 0)

@@ -78,9 +78,11 @@ def test_dataset_cli_on_online_retail(shared_data, tmp_path):
         tmp_path, "--events", str(shared_data / "online_retail/online_retail.parquet"),
         "--user-col", "CustomerID", "--time-col", "InvoiceDate", "--value-col", "Quantity * UnitPrice",
         "--where", "CustomerID IS NOT NULL", "--horizon-days", "90", "--step-days", "30")
-    # user, date, label + 18 features: recency, then per window (7, 30, 90) count, active days,
-    # value sum and mean, two trends, tenure, mean gap, overdue ratio (no event types: no breadth).
-    assert frame.shape == (13_470, 3 + 18)
+    # user, date, label + 27 features: recency, then per window (7, 30, 90) count, active days,
+    # value sum and mean, two trends, tenure, mean gap, overdue ratio (no event types: no breadth),
+    # seven whole-history features (events, active days, value sum and mean, activity rate, active span,
+    # first repeat) and two BG/NBD ones (p_alive, expected active days in the 90-day horizon).
+    assert frame.shape == (13_470, 3 + 27)
     assert frame["observation_date"].nunique() == 7
     assert frame["label"].mean() == pytest.approx(0.383, abs=0.005)
     assert "label rate 38.3%" in output
@@ -92,7 +94,7 @@ def test_dataset_cli_on_complete_journey(shared_data, tmp_path):
         tmp_path, "--events", str(shared_data / "complete_journey/transactions_sample.parquet"),
         "--user-col", "household_id", "--time-col", "transaction_timestamp", "--value-col", "sales_value",
         "--horizon-days", "30", "--active-window-days", "60")
-    assert frame.shape == (16_662, 3 + 18)
+    assert frame.shape == (16_662, 3 + 18 + 9)  # + seven whole-history and two BG/NBD features
     assert frame["observation_date"].nunique() == 9
     assert frame["label"].mean() == pytest.approx(0.267, abs=0.005)
 
