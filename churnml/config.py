@@ -84,8 +84,11 @@ class SourcesConfig:
             settings["involuntary_reasons"] = tuple(settings["involuntary_reasons"])
         return cls(**{k: v for k, v in settings.items() if k in allowed})
 
-    def step_days(self, override: int | None = None) -> int:
-        return override if override is not None else int(self.churn.get("step_days", 30))
+    def step_days(self, override: int | None = None) -> int | None:
+        """The grid's step; None lets :func:`churnml.build_dataset` choose (30 days, fewer on short histories)."""
+        if override is not None:
+            return override
+        return int(self.churn["step_days"]) if self.churn.get("step_days") is not None else None
 
     def feature_builder(self, overrides: dict[str, Any] | None = None) -> Any:
         """A FeatureBuilder from ``[features]``, with flags in ``overrides`` (not None) winning."""

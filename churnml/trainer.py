@@ -50,7 +50,7 @@ __all__ = ["ChurnTrainer", "Split", "split_by_date", "split_at_random"]
 SLICES = ("train", "validation", "calibration", "test")
 # Risk tiers: the probability cut-offs that put these shares of the test slice in each tier.
 TIER_SHARES = {"high": 0.1, "medium": 0.2}
-BASELINES = ("recency", "logistic")
+BASELINES = ("recency", "logistic", "bgnbd")
 
 
 @dataclass(frozen=True)
@@ -73,11 +73,23 @@ def _sizes(n: int, validation_size: float, calibration_size: float, test_size: f
     return [n - sum(later), *later]
 
 
+def held_out_users(users: pd.Series, share: float) -> np.ndarray:
+    """True for the users set aside from training: a hash of each id, so a user's side never changes
+    with the rows or the dates a set happens to hold."""
+    hashed = pd.util.hash_pandas_object(pd.Series(np.asarray(users)).astype(str), index=False).to_numpy()
+    return (hashed % np.uint64(10_000)).astype("int64") < round(share * 10_000)
+
+
 def split_by_date(observation_dates: pd.Series, *, validation_size: float = 0.15, calibration_size: float = 0.15,
-                  test_size: float = 0.2) -> Split:
+                  test_size: float = 0.2, users: pd.Series | None = None, held_out_share: float = 0.3) -> Split:
     """Slices of whole observation dates in time order: train, validation, calibration, test.
 
-    Sizes are shares of the dates (each slice gets at least one), not of the rows.
+    Sizes are shares of the dates (each slice gets at least one), not of the rows. With ``users``,
+    a ``held_out_share`` of the users (by a hash of the id) never trains: the later slices hold
+    only them and the train slice only the others. A row's label window overlaps the next dates'
+    rows of the same user (a 90-day horizon spans thirteen weekly dates), so a booster trained on
+    a user's earlier rows would otherwise meet near-copies of them, with overlapping labels, in
+    validation: early stopping would reward memorising users, and the test metrics would flatter.
     """
     days = pd.to_datetime(observation_dates).to_numpy().astype("datetime64[D]")
     unique = np.unique(days)
@@ -89,6 +101,12 @@ def split_by_date(observation_dates: pd.Series, *, validation_size: float = 0.15
     bounds = np.cumsum([0, *counts])
     chosen = {name: unique[bounds[i]:bounds[i + 1]] for i, name in enumerate(SLICES)}
     masks = {name: np.isin(days, part) for name, part in chosen.items()}
+    if users is not None:
+        if not 0 < held_out_share < 1:
+            raise ConfigError(f"The 'held_out_share' parameter of ChurnTrainer must be in (0, 1). "
+                              f"Got {held_out_share!r} instead.")
+        held = held_out_users(users, held_out_share)
+        masks = {name: mask & (~held if name == "train" else held) for name, mask in masks.items()}
     dates = {name: [d.astype(dt.date) for d in part] for name, part in chosen.items()}
     return Split(masks=masks, dates=dates)
 
@@ -138,6 +156,27 @@ class RecencyBaseline:
 
     def predict_proba(self, frame: pd.DataFrame) -> np.ndarray:
         return self.platt_.transform(1 / (1 + np.exp(-np.log1p(self._days(frame)))))
+
+
+class BGNBDBaseline:
+    """BG/NBD (Fader, Hardie & Lee 2005) as a churn score: fewer expected active days in the horizon,
+    from the model fitted point in time at each date (the ``expected_active_days_<h>d`` feature),
+    means more risk. A Platt map on ``-log(1 + expected)``, fitted on the training slice, turns the
+    ranking into a probability without changing the order."""
+
+    def __init__(self, column: str) -> None:
+        self.column = column
+
+    def _score(self, frame: pd.DataFrame) -> np.ndarray:
+        expected = frame[self.column].to_numpy(dtype="float64")
+        return 1 / (1 + np.exp(np.log1p(np.where(np.isnan(expected), 0.0, expected))))
+
+    def fit(self, frame: pd.DataFrame, y: np.ndarray) -> BGNBDBaseline:
+        self.platt_ = PlattCalibrator.fit(self._score(frame), y)
+        return self
+
+    def predict_proba(self, frame: pd.DataFrame) -> np.ndarray:
+        return self.platt_.transform(self._score(frame))
 
 
 class LogisticBaseline:
@@ -283,10 +322,19 @@ class ChurnTrainer(BaseEstimator):
         unweighted calibration slice, still returns probabilities. No resampling is ever done.
     validation_size, calibration_size, test_size : float
         Shares of the observation dates (or of the rows, for a table without dates).
+    held_out_share : float, default 0.3
+        Share of the users (training sets with user ids and dates) kept out of the train slice: the
+        validation, calibration and test slices hold only them (see :func:`split_by_date`).
     device : {'cpu', 'cuda'}, default 'cpu'
         Passed to XGBoost.
     baselines : bool, default True
-        Train the recency rule and the logistic regression on the same split.
+        Train the recency rule, the logistic regression and (with BG/NBD features) the BG/NBD
+        ranking on the same split.
+    refit : bool, default True
+        After the evaluation (whose test metrics are the ones reported), refit the booster on
+        every labelled row with the rounds early stopping found, calibrated on cross-fitted
+        predictions (each date group predicted by a booster that did not train on it); that is
+        ``model_``, the model registered, exported and scored. False keeps the evaluated model.
     baseline_max_rows : int, default 100_000
         The logistic baseline trains on at most this many training rows (a seeded sample).
     n_jobs : int or None
@@ -296,6 +344,9 @@ class ChurnTrainer(BaseEstimator):
     Attributes
     ----------
     model_ : ChurnModel
+        The shipped model: the refitted one (``refit=True``), else the evaluated one.
+    evaluated_model_ : ChurnModel
+        The model trained on the train slice and judged on the test slice.
     split_ : Split
     best_iteration_ : int
     validation_log_loss_ : float
@@ -321,9 +372,11 @@ class ChurnTrainer(BaseEstimator):
                  reg_lambda: float = 1.0, early_stopping_rounds: int = 50,
                  calibration: Literal["auto", "isotonic", "platt", "none"] = "auto",
                  class_weight: Literal["balanced"] | None = None, validation_size: float = 0.15,
-                 calibration_size: float = 0.15, test_size: float = 0.2, device: str = "cpu",
-                 baselines: bool = True, baseline_max_rows: int = 100_000, n_jobs: int | None = None,
-                 random_state: int = 0) -> None:
+                 calibration_size: float = 0.15, test_size: float = 0.2, held_out_share: float = 0.3,
+                 device: str = "cpu",
+                 baselines: bool = True, baseline_max_rows: int = 100_000, refit: bool = True,
+                 refit_rounds: Literal["same", "scaled"] = "same",
+                 n_jobs: int | None = None, random_state: int = 0) -> None:
         self.n_estimators = n_estimators
         self.learning_rate = learning_rate
         self.max_depth = max_depth
@@ -337,9 +390,12 @@ class ChurnTrainer(BaseEstimator):
         self.validation_size = validation_size
         self.calibration_size = calibration_size
         self.test_size = test_size
+        self.held_out_share = held_out_share
         self.device = device
         self.baselines = baselines
         self.baseline_max_rows = baseline_max_rows
+        self.refit = refit
+        self.refit_rounds = refit_rounds
         self.n_jobs = n_jobs
         self.random_state = random_state
 
@@ -388,7 +444,9 @@ class ChurnTrainer(BaseEstimator):
         inputs = _inputs(data, y, observation_dates)
         sizes = {"validation_size": self.validation_size, "calibration_size": self.calibration_size,
                  "test_size": self.test_size}
-        self.split_ = (split_by_date(inputs.dates, **sizes) if inputs.dates is not None
+        users = inputs.keys["user_id"] if "user_id" in inputs.keys else None
+        self.split_ = (split_by_date(inputs.dates, users=users, held_out_share=self.held_out_share, **sizes)
+                       if inputs.dates is not None
                        else split_at_random(pd.Series(inputs.y), random_state=self.random_state, **sizes))
         X, labels, masks = inputs.X, inputs.y, self.split_.masks
         for name in SLICES:
@@ -433,7 +491,100 @@ class ChurnTrainer(BaseEstimator):
         self.feature_importance_ = pd.Series({c.name: gain.get(c.name, 0.0) for c in inputs.columns},
                                              name="total_gain").sort_values(ascending=False)
         self._evaluate(inputs, booster, iterations)
+        self.evaluated_model_ = self.model_
+        info["exported"] = "evaluated"
+        if self.refit:
+            self.model_ = self._refit(inputs)
         return self
+
+    def _refit(self, inputs: _Inputs) -> ChurnModel:
+        """The booster refitted on every labelled row, calibrated on cross-fitted predictions."""
+        import xgboost as xgb
+
+        X, y = inputs.X, inputs.y
+        rounds = self.best_iteration_ + 1
+        if self.refit_rounds == "scaled":  # as many rounds per training row as early stopping found
+            rounds = max(rounds, round(rounds * len(y) / max(int(self.split_.masks["train"].sum()), 1)))
+
+        params = self.xgboost_params(y)  # class weights, if asked for, from every labelled row
+        folds = self._refit_folds(inputs)
+        raw = np.full(len(y), np.nan)
+        for held in folds:
+            fit = ~held
+            booster = xgb.train(params, xgb.DMatrix(X[fit], label=y[fit], enable_categorical=True),
+                                num_boost_round=rounds, verbose_eval=False)
+            raw[held] = booster.inplace_predict(X[held])
+        evaluated = {"calibration": self.calibration_method_, "log_loss": dict(self.calibration_log_loss_)}
+        calibrator = self._calibrate(raw, y)
+        self.refit_calibration_log_loss_ = self.calibration_log_loss_
+        self.calibration_method_, self.calibration_log_loss_ = evaluated["calibration"], evaluated["log_loss"]
+        booster = xgb.train(params, xgb.DMatrix(X, label=y, enable_categorical=True), num_boost_round=rounds,
+                            verbose_eval=False)
+        latest = self._latest_rows(inputs)
+        probability = np.clip(calibrator.transform(raw), 0.0, 1.0)
+        info = {**self.evaluated_model_.info, "best_iteration": rounds - 1, "calibration": calibrator.method,
+                "exported": "refit"}
+        info["refit"] = {"rows": int(len(y)), "rounds": rounds, "folds": len(folds),
+                         "calibration": calibrator.method,
+                         "calibrated_on": "cross-fitted predictions (each fold predicted by a booster that "
+                                          "did not train on it): " + ("folds of users" if "user_id" in inputs.keys
+                                                                      else "folds of dates" if inputs.dates is not None
+                                                                      else "stratified folds of rows"),
+                         "reference_rows": int(latest.sum())}
+        from churnml.drift import drift_reference
+        from churnml.explain import reference_values
+
+        # Retained accounts, the drift reference and the tiers come from the latest labelled date: the
+        # population the model scores next.
+        info["reference"] = reference_values(X[latest & (y == 0)], inputs.columns)
+        info["drift"] = drift_reference(X[latest], [c.name for c in inputs.columns])
+        p = pd.Series(probability[latest])
+        info["tiers"] = {"high": float(p.quantile(1 - TIER_SHARES["high"])),
+                         "medium": float(p.quantile(1 - TIER_SHARES["high"] - TIER_SHARES["medium"]))}
+        self.refit_predictions_ = inputs.keys.assign(label=y, churn_probability=probability)
+        # The baselines too are refitted on every labelled row, so a backtest compares like with like.
+        self.evaluated_baselines_ = self.baselines_
+        self.baselines_ = self._fit_baselines(inputs, np.ones(len(y), dtype=bool)) if self.baselines else {}
+        return ChurnModel(booster=booster, calibrator=calibrator, columns=inputs.columns, spec=inputs.spec,
+                          definition=inputs.definition, info=info)
+
+    def _refit_folds(self, inputs: _Inputs) -> list[np.ndarray]:
+        """Boolean masks of the held-out rows: whole users (every date of a user in one fold, so no booster
+        predicts a user it trained on), else whole observation dates, else stratified rows."""
+        n_folds = 5
+        if "user_id" in inputs.keys:
+            from sklearn.model_selection import GroupKFold
+
+            codes = pd.factorize(inputs.keys["user_id"])[0]
+            folds = GroupKFold(n_splits=min(n_folds, int(codes.max()) + 1), shuffle=True,
+                               random_state=self.random_state)
+            out = []
+            for _, held in folds.split(np.zeros(len(codes)), groups=codes):
+                mask = np.zeros(len(codes), dtype=bool)
+                mask[held] = True
+                out.append(mask)
+            return out
+        if inputs.dates is not None:
+            days = pd.to_datetime(inputs.dates).to_numpy().astype("datetime64[D]")
+            unique = np.unique(days)
+            groups = np.array_split(unique, min(n_folds, len(unique)))
+            return [np.isin(days, group) for group in groups if len(group)]
+        from sklearn.model_selection import StratifiedKFold
+
+        folds = StratifiedKFold(n_splits=n_folds, shuffle=True, random_state=self.random_state)
+        out = []
+        for _, held in folds.split(np.zeros(len(inputs.y)), inputs.y):
+            mask = np.zeros(len(inputs.y), dtype=bool)
+            mask[held] = True
+            out.append(mask)
+        return out
+
+    @staticmethod
+    def _latest_rows(inputs: _Inputs) -> np.ndarray:
+        if inputs.dates is None:
+            return np.ones(len(inputs.y), dtype=bool)
+        days = pd.to_datetime(inputs.dates).to_numpy()
+        return days == days.max()
 
     def _calibrate(self, raw: np.ndarray, y: np.ndarray) -> Any:
         self.calibration_log_loss_: dict[str, float] = {}
@@ -471,17 +622,8 @@ class ChurnTrainer(BaseEstimator):
         predictions["label"] = inputs.y[test]
         predictions["churn_probability"] = self.model_._calibrated(self.model_._raw(inputs.X[test]))
         scores = {"model": ("churn_probability", True)}
-        self.baselines_: dict[str, Any] = {}
+        self.baselines_: dict[str, Any] = self._fit_baselines(inputs, masks["train"]) if self.baselines else {}
         if self.baselines:
-            train_rows = np.flatnonzero(masks["train"])
-            if len(train_rows) > self.baseline_max_rows:
-                rng = np.random.default_rng(self.random_state)
-                train_rows = np.sort(rng.choice(train_rows, self.baseline_max_rows, replace=False))
-            X_train, y_train = inputs.X.iloc[train_rows], inputs.y[train_rows]
-            if RecencyBaseline.column in inputs.X:
-                self.baselines_["recency"] = RecencyBaseline().fit(X_train, y_train)
-            self.baselines_["logistic"] = LogisticBaseline(
-                inputs.columns, class_weight=self.class_weight, random_state=self.random_state).fit(X_train, y_train)
             for name, baseline in self.baselines_.items():
                 predictions[f"{name}_probability"] = baseline.predict_proba(inputs.X[test])
                 scores[name] = (f"{name}_probability", True)
@@ -500,6 +642,25 @@ class ChurnTrainer(BaseEstimator):
         self.model_.info["tiers"] = {"high": float(p.quantile(1 - TIER_SHARES["high"])),
                                      "medium": float(p.quantile(1 - TIER_SHARES["high"] - TIER_SHARES["medium"]))}
         self.test_features_ = inputs.X[test].reset_index(drop=True)
+
+    def _fit_baselines(self, inputs: _Inputs, rows: np.ndarray) -> dict[str, Any]:
+        """The recency rule, the BG/NBD ranking (with its feature) and the logistic regression, fitted on
+        ``rows`` (at most ``baseline_max_rows`` of them, a seeded sample)."""
+        chosen = np.flatnonzero(rows)
+        if len(chosen) > self.baseline_max_rows:
+            rng = np.random.default_rng(self.random_state)
+            chosen = np.sort(rng.choice(chosen, self.baseline_max_rows, replace=False))
+        X, y = inputs.X.iloc[chosen], inputs.y[chosen]
+        out: dict[str, Any] = {}
+        if RecencyBaseline.column in inputs.X:
+            out["recency"] = RecencyBaseline().fit(X, y)
+        expected = (f"expected_active_days_{inputs.spec.bgnbd_horizon_days}d"
+                    if inputs.spec is not None and inputs.spec.bgnbd_horizon_days is not None else None)
+        if expected is not None and expected in inputs.X:
+            out["bgnbd"] = BGNBDBaseline(expected).fit(X, y)
+        out["logistic"] = LogisticBaseline(inputs.columns, class_weight=self.class_weight,
+                                           random_state=self.random_state).fit(X, y)
+        return out
 
     def predict_proba(self, X: pd.DataFrame) -> np.ndarray:
         """``(n, 2)``: probability of staying, probability of churning (scikit-learn's layout)."""

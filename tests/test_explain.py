@@ -75,12 +75,17 @@ def test_reasons_are_the_strongest_risk_raising_drivers(generated):
         assert "(retained accounts: " in reasons.iloc[position]["reason_1"]
 
 
-def test_reference_is_the_median_among_retained_training_accounts(generated):
+def test_reference_is_the_median_among_retained_accounts(generated):
     training, trainer = generated
+    # the evaluated model: retained accounts of its train slice
     train = training.frame[trainer.split_.masks["train"]]
     retained = train[train["label"] == 0]
-    assert trainer.model_.info["reference"]["days_since_last_event"] == pytest.approx(
+    assert trainer.evaluated_model_.info["reference"]["days_since_last_event"] == pytest.approx(
         retained["days_since_last_event"].median())
+    # the shipped (refitted) model: retained accounts at the latest labelled date, whom it scores next
+    latest = training.frame[training.frame["observation_date"] == training.frame["observation_date"].max()]
+    assert trainer.model_.info["reference"]["days_since_last_event"] == pytest.approx(
+        latest.loc[latest["label"] == 0, "days_since_last_event"].median())
 
 
 def _info(name, family, unit, **extra):
@@ -166,7 +171,8 @@ def test_cli_explain_prints_drivers_and_writes_the_waterfall(generated, small_pr
 
     training, trainer = generated
     folder = trainer.model_.save(tmp_path / "model")
-    test = trainer.test_predictions_
+    # the saved model is the shipped (refitted) one: its own probabilities on the test slice
+    test = trainer.test_predictions_.assign(churn_probability=trainer.model_.predict_proba(trainer.test_features_))
     riskiest = test.sort_values("churn_probability").iloc[-1]
     as_of = f"{riskiest['observation_date']:%Y-%m-%d}"
     sources = ["--events", str(small_product["events"]), "--subscriptions", str(small_product["subscriptions"]),
