@@ -632,6 +632,64 @@ def _print_training(console: Console, result: Any) -> None:
 
 
 @app.command()
+def backtest(
+    cutoff: Annotated[list[str], typer.Option(
+        "--cutoff", help="A cutoff date (YYYY-MM-DD), repeatable: train on the events before it, score at it, "
+        "label from the events after it.")],
+    events: Events = None, user_col: UserCol = None, time_col: TimeCol = None,
+    type_col: TypeCol = None, value_col: ValueCol = None, where: Where = None,
+    duplicates: Duplicates = None, subscriptions: Subscriptions = None, accounts: Accounts = None,
+    config: Config = None,
+    churn: ChurnOpt = None, horizon_days: HorizonOpt = None, active_window_days: ActiveWindowOpt = None,
+    gap_tolerance_days: GapOpt = None, lead_time_days: LeadOpt = None,
+    step_days: Annotated[Optional[int], typer.Option(
+        "--step-days", min=1, help="Days between training dates (default 30, fewer on short histories).",
+        rich_help_panel="Churn")] = None,
+    windows: WindowsOpt = None, trend_windows: TrendWindowsOpt = None,
+    activation_event: ActivationOpt = None,
+    refit: Annotated[bool, typer.Option(
+        "--refit/--no-refit", help="Score with the model refitted on every labelled date (as train ships it), "
+        "or with the evaluated model.", rich_help_panel="Model")] = True,
+    seed: Annotated[int, typer.Option("--seed", rich_help_panel="Model")] = 0,
+    tracking_uri: Annotated[Optional[str], typer.Option(
+        "--tracking-uri", help="MLflow tracking store (default $MLFLOW_TRACKING_URI, else sqlite:///mlflow.db).",
+        rich_help_panel="MLflow")] = None,
+    experiment: Annotated[str, typer.Option("--experiment", rich_help_panel="MLflow")] = "churnml",
+    out: Annotated[Optional[Path], typer.Option(
+        "--out", help="Also write the table (CSV or Parquet).", rich_help_panel="Output")] = None,
+    overwrite: OverwriteOpt = False,
+) -> None:
+    """Judge the model as it is used: for each cutoff, train before it, score at it, compare with what followed."""
+    from churnml._io import TABLE_SUFFIXES, check_output, write_table
+    from churnml.backtest import backtest as run_backtest, summary_lines
+    from churnml.tracking import log_backtest
+    from churnml.trainer import ChurnTrainer
+
+    console = _console()
+    if out is not None:  # refuse a bad output before the work, not after it
+        check_output(out, overwrite=overwrite, suffixes=TABLE_SUFFIXES)
+    settings = _settings(config)
+    usage = _load_usage(settings, events, user_col, time_col, type_col, value_col, where, duplicates,
+                        subscriptions, accounts, spark=False, spark_master=None)
+    definition = _definition(settings, churn, horizon_days, active_window_days, gap_tolerance_days, lead_time_days)
+    result = run_backtest(usage, definition, cutoffs=cutoff,
+                          builder=_builder(settings, windows, trend_windows, activation_event, Engine.duckdb),
+                          trainer=ChurnTrainer(refit=refit, random_state=seed),
+                          step_days=settings.step_days(step_days))
+    for line in summary_lines(result):
+        console.print(line, soft_wrap=True, highlight=False)
+    console.print("model = the shipped model (refitted on every labelled date), evaluated = before the refit; "
+                  "mean p = mean churn probability, churned = realised churn rate", soft_wrap=True)
+    run_id = log_backtest(result, config={"source": {r.table: r.to_dict() for r in usage.reports},
+                                          "step_days": settings.step_days(step_days), "refit": refit,
+                                          "cutoffs": cutoff},
+                          tracking_uri_=tracking_uri, experiment=experiment)
+    console.print(f"run id: {run_id}")
+    if out is not None:
+        console.print(f"wrote {write_table(result.table(), out, overwrite=overwrite)}", soft_wrap=True)
+
+
+@app.command()
 def explain(
     model: Annotated[str, typer.Option("--model", help="models:/NAME@ALIAS, models:/NAME/VERSION, runs:/ID/model, "
                                        "or a model folder.")],

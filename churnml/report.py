@@ -390,7 +390,7 @@ def _model_section(context: ReportContext) -> str:
     parts = []
     rows = []
     for name, prefix in (("model", "test."), ("logistic regression", "baseline.logistic.test."),
-                         ("recency rule", "baseline.recency.test.")):
+                         ("recency rule", "baseline.recency.test."), ("BG/NBD", "baseline.bgnbd.test.")):
         if f"{prefix}roc_auc" in m:
             rows.append(f"<tr><td>{name}</td>" + "".join(
                 f'<td class="num">{m[prefix + key]:.3f}</td>' if prefix + key in m else "<td>-</td>"

@@ -131,7 +131,10 @@ def log_training(trainer: ChurnTrainer, *, config: dict[str, Any] | None = None,
                          **({"mlflow.source.git.commit": commit, "git_commit": commit} if commit else {})})
         params = {**_flat("trainer", trainer.get_params()), **_flat("xgboost", model.info["params"]),
                   **_flat("data", trainer.data_fingerprint_), "best_iteration": trainer.best_iteration_,
-                  "calibration_method": trainer.calibration_method_}
+                  "calibration_method": trainer.calibration_method_,
+                  # which model this run ships: "refit" (every labelled row) or "evaluated" (--no-refit)
+                  "exported_model": model.info.get("exported", "evaluated"),
+                  **_flat("refit", model.info.get("refit") or {})}
         if model.definition is not None:
             params.update(_flat("churn", model.definition))
         if config:
@@ -345,3 +348,46 @@ def run_figures(run_id: str, names: tuple[str, ...], *, tracking_uri_: str | Non
                 continue
             out[name] = Path(local).read_bytes()
     return out
+
+
+def log_backtest(result: Any, *, config: dict[str, Any] | None = None, tracking_uri_: str | None = None,
+                 experiment: str = "churnml", run_name: str | None = None) -> str:
+    """Record a :func:`churnml.backtest` as one MLflow run: metrics per cutoff and model
+    (``backtest.<cutoff>.<model>.<metric>``, and the same per model with the cutoff as the step),
+    the table and the predictions as artifacts. Returns the run id."""
+    import mlflow
+
+    from churnml import __version__
+    from churnml.backtest import METRICS
+
+    uri = tracking_uri(tracking_uri_)
+    mlflow.set_tracking_uri(uri)
+    mlflow.set_experiment(experiment)
+    table = result.metrics
+    with mlflow.start_run(run_name=run_name or "backtest") as run:
+        commit = git_commit()
+        mlflow.set_tags({"churnml.version": __version__, "churnml.kind": "backtest",
+                         **({"mlflow.source.git.commit": commit, "git_commit": commit} if commit else {})})
+        mlflow.log_params({**_flat("definition", _definition_params(result.definition)),
+                           "cutoffs": ",".join(str(c) for c in sorted(table["cutoff"].unique()))})
+        metrics: dict[str, float] = {}
+        for step, (cutoff, part) in enumerate(table.groupby("cutoff", sort=True)):
+            for row in part.itertuples(index=False):
+                values = {key: float(getattr(row, key)) for key in ("rows", *METRICS)}
+                metrics.update({f"backtest.{cutoff}.{row.model}.{key}": v for key, v in values.items()})
+                mlflow.log_metrics({f"backtest.{row.model}.{key}": v for key, v in values.items()}, step=step)
+        mlflow.log_metrics({_metric_key(k): v for k, v in metrics.items()})
+        mlflow.log_dict(config or {}, "config.json")
+        with tempfile.TemporaryDirectory(prefix="churnml-backtest-") as scratch:
+            folder = Path(scratch)
+            table.to_csv(folder / "backtest.csv", index=False)
+            mlflow.log_artifact(str(folder / "backtest.csv"), "backtest")
+            result.predictions.to_parquet(folder / "predictions.parquet", index=False)
+            mlflow.log_artifact(str(folder / "predictions.parquet"), "backtest")
+        return run.info.run_id
+
+
+def _definition_params(definition: Any) -> dict[str, Any]:
+    from dataclasses import asdict
+
+    return {"kind": definition.kind, **asdict(definition)}
