@@ -4,6 +4,8 @@ The public API is re-exported here; modules stay importable but their
 contents beyond ``__all__`` are private.
 """
 
+from churnml.backtesting import BacktestResult, backtest
+from churnml.btyd import BetaGeoFitter
 from churnml.dataset import TrainingSet, build_dataset
 from churnml.definitions import InactivityChurn, SubscriptionChurn
 from churnml.errors import ChurnMLError
@@ -28,6 +30,8 @@ __version__ = "0.1.0"
 
 __all__ = [
     "AccountSource",
+    "BacktestResult",
+    "BetaGeoFitter",
     "ChurnExplainer",
     "ChurnMLError",
     "ChurnModel",
@@ -46,6 +50,7 @@ __all__ = [
     "SubscriptionSource",
     "TrainingSet",
     "UsageData",
+    "backtest",
     "build_dataset",
     "load",
     "load_model",

@@ -551,6 +551,9 @@ def train(
                                               rich_help_panel="Model")] = 2000,
     device: Annotated[Device, typer.Option("--device", help="XGBoost device.", rich_help_panel="Model")] = Device.cpu,
     seed: Annotated[int, typer.Option("--seed", rich_help_panel="Model")] = 0,
+    refit: Annotated[bool, typer.Option(
+        "--refit/--no-refit", help="Ship the booster refitted on every labelled date (the evaluation stays "
+        "the out-of-time one), or the evaluated model itself.", rich_help_panel="Model")] = True,
     tune: Annotated[int, typer.Option("--tune", min=0, help="Random-search trials (nested MLflow runs); "
                                       "chosen by validation log loss.", rich_help_panel="Model")] = 0,
     tracking_uri: Annotated[Optional[str], typer.Option(
@@ -588,7 +591,7 @@ def train(
     options = TrainingOptions(
         trainer={"calibration": calibration.value, "class_weight": "balanced" if class_weight else None,
                  "learning_rate": learning_rate, "max_depth": max_depth, "n_estimators": n_estimators,
-                 "device": device.value, "random_state": seed,
+                 "device": device.value, "random_state": seed, "refit": refit,
                  **({"num_workers": spark_workers} if engine is Engine.spark and table is None else {})},
         tune_trials=tune, tracking_uri=tracking_uri, experiment=experiment, register=register, promote=promote,
         export=export, overwrite=overwrite)
@@ -610,6 +613,13 @@ def _print_training(console: Console, result: Any) -> None:
     console.print(f"split: {spans}", soft_wrap=True)
     console.print(f"booster: {trainer.best_iteration_ + 1} rounds (early stopping), calibration "
                   f"{trainer.calibration_method_}")
+    refitted = trainer.model_.info.get("refit")
+    if refitted:
+        console.print(f"shipped: refitted on all {refitted['rows']:,} labelled rows ({refitted['rounds']} rounds), "
+                      f"calibrated ({refitted['calibration']}) on {refitted['calibrated_on']}; the table below "
+                      "judges the evaluated model", soft_wrap=True)
+    else:
+        console.print("shipped: the evaluated model (no refit)")
     from rich import box
 
     table = Table(title="test slice: lift10 = lift in the top 10%, capt20 = share of churners in the top 20%, "
@@ -661,7 +671,7 @@ def backtest(
 ) -> None:
     """Judge the model as it is used: for each cutoff, train before it, score at it, compare with what followed."""
     from churnml._io import TABLE_SUFFIXES, check_output, write_table
-    from churnml.backtest import backtest as run_backtest, summary_lines
+    from churnml.backtesting import backtest as run_backtest, summary_lines
     from churnml.tracking import log_backtest
     from churnml.trainer import ChurnTrainer
 

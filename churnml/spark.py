@@ -135,7 +135,7 @@ class SparkTrainingSet:
 
 
 def build_dataset(data: SparkUsageData, definition: ChurnDefinition | None = None, *,
-                  builder: FeatureBuilder | None = None, step_days: int = 30,
+                  builder: FeatureBuilder | None = None, step_days: int | None = None,
                   observation_dates: Iterable[str | dt.date] | None = None) -> SparkTrainingSet:
     """:func:`churnml.build_dataset` on Spark: the same dates, eligibility, labels and features."""
     from churnml.dataset import build_dataset as build
@@ -269,14 +269,15 @@ class SparkChurnTrainer(ChurnTrainer):
                  early_stopping_rounds: int = 50,
                  calibration: Literal["auto", "isotonic", "platt", "none"] = "auto",
                  class_weight: Literal["balanced"] | None = None, validation_size: float = 0.15,
-                 calibration_size: float = 0.15, test_size: float = 0.2, device: str = "cpu",
-                 baselines: bool = True, baseline_max_rows: int = 100_000, n_jobs: int | None = None,
-                 random_state: int = 0) -> None:
+                 calibration_size: float = 0.15, test_size: float = 0.2, held_out_share: float = 0.3,
+                 device: str = "cpu", baselines: bool = True, baseline_max_rows: int = 100_000,
+                 n_jobs: int | None = None, random_state: int = 0) -> None:
         super().__init__(n_estimators=n_estimators, learning_rate=learning_rate, max_depth=max_depth,
                          min_child_weight=min_child_weight, subsample=subsample, colsample_bytree=colsample_bytree,
                          reg_lambda=reg_lambda, early_stopping_rounds=early_stopping_rounds, calibration=calibration,
                          class_weight=class_weight, validation_size=validation_size,
-                         calibration_size=calibration_size, test_size=test_size, device=device, baselines=baselines,
+                         calibration_size=calibration_size, test_size=test_size, held_out_share=held_out_share,
+                         device=device, baselines=baselines,
                          baseline_max_rows=baseline_max_rows, n_jobs=n_jobs, random_state=random_state)
         self.num_workers = num_workers
         self.max_test_rows = max_test_rows
@@ -306,16 +307,34 @@ class SparkChurnTrainer(ChurnTrainer):
                  "test_size": self.test_size}
         by_date = split_by_date(pd.Series(pd.to_datetime(sorted(data.observation_dates))), **sizes).dates
         assert by_date is not None
-        part = " ".join(f"WHEN observation_date IN ({', '.join(repr(d.isoformat()) for d in days)}) THEN {ql(name)}"
+        # As ChurnTrainer's split: held-out users (the same hash of the id, computed on the executors) never
+        # train and are the only ones in the later slices.
+        part = " ".join(f"WHEN observation_date IN ({', '.join(repr(d.isoformat()) for d in days)}) "
+                        f"AND {'NOT ' if name == 'train' else ''}churnml_held THEN {ql(name)}"
                         for name, days in by_date.items())
+        from churnml.trainer import held_out_users
+
+        share = self.held_out_share
+
+        def mark(batches: Any) -> Any:
+            for batch in batches:
+                yield batch.assign(churnml_held=held_out_users(batch["user_id"], share))
 
         # Read six times below (slice counts, fingerprint, booster, calibration, samples): computed once, kept
         # in memory (else local disk) until the fit ends.
-        frame = data.frame.selectExpr("*", f"CASE {part} END AS churnml_slice").persist()
+        from pyspark.sql.types import BooleanType, StructField, StructType
+
+        schema = StructType([*data.frame.schema.fields, StructField("churnml_held", BooleanType())])
+        marked = data.frame.mapInPandas(mark, schema)
+        frame = marked.selectExpr("*", f"CASE {part} END AS churnml_slice").drop("churnml_held").persist()
         try:
             self._fit_slices(data, frame, spec, names, columns, by_date)
         finally:
             frame.unpersist()
+        # Not yet on Spark: the held-out users of the split and the production refit (ChurnTrainer's);
+        # the shipped model is the evaluated one.
+        self.model_.info["exported"] = "evaluated"
+        self.evaluated_model_ = self.model_
         return self
 
     def _fit_slices(self, data: SparkTrainingSet, frame: DataFrame, spec: Any, names: list[str],

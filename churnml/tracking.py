@@ -358,7 +358,7 @@ def log_backtest(result: Any, *, config: dict[str, Any] | None = None, tracking_
     import mlflow
 
     from churnml import __version__
-    from churnml.backtest import METRICS
+    from churnml.backtesting import METRICS
 
     uri = tracking_uri(tracking_uri_)
     mlflow.set_tracking_uri(uri)

@@ -99,9 +99,10 @@ def backtest(data: UsageData, definition: ChurnDefinition | None = None, *, cuto
         raise ConfigError("backtest runs on data loaded by churnml.load (DuckDB). Fix: load the events with "
                           "churnml.load, or train and score on Spark one cutoff at a time.")
     definition = definition or InactivityChurn()
-    days = parse_dates(cutoffs)
-    if not days:
+    cutoffs = list(cutoffs)
+    if not cutoffs:
         raise ConfigError("backtest needs at least one cutoff (--cutoff DATE).")
+    days = parse_dates(cutoffs)
     first, last = engine.time_span(data)
     observed = last.date()  # the last fully observed midnight is the last event's day
     for cutoff in days:
