@@ -23,6 +23,7 @@ from __future__ import annotations
 import datetime as dt
 import math
 import os
+import re
 import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -159,14 +160,39 @@ def _warn_drift(result: ScoringResult) -> ScoringResult:
 
 
 def _write_batches(reader: pa.RecordBatchReader, handle: Any, *, csv: bool) -> None:
+    import pyarrow as pa
     import pyarrow.csv as pacsv
     import pyarrow.parquet as pq
 
-    writer: Any = (pacsv.CSVWriter(handle, reader.schema) if csv
-                   else pq.ParquetWriter(handle, reader.schema, compression="zstd"))
-    with writer:
+    from churnml._io import neutralise_formulas_batch
+
+    if not csv:
+        with pq.ParquetWriter(handle, reader.schema, compression="zstd") as writer:
+            for batch in reader:
+                writer.write_batch(batch)  # Parquet keeps the exact values
+        return
+    # CSV: text cells a spreadsheet would run as formulas get a leading quote (see churnml._io)
+    schema = pa.schema([pa.field(f.name, f.type.value_type if pa.types.is_dictionary(f.type) else f.type)
+                        for f in reader.schema])
+    with pacsv.CSVWriter(handle, schema) as writer:
         for batch in reader:
-            writer.write_batch(batch)
+            writer.write_batch(neutralise_formulas_batch(batch))
+
+
+_MEMORY_LIMIT = r"\s*\d+(\.\d+)?\s*([KMGT]i?B|B|bytes)?\s*"
+
+
+def _restoring(backend: Any, statement: str) -> Any:
+    """An exit callback that runs ``statement``; when the block failed, a failure here (e.g. DuckDB's
+    "connection has an open result" after an interrupted read) must not hide the real cause."""
+    def exit_(exc_type: Any, exc: Any, tb: Any) -> bool:
+        try:
+            backend.execute(statement)
+        except Exception:
+            if exc is None:
+                raise
+        return False
+    return exit_
 
 
 class _Run:
@@ -178,6 +204,10 @@ class _Run:
         if reasons not in ("tiers", "all", "none"):
             raise ConfigError(f"The 'reasons' parameter of score must be 'tiers', 'all' or 'none'. "
                               f"Got {reasons!r} instead.")
+        if memory_limit is not None and (not isinstance(memory_limit, str)
+                                         or not re.fullmatch(_MEMORY_LIMIT, memory_limit, re.IGNORECASE)):
+            raise ConfigError(f"The 'memory_limit' parameter of score must be a size such as '2GB', '500MB' or "
+                              f"'1.5GiB' (or None / 'none' for DuckDB's default). Got {memory_limit!r} instead.")
         if not isinstance(batch_rows, int) or batch_rows < 1:
             raise ConfigError(f"The 'batch_rows' parameter of score must be a positive int. Got {batch_rows!r} "
                               "instead.")
@@ -264,7 +294,7 @@ class _Run:
             row = data.backend.fetchone("SELECT current_setting('memory_limit')")
             assert row is not None
             data.backend.execute(f"SET memory_limit = {quote_literal(self.memory_limit)}")
-            self._stack.callback(data.backend.execute, f"SET memory_limit = {quote_literal(str(row[0]))}")
+            self._stack.push(_restoring(data.backend, f"SET memory_limit = {quote_literal(str(row[0]))}"))
         warn_unseen_types(spec, data)
         day = _parse_day(self.as_of) if self.as_of is not None else (time_span(data)[1] + dt.timedelta(days=1)).date()
         _check_inputs(data, spec, day)
@@ -272,6 +302,10 @@ class _Run:
         names = self.model.feature_names
         row = data.backend.fetchone(f"SELECT count(*), {', '.join(f'count({qi(n)})' for n in names)} FROM {table}")
         assert row is not None
+        if not row[0]:
+            from churnml.definitions import no_eligible_users
+
+            raise no_eligible_users("as_of", [day], *time_span(data), definition)
         check_missing(self.model, dict(zip(names, row[1:])), int(row[0]))
         reader = data.backend.sql(f"SELECT * FROM {table}").to_arrow_reader(self.batch_rows)
         return (typed(batch.to_pandas(), spec) for batch in reader), day, int(row[0])
