@@ -182,6 +182,14 @@ def _write_batches(reader: pa.RecordBatchReader, handle: Any, *, csv: bool) -> N
 _MEMORY_LIMIT = r"\s*\d+(\.\d+)?\s*([KMGT]i?B|B|bytes)?\s*"
 
 
+def check_memory_limit(memory_limit: str | None) -> None:
+    """Refuse a memory limit DuckDB would not parse, with the forms it takes."""
+    if memory_limit is not None and (not isinstance(memory_limit, str)
+                                     or not re.fullmatch(_MEMORY_LIMIT, memory_limit, re.IGNORECASE)):
+        raise ConfigError(f"The memory limit (--memory-limit, memory_limit=) must be a size such as '2GB', '500MB' "
+                          f"or '1.5GiB', or 'none' for DuckDB's default. Got {memory_limit!r} instead.")
+
+
 def _restoring(backend: Any, statement: str) -> Any:
     """An exit callback that runs ``statement``; when the block failed, a failure here (e.g. DuckDB's
     "connection has an open result" after an interrupted read) must not hide the real cause."""
@@ -204,10 +212,7 @@ class _Run:
         if reasons not in ("tiers", "all", "none"):
             raise ConfigError(f"The 'reasons' parameter of score must be 'tiers', 'all' or 'none'. "
                               f"Got {reasons!r} instead.")
-        if memory_limit is not None and (not isinstance(memory_limit, str)
-                                         or not re.fullmatch(_MEMORY_LIMIT, memory_limit, re.IGNORECASE)):
-            raise ConfigError(f"The 'memory_limit' parameter of score must be a size such as '2GB', '500MB' or "
-                              f"'1.5GiB' (or None / 'none' for DuckDB's default). Got {memory_limit!r} instead.")
+        check_memory_limit(memory_limit)
         if not isinstance(batch_rows, int) or batch_rows < 1:
             raise ConfigError(f"The 'batch_rows' parameter of score must be a positive int. Got {batch_rows!r} "
                               "instead.")
