@@ -21,6 +21,7 @@ from churnml.errors import (
 )
 from churnml.sources import (
     _AWARE_PATTERN,
+    _BLANK_PATTERN,
     _DAY_MONTH_PATTERN,
     _EXACT_FLOAT_ID,
     _INTEGER_PART,
@@ -173,7 +174,7 @@ def read_source(spark: SparkSession, data: Any) -> tuple[DataFrame, str]:
 
 def _text_id(raw: str) -> str:
     """A text id in Spark SQL: the value as written; blank (only whitespace) is null."""
-    return f"CASE WHEN trim(CAST({raw} AS STRING)) = '' THEN NULL ELSE CAST({raw} AS STRING) END"
+    return f"CASE WHEN CAST({raw} AS STRING) RLIKE {ql(_BLANK_PATTERN)} THEN NULL ELSE CAST({raw} AS STRING) END"
 
 
 def _plan(m: _Mapped, time_format: str | None, untyped: bool = False) -> None:
@@ -181,6 +182,7 @@ def _plan(m: _Mapped, time_format: str | None, untyped: bool = False) -> None:
     kind, raw, base = m.logical.kind, m.raw, m.source_type.split("(")[0]
     blank = f"({raw} IS NOT NULL AND trim(CAST({raw} AS STRING)) = '')"
     if kind == "id":
+        blank = f"({raw} IS NOT NULL AND CAST({raw} AS STRING) RLIKE {ql(_BLANK_PATTERN)})"
         if base in _INTEGER:
             m.converted = f"CAST({raw} AS BIGINT)"
             m.checks["null"] = f"({raw} IS NULL)"

@@ -253,7 +253,10 @@ class _Run:
 
                 self._db.execute(f"SET memory_limit = {quote_literal(self.memory_limit)}")
         except BaseException:
-            self._stack.close()
+            try:
+                self._stack.close()
+            except Exception:  # noqa: S110 - a failed clean-up (e.g. "connection has an open result") must
+                pass  # never hide the error that stopped the run
             raise
         return self
 
@@ -313,6 +316,7 @@ class _Run:
             raise no_eligible_users("as_of", [day], *time_span(data), definition)
         check_missing(self.model, dict(zip(names, row[1:])), int(row[0]))
         reader = data.backend.sql(f"SELECT * FROM {table}").to_arrow_reader(self.batch_rows)
+        self._stack.callback(reader.close)  # before the table is dropped: DuckDB refuses while a result is open
         return (typed(batch.to_pandas(), spec) for batch in reader), day, int(row[0])
 
     # ------------------------------------------------------------- scoring

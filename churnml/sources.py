@@ -90,6 +90,8 @@ _DAY_MONTH_PATTERN = r"^\d{1,2}[/.-]\d{1,2}[/.-]\d{2,4}([ T]|$)"
 # Ids in untyped text (CSV) that are whole numbers: 17, +17, 17.0 (the integer part is the id).
 _WHOLE_PATTERN = r"^[+-]?[0-9]+(\.0*)?$"
 _INTEGER_PART = r"^([+-]?[0-9]+)"
+# An id that is only whitespace (spaces, tabs, line breaks, non-breaking spaces) is no id.
+_BLANK_PATTERN = r"^[\s\x{00A0}\x{FEFF}]*$"
 # Numbers beyond this magnitude are refused: no revenue or MRR is that large, and sums of them overflow.
 MAX_MAGNITUDE = 1e15
 # Float ids beyond 2**53 cannot be told apart (the float has lost digits).
@@ -447,7 +449,7 @@ def _first_line(error: BaseException) -> str:
 def _duckdb_text_id(raw: str) -> str:
     """A text id in DuckDB SQL: the value as written; blank (only whitespace) is null."""
     text = f"CAST({raw} AS VARCHAR)"
-    return f"CASE WHEN trim({text}) = '' THEN NULL ELSE {text} END"
+    return f"CASE WHEN regexp_matches({text}, {quote_literal(_BLANK_PATTERN)}) THEN NULL ELSE {text} END"
 
 
 def _plan_conversion(m: _Mapped, time_format: str | None, untyped: bool = False) -> None:
@@ -459,6 +461,7 @@ def _plan_conversion(m: _Mapped, time_format: str | None, untyped: bool = False)
     kind, raw, base = m.logical.kind, m.raw, m.source_type.split("(")[0]
     blank = f"({raw} IS NOT NULL AND trim(CAST({raw} AS VARCHAR)) = '')"
     if kind == "id":
+        blank = f"({raw} IS NOT NULL AND regexp_matches(CAST({raw} AS VARCHAR), {quote_literal(_BLANK_PATTERN)}))"
         if base in _INTEGER_TYPES:
             m.converted = f"CAST({raw} AS BIGINT)"
             if base in ("UBIGINT", "HUGEINT", "UHUGEINT"):
@@ -477,7 +480,7 @@ def _plan_conversion(m: _Mapped, time_format: str | None, untyped: bool = False)
             m.converted = (f"try_cast(regexp_extract(trim({raw}), {quote_literal(_INTEGER_PART)}, 1) AS BIGINT)")
             m.checks["null"] = f"({raw} IS NULL OR {blank})"
         else:
-            m.converted = f"CASE WHEN trim(CAST({raw} AS VARCHAR)) = '' THEN NULL ELSE CAST({raw} AS VARCHAR) END"
+            m.converted = _duckdb_text_id(raw)
             m.checks["null"] = f"({raw} IS NULL OR {blank})"
     elif kind == "timestamp":
         if base in _TIMESTAMP_TYPES:
