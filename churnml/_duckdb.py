@@ -221,6 +221,10 @@ def check_file_bytes(name: str) -> None:
         raise SourceFormatError(f"{name!r} is named .gz but is not gzip-compressed. Fix: drop the .gz extension.")
     if is_parquet:
         raise SourceFormatError(f"{name!r} is a Parquet file named as CSV. Fix: rename it to end in .parquet.")
+    if head[:2] in (b"\xff\xfe", b"\xfe\xff"):
+        raise SourceFormatError(f"{name!r} is UTF-16 text (e.g. Excel's 'Unicode text'); churnml reads CSV as "
+                                "UTF-8. Fix: convert it, `iconv -f utf-16 -t utf-8 in.csv > out.csv`, or save it "
+                                "as 'CSV UTF-8'.")
     if is_zip:
         raise SourceFormatError(f"{name!r} is a zip archive (or an Excel workbook), not CSV. Fix: extract or "
                                 "export it as a UTF-8 CSV file.")

@@ -23,6 +23,8 @@ from churnml.sources import (
     _AWARE_PATTERN,
     _BLANK_PATTERN,
     _DAY_MONTH_PATTERN,
+    _EPOCH_PATTERN,
+    _LEADING_ZERO,
     _EXACT_FLOAT_ID,
     _INTEGER_PART,
     _WHOLE_PATTERN,
@@ -199,7 +201,8 @@ def _plan(m: _Mapped, time_format: str | None, untyped: bool = False) -> None:
             m.checks["null"] = f"({raw} IS NULL)"
         elif base == "string" and untyped:
             integer = f"try_cast(regexp_extract(trim({raw}), {ql(_INTEGER_PART)}, 1) AS BIGINT)"
-            whole = f"(trim({raw}) RLIKE {ql(_WHOLE_PATTERN)} AND {integer} IS NOT NULL)"
+            whole = (f"(trim({raw}) RLIKE {ql(_WHOLE_PATTERN)} AND {integer} IS NOT NULL "
+                     f"AND NOT trim({raw}) RLIKE {ql(_LEADING_ZERO)})")
             m.checks["not_whole"] = f"({raw} IS NOT NULL AND NOT {blank} AND NOT {whole})"
             m.converted = integer
             m.checks["null"] = f"({raw} IS NULL OR {blank})"
@@ -216,7 +219,9 @@ def _plan(m: _Mapped, time_format: str | None, untyped: bool = False) -> None:
             m.converted = "CAST(NULL AS TIMESTAMP)"
             m.checks["null"] = f"({raw} IS NULL)"
             return
-        m.checks["day_month"] = f"({raw} IS NOT NULL AND trim({raw}) RLIKE {ql(_DAY_MONTH_PATTERN)})"
+        if time_format is None:
+            m.checks["day_month"] = f"({raw} IS NOT NULL AND trim({raw}) RLIKE {ql(_DAY_MONTH_PATTERN)})"
+            m.checks["epoch_like"] = f"({raw} IS NOT NULL AND trim({raw}) RLIKE {ql(_EPOCH_PATTERN)})"
         if time_format is not None:
             m.converted = f"try_to_timestamp(nullif(trim({raw}), ''), {ql(spark_pattern(time_format))})"
         else:

@@ -90,6 +90,10 @@ _DAY_MONTH_PATTERN = r"^\d{1,2}[/.-]\d{1,2}[/.-]\d{2,4}([ T]|$)"
 # Ids in untyped text (CSV) that are whole numbers: 17, +17, 17.0 (the integer part is the id).
 _WHOLE_PATTERN = r"^[+-]?[0-9]+(\.0*)?$"
 _INTEGER_PART = r"^([+-]?[0-9]+)"
+# Leading zeros make an id text ('007' is not '7').
+_LEADING_ZERO = r"^[+-]?0[0-9]"
+# Text timestamps that are only digits: epoch seconds or milliseconds, most likely.
+_EPOCH_PATTERN = r"^[0-9]{9,13}([.][0-9]+)?$"
 # An id that is only whitespace (spaces, tabs, line breaks, non-breaking spaces) is no id.
 _BLANK_PATTERN = r"^[\s\x{00A0}\x{FEFF}]*$"
 # Numbers beyond this magnitude are refused: no revenue or MRR is that large, and sums of them overflow.
@@ -475,7 +479,8 @@ def _plan_conversion(m: _Mapped, time_format: str | None, untyped: bool = False)
             m.checks["null"] = f"({raw} IS NULL)"
         elif base == "VARCHAR" and untyped:
             whole = (f"(regexp_matches(trim({raw}), {quote_literal(_WHOLE_PATTERN)}) AND try_cast(regexp_extract("
-                     f"trim({raw}), {quote_literal(_INTEGER_PART)}, 1) AS BIGINT) IS NOT NULL)")
+                     f"trim({raw}), {quote_literal(_INTEGER_PART)}, 1) AS BIGINT) IS NOT NULL AND NOT "
+                     f"regexp_matches(trim({raw}), {quote_literal(_LEADING_ZERO)}))")
             m.checks["not_whole"] = f"({raw} IS NOT NULL AND NOT {blank} AND NOT {whole})"
             m.converted = (f"try_cast(regexp_extract(trim({raw}), {quote_literal(_INTEGER_PART)}, 1) AS BIGINT)")
             m.checks["null"] = f"({raw} IS NULL OR {blank})"
@@ -492,6 +497,8 @@ def _plan_conversion(m: _Mapped, time_format: str | None, untyped: bool = False)
             aware = f"regexp_matches(trim({raw}), {quote_literal(_AWARE_PATTERN)})"
             m.checks["day_month"] = (f"({raw} IS NOT NULL AND regexp_matches(trim({raw}), "
                                      f"{quote_literal(_DAY_MONTH_PATTERN)}))")
+            m.checks["epoch_like"] = (f"({raw} IS NOT NULL AND regexp_matches(trim({raw}), "
+                                      f"{quote_literal(_EPOCH_PATTERN)}))")
             m.checks["aware"] = f"({raw} IS NOT NULL AND {aware})"
             m.checks["naive"] = f"({raw} IS NOT NULL AND trim({raw}) <> '' AND NOT {aware})"
             m.converted = f"try_cast(NULLIF(trim({raw}), '') AS TIMESTAMP)"  # revised if aware
@@ -737,7 +744,8 @@ def _assess(source: _Source, mapped: dict[str, _Mapped], counts: dict[tuple[str,
     if ("user_id", "not_whole") in counts:
         if counts[("user_id", "not_whole")]:
             user.converted = text_id(user.raw)
-            notes.append(f"{_named(user)} is text that is not all whole numbers: read as text ids, "
+            notes.append(f"{_named(user)} is text that is not all whole numbers (without leading "
+                         "zeros): read as text ids, "
                          "as written")
         else:
             notes.append(f"{_named(user)} is text holding whole numbers: read as integer ids")
@@ -772,11 +780,13 @@ def _assess(source: _Source, mapped: dict[str, _Mapped], counts: dict[tuple[str,
                     continue
                 if not m.logical.required:
                     notes.append(f"{_named(m)} is empty in every row: read as missing")
-            if got.get("day_month") and got.get("day_month") == got.get("unparsed"):
+            # Refused even where DuckDB would read them ('24-01-05' as the year 24): the order is a guess.
+            if got.get("day_month") and got.get("unparsed", 0) <= got["day_month"]:
                 bad = example(kept + m.checks["day_month"], m.raw)
                 problems.append(TimestampParseError(
                     f"{_where_text(table, m)} has {got['day_month']:,} of {rows_after_where:,} dates whose day "
-                    f"and month order is ambiguous, e.g. {bad!r} (3 April or 4 March?); churnml does not guess "
+                    f"and month order is ambiguous, e.g. {bad!r} (which number is the day, which the month, which the "
+                    "year?); churnml does not guess "
                     "it. Fix: pass time_format='%d/%m/%Y' (day first) or time_format='%m/%d/%Y' (month first), "
                     "adding the time if there is one, e.g. '%d/%m/%Y %H:%M'.",
                     column=m.label, n_bad=got["day_month"], example=bad))
@@ -801,6 +811,9 @@ def _assess(source: _Source, mapped: dict[str, _Mapped], counts: dict[tuple[str,
                     f"that do not parse as a timestamp, e.g. {bad!r}."
                     + (f" {got['day_month']:,} of them put the day and month in an order churnml does not "
                        "guess (03/04/2024)." if got.get("day_month") else "")
+                    + (f" {got['epoch_like']:,} of them are only digits: if they are epoch seconds, map "
+                       f"{name}='to_timestamp(CAST(<column> AS BIGINT))' (DuckDB) or "
+                       f"'timestamp_seconds(CAST(<column> AS BIGINT))' (Spark)." if got.get("epoch_like") else "")
                     + " Fix: pass time_format='<strptime format>' or drop them with where=.",
                     column=m.label, n_bad=got["unparsed"], example=bad))
             if got["null"] and m.logical.required:

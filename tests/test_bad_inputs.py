@@ -32,6 +32,7 @@ from churnml.errors import (
     MixedTimezoneError,
     ModelFileError,
     NoEligibleUsersError,
+    NonNumericValueError,
     NullUserIdError,
     OutlierTimestampError,
     SchemaError,
@@ -496,7 +497,7 @@ def test_scores_csv_neutralises_formula_ids(product, tmp_path):
     (gzip.compress(b"user_id,timestamp\n1,2024-01-01\n"), "is gzip-compressed"),
     (b"user_id,timestamp\n1,03/04/2024\n", "day and month order is ambiguous"),
     (b"user_id,timestamp,value\n1,2024-01-01,inf\n", "infinite, NaN or beyond"),
-])
+], ids=["empty", "gzip", "day-month", "inf"])
 def test_bad_inputs_are_one_line_on_stderr_with_exit_code_1(tmp_path, capsys, content, message):
     (tmp_path / "events.csv").write_bytes(content)
     code, _, err = run_cli(capsys, "validate", "--events", str(tmp_path / "events.csv"))
@@ -546,3 +547,59 @@ def test_every_mixture_of_defects_is_an_error_or_fully_counted(tmp_path, rows, a
     if outliers == "drop":  # whatever the quantile rule found is counted, never an error
         assert all(reason.endswith("(outliers='drop')") or reason.startswith(("null", "exact"))
                    for reason in report.dropped)
+
+
+# ----------------------------------------------------------------- further bad inputs of the same kinds
+
+
+@pytest.mark.parametrize(("name", "content", "source", "error", "message"), [
+    ("utf16.csv", "user_id,timestamp\n1,2024-01-01\n".encode("utf-16"), EventSource, SourceFormatError,
+     r"is UTF-16 text .*iconv -f utf-16 -t utf-8"),
+    ("yymmdd.csv", b"user_id,timestamp\n1,24-01-05\n", EventSource, TimestampParseError,
+     r"day and month order is ambiguous, e.g. '24-01-05'"),
+    ("epoch.csv", b"user_id,timestamp\n1,1704067200\n", EventSource, TimestampParseError,
+     r"1 of them are only digits: if they are epoch seconds, map timestamp='to_timestamp"),
+    ("book.csv", b"PK\x03\x04\x14\x00\x06\x00", EventSource, SourceFormatError, r"is a zip archive \(or an Excel"),
+    ("comma.csv", b"user_id;timestamp;value\n1;2024-01-01;1,5\n", EventSource, NonNumericValueError,
+     r"rows that are not numbers, e.g. '1,5'"),
+    ("total.csv", b"user_id,timestamp,value\n1,2024-01-01,3\nTotal,,3\n", EventSource, TimestampParseError,
+     r"is empty in 1 of 2 rows"),
+    ("mrr.csv", b"user_id,start,mrr\n1,2024-01-01,$49\n", SubscriptionSource, NonNumericValueError,
+     r"Column 'mrr' .* not numbers, e.g. '\$49'"),
+    ("labels.csv", "id,x,Churn\n1,caf\xe9,Yes\n2,b,No\n".encode("latin-1"), LabelledTableSource, SourceFormatError,
+     r"is not UTF-8 text"),
+    ("labels0.csv", b"", LabelledTableSource, EmptySourceError, r"is empty \(0 bytes\)"),
+    ("named.parquet", b"user_id,timestamp\n1,2024-01-01\n", EventSource, SourceFormatError,
+     r"is named as Parquet but is not a Parquet file"),
+    ("fake.csv.gz", b"user_id,timestamp\n1,2024-01-01\n", EventSource, SourceFormatError,
+     r"is named .gz but is not gzip-compressed"),
+], ids=["utf16", "yy-mm-dd", "epoch-text", "xlsx", "decimal-comma", "total-row", "currency", "latin1-labelled",
+        "empty-labelled", "csv-as-parquet", "plain-as-gz"])
+def test_further_bad_inputs(tmp_path, name, content, source, error, message):
+    path = tmp_path / name
+    path.write_bytes(content)
+    with pytest.raises(error, match=message):
+        if source is LabelledTableSource:
+            source(path, label="Churn").load()
+        else:
+            source(path).load()
+
+
+def test_further_inputs_with_a_rule(tmp_path):
+    # ids with leading zeros are text: '007' and '7' are two users
+    lz = EventSource(csv(tmp_path, "user_id,timestamp\n007,2024-01-01\n7,2024-01-02\n")).load()
+    assert lz.report.users == 2 and sorted(lz.to_pandas()["user_id"]) == ["007", "7"]
+    # a byte-order mark before the header, CRLF line ends and a gzip file named .csv.gz read as usual
+    bom = EventSource(csv(tmp_path, "\ufeffuser_id,timestamp\r\n1,2024-01-01\r\n", name="bom.csv")).load()
+    assert bom.to_pandas()["user_id"].tolist() == [1]
+    (tmp_path / "ok.csv.gz").write_bytes(gzip.compress(b"user_id,timestamp\n1,2024-01-01\n"))
+    assert EventSource(tmp_path / "ok.csv.gz").load().report.rows_loaded == 1
+    # non-breaking spaces and categorical blanks are null ids
+    for ids in (["a", "\u00a0"], pd.Categorical(["a", " "])):
+        with pytest.raises(NullUserIdError, match=r"null in 1 of 2 rows"):
+            EventSource(pd.DataFrame({"user_id": ids, "timestamp": days("2024-01-01", "2024-01-02")})).load()
+    # a misspelt policy is a ConfigError
+    with pytest.raises(ConfigError, match=r"'outliers' parameter of EventSource must be one of"):
+        EventSource(pd.DataFrame({"user_id": [1], "timestamp": days("2024-01-01")}), outliers="dorp").load()
+    # every event at one instant: no outlier
+    EventSource(pd.DataFrame({"user_id": range(50), "timestamp": days(*["2024-01-01"] * 50)})).load()
