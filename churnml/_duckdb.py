@@ -206,7 +206,7 @@ def check_file_bytes(name: str) -> None:
         return
     with open(name, "rb") as handle:
         head = handle.read(4)
-    is_gzip, is_parquet, is_zip = head[:2] == b"\x1f\x8b", head == b"PAR1", head[:2] == b"PK"
+    is_gzip, is_parquet, is_zip = head[:2] == b"\x1f\x8b", head in (b"PAR1", b"PARE"), head[:2] == b"PK"
     if lower.endswith(PARQUET_SUFFIXES):
         if not is_parquet:
             raise SourceFormatError(f"{name!r} is named as Parquet but is not a Parquet file (it does not start "

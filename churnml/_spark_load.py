@@ -151,7 +151,7 @@ def read_source(spark: SparkSession, data: Any) -> tuple[DataFrame, str]:
 
     from pyspark.sql import DataFrame
 
-    from churnml._duckdb import PARQUET_SUFFIXES, check_file_bytes, check_parquet_parts
+    from churnml._duckdb import CSV_SUFFIXES, PARQUET_SUFFIXES, check_file_bytes, check_parquet_parts
 
     if isinstance(data, DataFrame):
         return data, "a Spark DataFrame"
@@ -161,7 +161,7 @@ def read_source(spark: SparkSession, data: Any) -> tuple[DataFrame, str]:
         is_remote = "://" in text
         if not is_remote and not any(ch in text for ch in "*?[") and not os.path.exists(text):
             raise SourceNotFoundError(f"No such file or folder: {text!r}.")
-        files = _local_files(text)
+        files = [f for f in _local_files(text) if f.lower().endswith(PARQUET_SUFFIXES + CSV_SUFFIXES)]
         for name in files:
             check_file_bytes(name)
         if lower.endswith((".csv", ".tsv", ".csv.gz", ".tsv.gz", ".txt")):

@@ -179,15 +179,23 @@ def _write_batches(reader: pa.RecordBatchReader, handle: Any, *, csv: bool) -> N
             writer.write_batch(neutralise_formulas_batch(batch))
 
 
-_MEMORY_LIMIT = r"\s*\d+(\.\d+)?\s*([KMGT]i?B|B|bytes)?\s*"
+_MEMORY_LIMIT = r"\s*(\d+(\.\d+)?)\s*([KMGT]i?B|B|bytes)\s*"
+_MEMORY_UNITS = {"b": 1, "bytes": 1, "kb": 1e3, "mb": 1e6, "gb": 1e9, "tb": 1e12, "kib": 2**10, "mib": 2**20,
+                 "gib": 2**30, "tib": 2**40}
+_MEMORY_MINIMUM = 64 * 2**20  # below this DuckDB cannot run the feature queries at all
 
 
 def check_memory_limit(memory_limit: str | None) -> None:
     """Refuse a memory limit DuckDB would not parse, with the forms it takes."""
-    if memory_limit is not None and (not isinstance(memory_limit, str)
-                                     or not re.fullmatch(_MEMORY_LIMIT, memory_limit, re.IGNORECASE)):
+    if memory_limit is None:
+        return
+    found = re.fullmatch(_MEMORY_LIMIT, memory_limit, re.IGNORECASE) if isinstance(memory_limit, str) else None
+    if found is None:
         raise ConfigError(f"The memory limit (--memory-limit, memory_limit=) must be a size such as '2GB', '500MB' "
                           f"or '1.5GiB', or 'none' for DuckDB's default. Got {memory_limit!r} instead.")
+    if float(found.group(1)) * _MEMORY_UNITS[found.group(3).lower()] < _MEMORY_MINIMUM:
+        raise ConfigError(f"The memory limit (--memory-limit, memory_limit=) must be at least 64MiB; DuckDB "
+                          f"cannot compute features in less. Got {memory_limit!r} instead.")
 
 
 def _restoring(backend: Any, statement: str) -> Any:

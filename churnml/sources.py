@@ -554,16 +554,19 @@ def _example(backend: Backend, src: str, row_filter: str, expression: str) -> An
 
 def is_csv_path(data: Any) -> bool:
     """Whether ``data`` names CSV files (untyped text, typed by churnml's rules)."""
+    import glob
+    import os
+
     from churnml._duckdb import CSV_SUFFIXES
 
     if not (isinstance(data, str) or hasattr(data, "__fspath__")):
         return False
-    import os
-
     text = str(data)
     if os.path.isdir(text):
         return any(p.lower().endswith(CSV_SUFFIXES) for _, _, names in os.walk(text) for p in names)
-    return text.lower().rstrip("*").endswith(CSV_SUFFIXES) or text.lower().endswith(".csv*")
+    if any(ch in text for ch in "*?["):
+        return any(f.lower().endswith(CSV_SUFFIXES) for f in glob.glob(text, recursive=True))
+    return text.lower().endswith(CSV_SUFFIXES)
 
 
 def _read_errors(described: str) -> Any:
