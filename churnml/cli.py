@@ -1145,7 +1145,8 @@ def main(argv: list[str] | None = None) -> None:
     except ChurnMLError as error:
         if "--debug" in args:
             raise
-        _console(stderr=True).print(f"error: {error}", markup=False, soft_wrap=True)
+        lines = [line.strip() for line in str(error).splitlines() if line.strip()]  # one line, all problems
+        _console(stderr=True).print(f"error: {' '.join(lines)}", markup=False, soft_wrap=True)
         raise SystemExit(1) from None
     except KeyboardInterrupt:
         raise SystemExit(130) from None

@@ -603,3 +603,10 @@ def test_further_inputs_with_a_rule(tmp_path):
         EventSource(pd.DataFrame({"user_id": [1], "timestamp": days("2024-01-01")}), outliers="dorp").load()
     # every event at one instant: no outlier
     EventSource(pd.DataFrame({"user_id": range(50), "timestamp": days(*["2024-01-01"] * 50)})).load()
+
+
+def test_several_problems_are_still_one_line_on_stderr(tmp_path, capsys):
+    path = csv(tmp_path, "user_id,timestamp,value\n,2024-01-01,1\n2,yesterday,inf\n")
+    code, _, err = run_cli(capsys, "validate", "--events", str(path))
+    assert code == 1 and len(err.strip().splitlines()) == 1
+    assert "is null in 1 of 2 rows" in err and "Also found: - " in err and "'yesterday'" in err and "'inf'" in err
