@@ -5,6 +5,7 @@ from __future__ import annotations
 import glob
 import itertools
 import os
+from collections.abc import Collection
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -98,11 +99,11 @@ class Backend:
         rel = self.sql(f"SELECT {expression} FROM {from_sql} LIMIT 0")
         return str(rel.types[0])
 
-    def register(self, data: object, *, csv_as_text: bool = False) -> str:
+    def register(self, data: object, *, text_columns: Collection[str] = ()) -> str:
         """Make ``data`` readable from SQL; returns text usable after ``FROM``.
 
-        ``csv_as_text`` reads every CSV column as text, so that churnml's own rules (not
-        DuckDB's sniffer) type ids, timestamps and numbers, as they do for Parquet.
+        ``text_columns``: CSV columns read as text (the others keep the types DuckDB's sniffer
+        finds), so that churnml's own rules, not a guess per file, type ids and timestamps.
         """
         import duckdb
         import pandas as pd
@@ -124,7 +125,7 @@ class Backend:
             self.connection.register(name, data)
             return quote_identifier(name)
         if isinstance(data, (str, os.PathLike)):
-            return read_path_sql(Path(data), csv_as_text=csv_as_text)
+            return read_path_sql(Path(data), text_columns=text_columns)
         raise ConfigError(
             "A data source must be a path (Parquet or CSV file, folder or glob), a pandas "
             f"DataFrame or a DuckDB relation. Got {type(data).__name__} instead.")
@@ -140,7 +141,7 @@ def backend_for(sources: list[object], connection: duckdb.DuckDBPyConnection | N
     return Backend(connection=connection)
 
 
-def read_path_sql(path: Path, *, csv_as_text: bool = False) -> str:
+def read_path_sql(path: Path, *, text_columns: Collection[str] = ()) -> str:
     """The DuckDB table function that reads ``path`` (a file, a folder or a glob).
 
     Raises
@@ -183,11 +184,20 @@ def read_path_sql(path: Path, *, csv_as_text: bool = False) -> str:
     if kinds == {"parquet"}:
         check_parquet_parts(files)
         return f"read_parquet({listed}, union_by_name = true)"
-    if csv_as_text:
-        return f"read_csv({listed}, header = true, all_varchar = true, union_by_name = true)"
+    types = ""
+    if text_columns:
+        import duckdb
+
+        # the header only (a short sniff of the dialect), to name just the columns that exist
+        with duckdb.connect() as probe:
+            header = probe.sql(f"SELECT * FROM read_csv({listed}, header = true, all_varchar = true, "
+                               "union_by_name = true) LIMIT 0").columns
+        wanted = [c for c in header if c in set(text_columns)]
+        if wanted:
+            types = ", types = {" + ", ".join(f"{quote_literal(c)}: 'VARCHAR'" for c in wanted) + "}"
     # The whole file is sniffed so that a text value deep in a numeric-looking
     # column is typed as text (and reported) instead of failing mid-scan.
-    return f"read_csv({listed}, header = true, sample_size = -1, union_by_name = true)"
+    return f"read_csv({listed}, header = true, sample_size = -1, union_by_name = true{types})"
 
 
 _UTF8_PROBE = 1 << 20  # bytes of a CSV decoded up front; a bad byte further on is caught by the read itself

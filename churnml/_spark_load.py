@@ -141,10 +141,11 @@ def _local_files(text: str) -> list[str]:
     return [text]
 
 
-def read_source(spark: SparkSession, data: Any) -> tuple[DataFrame, str]:
+def read_source(spark: SparkSession, data: Any, text_columns: Any = ()) -> tuple[DataFrame, str]:
     """A source as a Spark DataFrame, and how reports name it.
 
-    CSV columns are read as text (no schema inference): churnml's rules type them, as on DuckDB.
+    CSV columns named in ``text_columns`` are read as text, the others with Spark's inferred types:
+    churnml's rules type the mapped columns, as on DuckDB.
     Local files get DuckDB's checks of their bytes and of the Parquet parts' schemas.
     """
     import os
@@ -165,9 +166,15 @@ def read_source(spark: SparkSession, data: Any) -> tuple[DataFrame, str]:
         for name in files:
             check_file_bytes(name)
         if lower.endswith((".csv", ".tsv", ".csv.gz", ".tsv.gz", ".txt")):
+            from pyspark.sql.types import StringType, StructField, StructType
+
             sep = "\t" if ".tsv" in lower else ","
-            return (spark.read.option("header", True).option("inferSchema", False).option("sep", sep).csv(text),
-                    repr(text))
+            reader = spark.read.option("header", True).option("sep", sep)
+            inferred = reader.option("inferSchema", True).csv(text).schema
+            wanted = set(text_columns)
+            schema = StructType([StructField(f.name, StringType(), True) if f.name in wanted else f
+                                 for f in inferred.fields])
+            return reader.schema(schema).csv(text), repr(text)
         check_parquet_parts([f for f in files if f.lower().endswith(PARQUET_SUFFIXES)])
         return spark.read.option("recursiveFileLookup", not any(ch in text for ch in "*?[")).parquet(text), repr(text)
     raise ConfigError("A Spark data source must be a path (Parquet or CSV file, folder or glob, local or on "
@@ -265,11 +272,11 @@ def load_table(spark: SparkSession, source: _Source, *, not_after: Any = None) -
 
     ``not_after``: the last event, for subscriptions loaded with their events (later starts are outliers).
     """
-    from churnml.sources import is_csv_path
+    from churnml.sources import is_csv_path, text_columns
 
     _validate_options(source)
     contract, table = source.contract, source.contract.table
-    frame, described = read_source(spark, source.data)
+    frame, described = read_source(spark, source.data, text_columns(source))
     untyped = is_csv_path(source.data)
     mapped: dict[str, _Mapped] = {}
     for logical in contract.columns:

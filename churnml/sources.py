@@ -552,6 +552,18 @@ def _example(backend: Backend, src: str, row_filter: str, expression: str) -> An
     return row[0] if row else None
 
 
+def text_columns(source: _Source) -> list[str]:
+    """The source columns mapped by name to a logical column: read from CSV as text, so that churnml's
+    rules type them (a sniffer guesses day/month order, time zones, id types, and reads 'inf' as a date).
+    Columns used in expressions, and attributes, keep the sniffed types."""
+    out = []
+    for logical in source.contract.columns:
+        given = source.mapping()[logical.name] or logical.name
+        if isinstance(given, str) and given.strip():
+            out.append(given)
+    return out
+
+
 def is_csv_path(data: Any) -> bool:
     """Whether ``data`` names CSV files (untyped text, typed by churnml's rules)."""
     import glob
@@ -593,7 +605,7 @@ def _load_table(source: _Source, backend: Backend, *, not_after: dt.datetime | N
     _validate_options(source)
     contract, table = source.contract, source.contract.table
     untyped = is_csv_path(source.data)
-    src = backend.register(source.data, csv_as_text=True)
+    src = backend.register(source.data, text_columns=text_columns(source))
     described = _describe_source(source.data)
     with _read_errors(described):
         return _load_registered(source, backend, src, described, untyped, not_after)
@@ -884,7 +896,9 @@ def _micros(value: dt.datetime) -> int:
 
 
 def _from_micros(value: int) -> dt.datetime:
-    return _EPOCH + dt.timedelta(microseconds=int(value))
+    """The timestamp of epoch microseconds, clamped to what Python's datetime holds (years 1 .. 9999)."""
+    low, high = _micros(dt.datetime.min), _micros(dt.datetime.max)
+    return _EPOCH + dt.timedelta(microseconds=min(max(int(value), low), high))
 
 
 def _outlier_bounds(source: _Source, mapped: dict[str, _Mapped], not_after: dt.datetime | None,

@@ -610,3 +610,14 @@ def test_several_problems_are_still_one_line_on_stderr(tmp_path, capsys):
     code, _, err = run_cli(capsys, "validate", "--events", str(path))
     assert code == 1 and len(err.strip().splitlines()) == 1
     assert "is null in 1 of 2 rows" in err and "Also found: - " in err and "'yesterday'" in err and "'inf'" in err
+
+
+def test_csv_columns_outside_the_mapping_keep_their_types(tmp_path):
+    """Only columns mapped by name are read as text; expressions and attributes see DuckDB's types."""
+    events = csv(tmp_path, "user,when,qty,price\n1,2024-01-01,2,1.5\n2,2024-01-02,-1,3\n")
+    loaded = EventSource(events, user_id="user", timestamp="when", value="qty * price", where="qty > -5").load()
+    assert loaded.to_pandas()["value"].tolist() == [3.0, -3.0]
+    accounts = csv(tmp_path, "user_id,signup_date,seats,plan\n1,2024-01-01,5,pro\n2,2024-01-02,12,basic\n",
+                   name="accounts.csv")
+    frame = AccountSource(accounts).load().to_pandas()
+    assert frame["seats"].dtype.kind == "i" and frame["signup_date"].dtype.kind == "M"
