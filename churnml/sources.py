@@ -55,7 +55,6 @@ from churnml.errors import (
     NonNumericValueError,
     NullUserIdError,
     OutlierTimestampError,
-    SourceFormatError,
     TimestampParseError,
 )
 
