@@ -317,14 +317,13 @@ def load_table(spark: SparkSession, source: _Source, *, not_after: Any = None) -
     def micros(name: str) -> str:
         return f"unix_micros({mapped[name].converted})"
 
-    def quantiles() -> Any:
+    def quantiles(column: str) -> Any:
         found = frame.where(f"coalesce({keep}, FALSE)").selectExpr(
-            f"percentile_approx({micros('timestamp')}, array({OUTLIER_QUANTILES[0]}, {OUTLIER_QUANTILES[1]}), "
+            f"percentile_approx({micros(column)}, array({OUTLIER_QUANTILES[0]}, {OUTLIER_QUANTILES[1]}), "
             "100000) AS q").first()
         return None if found is None or found[0] is None else list(found[0])
 
-    bounds = _outlier_bounds(source, mapped, not_after, quantiles)
-    if bounds is not None:
+    for bounds in _outlier_bounds(source, mapped, not_after, quantiles):
         outside = bounds.condition(micros(bounds.column))
         found = frame.where(f"coalesce({keep}, FALSE)").selectExpr(
             f"count_if({outside})", f"min(CASE WHEN {outside} THEN {micros(bounds.column)} END)",

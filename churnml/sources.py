@@ -263,8 +263,8 @@ class EventSource(_Source):
     outliers : {'error', 'drop', 'keep'}, default 'error'
         What to do with timestamps far outside the bulk of the log (more than the width
         of its central 98%, and at least 365 days, before its 1st percentile or after its
-        99th): refuse, drop (counted) or keep (noted). For subscriptions, the same for
-        those starting after the event log ends.
+        99th): refuse, drop (counted) or keep (noted). Subscriptions apply the same rule
+        to ``start``.
     """
 
     contract = EVENTS
@@ -654,14 +654,13 @@ def _load_registered(source: _Source, backend: Backend, src: str, described: str
     notes, dropped = assessed.notes, assessed.dropped
     keep = f"{where} IS TRUE" + (f" AND {mapped['user_id'].converted} IS NOT NULL" if assessed.drop_null_users else "")
 
-    # Timestamps far outside the bulk of the events, or subscriptions starting after the events end.
+    # Timestamps far outside the bulk of the table; subscriptions starting after the events end (noted).
     def micros(name: str) -> str:
         return f"epoch_us({mapped[name].converted})"
 
-    bounds = _outlier_bounds(source, mapped, not_after, lambda: backend.fetchone(
-        f"SELECT quantile_disc({micros('timestamp')}, {OUTLIER_QUANTILES[0]}), "
-        f"quantile_disc({micros('timestamp')}, {OUTLIER_QUANTILES[1]}) FROM {src} WHERE {keep}"))
-    if bounds is not None:
+    for bounds in _outlier_bounds(source, mapped, not_after, lambda column: backend.fetchone(
+            f"SELECT quantile_disc({micros(column)}, {OUTLIER_QUANTILES[0]}), "
+            f"quantile_disc({micros(column)}, {OUTLIER_QUANTILES[1]}) FROM {src} WHERE {keep}")):
         outside = bounds.condition(micros(bounds.column))
         row = backend.fetchone(f"SELECT count(*) FILTER (WHERE {outside}), min({micros(bounds.column)}) FILTER "
                                f"(WHERE {outside}), max({micros(bounds.column)}) FILTER (WHERE {outside}), count(*) "
@@ -880,6 +879,7 @@ class _Bounds:
     high: int | None
     description: str  # what lies outside, for the messages
     reason: str  # the drop reason's wording
+    note_only: bool = False  # counted in the notes whatever ``outliers`` says
 
     def condition(self, micros_sql: str) -> str:
         parts = ([f"{micros_sql} < {self.low}"] if self.low is not None else []) + (
@@ -900,34 +900,40 @@ def _from_micros(value: int) -> dt.datetime:
     return _EPOCH + dt.timedelta(microseconds=min(max(int(value), low), high))
 
 
+_OUTLIER_COLUMN = {"events": "timestamp", "subscriptions": "start"}
+
+
 def _outlier_bounds(source: _Source, mapped: dict[str, _Mapped], not_after: dt.datetime | None,
-                    quantiles: Callable[[], Any]) -> _Bounds | None:
+                    quantiles: Callable[[str], Any]) -> list[_Bounds]:
     """The believable span of the main timestamp, the same rule on every engine.
 
-    Events: ``[p01 - width, p99 + width]`` with ``width = max(p99 - p01, 365 days)`` (``quantiles()``
-    gives p01 and p99 in epoch microseconds, over the rows kept so far). Subscriptions: starting no
-    later than one day after the last event (``not_after``), when the events are loaded with them.
+    Events' ``timestamp`` and subscriptions' ``start``: ``[p01 - width, p99 + width]`` with
+    ``width = max(p99 - p01, 365 days)`` (``quantiles(column)`` gives p01 and p99 in epoch
+    microseconds, over the rows kept so far); rows outside follow ``outliers=``. Subscriptions
+    starting more than a day after the last event (``not_after``, when loaded with the events) are
+    counted in the notes: legitimate in a log cut at a date, so never refused.
     """
     table = source.contract.table
-    if table == "events":
-        q = quantiles()
-        if not q or q[0] is None:
-            return None
-        p01, p99 = int(q[0]), int(q[1])
-        width = max(p99 - p01, OUTLIER_MIN_WIDTH // dt.timedelta(microseconds=1))
-        low, high = p01 - width, p99 + width
-        return _Bounds(
-            "timestamp", low, high,
-            f"far outside the bulk of the events (the central 98% span {_from_micros(p01):%Y-%m-%d} .. "
-            f"{_from_micros(p99):%Y-%m-%d}; believable: {_from_micros(low):%Y-%m-%d} .. "
-            f"{_from_micros(high):%Y-%m-%d})",
-            "timestamp far outside the bulk of the events")
+    out: list[_Bounds] = []
+    column = _OUTLIER_COLUMN.get(table)
+    if column in mapped:
+        q = quantiles(column)
+        if q and q[0] is not None:
+            p01, p99 = int(q[0]), int(q[1])
+            width = max(p99 - p01, OUTLIER_MIN_WIDTH // dt.timedelta(microseconds=1))
+            low, high = p01 - width, p99 + width
+            out.append(_Bounds(
+                column, low, high,
+                f"far outside the bulk of the {table} (the central 98% span {_from_micros(p01):%Y-%m-%d} .. "
+                f"{_from_micros(p99):%Y-%m-%d}; believable: {_from_micros(low):%Y-%m-%d} .. "
+                f"{_from_micros(high):%Y-%m-%d})",
+                f"{column} far outside the bulk of the {table}"))
     if table == "subscriptions" and not_after is not None and "start" in mapped:
         limit = not_after + dt.timedelta(days=1)
-        return _Bounds("start", None, _micros(limit),
-                       f"starting more than a day after the last event ({not_after:%Y-%m-%d %H:%M})",
-                       "start after the last event")
-    return None
+        out.append(_Bounds("start", None, _micros(limit),
+                           f"starting more than a day after the last event ({not_after:%Y-%m-%d %H:%M})",
+                           "start after the last event", note_only=True))
+    return out
 
 
 def _outlier_example(low: int | None, high: int | None, bounds: _Bounds) -> str | None:
@@ -943,6 +949,10 @@ def _judge_outliers(source: _Source, m: _Mapped, bounds: _Bounds, n_out: int, ro
         return False
     table = source.contract.table
     text = f"{_where_text(table, m)} has {n_out:,} of {rows:,} rows {bounds.description}, e.g. {example!r}"
+    if bounds.note_only:
+        notes.append(f"{_named(m)} has {n_out:,} of {rows:,} rows {bounds.description}, e.g. {example!r}: kept "
+                     "(they count from their start on)")
+        return False
     if source.outliers == "error":
         raise OutlierTimestampError(
             f"{text}. Fix: correct them, drop them with where=, or pass outliers='drop' (outliers = \"drop\" "
