@@ -26,7 +26,6 @@ from churnml.definitions import (
     SubscriptionChurn,
     check_after_first_event,
     check_labelled,
-    no_eligible_users,
     observation_grid,
     parse_dates,
 )
@@ -101,8 +100,6 @@ def build_dataset(data: UsageData, definition: ChurnDefinition | None = None, *,
     if not hasattr(builder, "spec_"):
         builder.fit(data, observation_dates=dates)
     frame = engine.compute(data, builder.spec_, definition, dates, labels=True)
-    if not engine.__name__.endswith("spark") and len(frame) == 0:  # (a Spark count would cost a job)
-        raise no_eligible_users("the observation date(s)", dates, first, last, definition)
     if engine.__name__.endswith("spark"):  # a Spark DataFrame: the set stays on the cluster
         from churnml.spark import SparkTrainingSet
 
