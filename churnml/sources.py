@@ -552,11 +552,14 @@ def _example(backend: Backend, src: str, row_filter: str, expression: str) -> An
 
 
 def text_columns(source: _Source) -> list[str]:
-    """The source columns mapped by name to a logical column: read from CSV as text, so that churnml's
-    rules type them (a sniffer guesses day/month order, time zones, id types, and reads 'inf' as a date).
-    Columns used in expressions, and attributes, keep the sniffed types."""
+    """The source columns mapped by name to an id, a timestamp or a text column: read from CSV as text, so
+    that churnml's rules type them (a sniffer guesses day/month order, time zones and id types per file).
+    Numbers, columns used in expressions, and attributes keep the sniffed types (so ``where="amount > 0"``
+    and ``value="qty * price"`` work as on Parquet); their values are checked all the same."""
     out = []
     for logical in source.contract.columns:
+        if logical.kind == "number":
+            continue
         given = source.mapping()[logical.name] or logical.name
         if isinstance(given, str) and given.strip():
             out.append(given)

@@ -500,7 +500,7 @@ def test_scores_csv_neutralises_formula_ids(product, tmp_path):
     (b"", "is empty (0 bytes)"),
     (gzip.compress(b"user_id,timestamp\n1,2024-01-01\n"), "is gzip-compressed"),
     (b"user_id,timestamp\n1,03/04/2024\n", "day and month order is ambiguous"),
-    (b"user_id,timestamp,value\n1,2024-01-01,inf\n", "infinite, NaN or beyond"),
+    (b"user_id,timestamp,value\n1,2024-01-01,inf\n2,2024-01-02,1.5\n", "infinite, NaN or beyond"),
 ], ids=["empty", "gzip", "day-month", "inf"])
 def test_bad_inputs_are_one_line_on_stderr_with_exit_code_1(tmp_path, capsys, content, message):
     (tmp_path / "events.csv").write_bytes(content)
@@ -613,14 +613,17 @@ def test_several_problems_are_still_one_line_on_stderr(tmp_path, capsys):
     path = csv(tmp_path, "user_id,timestamp,value\n,2024-01-01,1\n2,yesterday,inf\n")
     code, _, err = run_cli(capsys, "validate", "--events", str(path))
     assert code == 1 and len(err.strip().splitlines()) == 1
-    assert "is null in 1 of 2 rows" in err and "Also found: - " in err and "'yesterday'" in err and "'inf'" in err
+    assert "is null in 1 of 2 rows" in err and "Also found: - " in err and "'yesterday'" in err and "e.g. inf" in err
 
 
 def test_csv_columns_outside_the_mapping_keep_their_types(tmp_path):
-    """Only columns mapped by name are read as text; expressions and attributes see DuckDB's types."""
+    """Only id, timestamp and text columns mapped by name are read as text; numbers, expressions and
+    attributes see DuckDB's types."""
     events = csv(tmp_path, "user,when,qty,price\n1,2024-01-01,2,1.5\n2,2024-01-02,-1,3\n")
     loaded = EventSource(events, user_id="user", timestamp="when", value="qty * price", where="qty > -5").load()
     assert loaded.to_pandas()["value"].tolist() == [3.0, -3.0]
+    amounts = EventSource(events, user_id="user", timestamp="when", value="qty", where="qty > 0").load()
+    assert amounts.report.dropped == {"where qty > 0": 1}
     accounts = csv(tmp_path, "user_id,signup_date,seats,plan\n1,2024-01-01,5,pro\n2,2024-01-02,12,basic\n",
                    name="accounts.csv")
     frame = AccountSource(accounts).load().to_pandas()
