@@ -5,10 +5,18 @@ from __future__ import annotations
 import glob
 import itertools
 import os
+from collections.abc import Collection
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from churnml.errors import ConfigError, MixedTimezoneError, SourceNotFoundError
+from churnml.errors import (
+    ConfigError,
+    EmptySourceError,
+    MixedTimezoneError,
+    SchemaError,
+    SourceFormatError,
+    SourceNotFoundError,
+)
 
 if TYPE_CHECKING:
     import duckdb
@@ -91,8 +99,12 @@ class Backend:
         rel = self.sql(f"SELECT {expression} FROM {from_sql} LIMIT 0")
         return str(rel.types[0])
 
-    def register(self, data: object) -> str:
-        """Make ``data`` readable from SQL; returns text usable after ``FROM``."""
+    def register(self, data: object, *, text_columns: Collection[str] = ()) -> str:
+        """Make ``data`` readable from SQL; returns text usable after ``FROM``.
+
+        ``text_columns``: CSV columns read as text (the others keep the types DuckDB's sniffer
+        finds), so that churnml's own rules, not a guess per file, type ids and timestamps.
+        """
         import duckdb
         import pandas as pd
 
@@ -113,7 +125,7 @@ class Backend:
             self.connection.register(name, data)
             return quote_identifier(name)
         if isinstance(data, (str, os.PathLike)):
-            return read_path_sql(Path(data))
+            return read_path_sql(Path(data), text_columns=text_columns)
         raise ConfigError(
             "A data source must be a path (Parquet or CSV file, folder or glob), a pandas "
             f"DataFrame or a DuckDB relation. Got {type(data).__name__} instead.")
@@ -129,8 +141,19 @@ def backend_for(sources: list[object], connection: duckdb.DuckDBPyConnection | N
     return Backend(connection=connection)
 
 
-def read_path_sql(path: Path) -> str:
-    """The DuckDB table function that reads ``path`` (a file, a folder or a glob)."""
+def read_path_sql(path: Path, *, text_columns: Collection[str] = ()) -> str:
+    """The DuckDB table function that reads ``path`` (a file, a folder or a glob).
+
+    Raises
+    ------
+    EmptySourceError
+        A file is empty (0 bytes).
+    SourceFormatError
+        A file's bytes are not what its name says (gzip or Parquet behind ``.csv``, text
+        that is not UTF-8).
+    SchemaError
+        The Parquet parts of a folder or glob do not have the same columns.
+    """
     text = str(path)
     is_glob = any(ch in text for ch in "*?[")
     if is_glob:
@@ -155,12 +178,135 @@ def read_path_sql(path: Path) -> str:
             f"({', '.join(PARQUET_SUFFIXES)}) and CSV ({', '.join(CSV_SUFFIXES)}).")
     if len(kinds) > 1:
         raise ConfigError(f"{text!r} mixes Parquet and CSV files; point to one format.")
+    for f in files:
+        check_file_bytes(f)
     listed = "[" + ", ".join(quote_literal(f) for f in files) + "]"
     if kinds == {"parquet"}:
+        check_parquet_parts(files)
         return f"read_parquet({listed}, union_by_name = true)"
+    types = ""
+    if text_columns:
+        import duckdb
+
+        # the header only (a short sniff of the dialect), to name just the columns that exist
+        with duckdb.connect() as probe:
+            header = probe.sql(f"SELECT * FROM read_csv({listed}, header = true, all_varchar = true, "
+                               "union_by_name = true) LIMIT 0").columns
+        wanted = [c for c in header if c in set(text_columns)]
+        if wanted:
+            types = ", types = {" + ", ".join(f"{quote_literal(c)}: 'VARCHAR'" for c in wanted) + "}"
     # The whole file is sniffed so that a text value deep in a numeric-looking
     # column is typed as text (and reported) instead of failing mid-scan.
-    return f"read_csv({listed}, header = true, sample_size = -1, union_by_name = true)"
+    return f"read_csv({listed}, header = true, sample_size = -1, union_by_name = true{types})"
+
+
+_UTF8_PROBE = 1 << 20  # bytes of a CSV decoded up front; a bad byte further on is caught by the read itself
+
+
+def check_file_bytes(name: str) -> None:
+    """Refuse a file that is empty or whose first bytes are not what its name says."""
+    import codecs
+    import gzip
+
+    lower = name.lower()
+    if os.path.isfile(name) and os.path.getsize(name) == 0:
+        raise EmptySourceError(f"The file {name!r} is empty (0 bytes). Fix: export the data again.",
+                               column="*", n_bad=0)
+    if not os.path.isfile(name):
+        return
+    with open(name, "rb") as handle:
+        head = handle.read(4)
+    is_gzip, is_parquet, is_zip = head[:2] == b"\x1f\x8b", head in (b"PAR1", b"PARE"), head[:2] == b"PK"
+    if lower.endswith(PARQUET_SUFFIXES):
+        if not is_parquet:
+            raise SourceFormatError(f"{name!r} is named as Parquet but is not a Parquet file (it does not start "
+                                    "with 'PAR1'). Fix: give it the extension of its real format.")
+        return
+    compressed = lower.endswith(".gz")
+    if is_gzip and not compressed:
+        raise SourceFormatError(f"{name!r} is gzip-compressed but named as plain CSV. Fix: rename it to "
+                                f"{os.path.basename(name) + '.gz'!r} (churnml reads .csv.gz), or decompress it "
+                                "with `gunzip -c`.")
+    if compressed and not is_gzip:
+        raise SourceFormatError(f"{name!r} is named .gz but is not gzip-compressed. Fix: drop the .gz extension.")
+    if is_parquet:
+        raise SourceFormatError(f"{name!r} is a Parquet file named as CSV. Fix: rename it to end in .parquet.")
+    if head[:2] in (b"\xff\xfe", b"\xfe\xff"):
+        raise SourceFormatError(f"{name!r} is UTF-16 text (e.g. Excel's 'Unicode text'); churnml reads CSV as "
+                                "UTF-8. Fix: convert it, `iconv -f utf-16 -t utf-8 in.csv > out.csv`, or save it "
+                                "as 'CSV UTF-8'.")
+    if is_zip:
+        raise SourceFormatError(f"{name!r} is a zip archive (or an Excel workbook), not CSV. Fix: extract or "
+                                "export it as a UTF-8 CSV file.")
+    opener = gzip.open if compressed else open
+    try:
+        with opener(name, "rb") as handle:
+            data = handle.read(_UTF8_PROBE)
+    except (OSError, EOFError) as error:
+        raise SourceFormatError(f"{name!r} cannot be decompressed: {error}.") from error
+    if compressed and not data:
+        raise EmptySourceError(f"The file {name!r} is empty (no bytes once decompressed). Fix: export the "
+                               "data again.", column="*", n_bad=0)
+    decoder = codecs.getincrementaldecoder("utf-8")()
+    try:
+        decoder.decode(data, final=len(data) < _UTF8_PROBE)
+    except UnicodeDecodeError as error:
+        raise not_utf8(name, data[max(0, error.start - 20):error.end + 20], error.start) from error
+
+
+def not_utf8(name: str, context: bytes = b"", offset: int | None = None) -> SourceFormatError:
+    """The error for CSV text that is not UTF-8 (the only encoding churnml reads)."""
+    where = f" at byte {offset:,} ({context!r})" if offset is not None else ""
+    return SourceFormatError(
+        f"{name!r} is not UTF-8 text{where}; churnml reads CSV as UTF-8. If it is Latin-1 / Windows-1252 "
+        "(common for spreadsheet exports), convert it: `iconv -f latin1 -t utf-8 in.csv > out.csv`.")
+
+
+def _kind_of_arrow(arrow_type: Any) -> str:
+    import pyarrow as pa
+
+    if pa.types.is_integer(arrow_type) or pa.types.is_floating(arrow_type) or pa.types.is_decimal(arrow_type):
+        return "number"
+    if pa.types.is_string(arrow_type) or pa.types.is_large_string(arrow_type) or pa.types.is_dictionary(arrow_type):
+        return "text"
+    if pa.types.is_timestamp(arrow_type) or pa.types.is_date(arrow_type):
+        return "timestamp"
+    if pa.types.is_null(arrow_type):
+        return "null"
+    return str(arrow_type)
+
+
+def check_parquet_parts(files: list[str]) -> None:
+    """The parts of one Parquet source must have the same column names and kinds of type (number, text,
+    timestamp); a part that differs is named with the difference (a silent union would read its rows as nulls)."""
+    if len(files) < 2:
+        return
+    import pyarrow.parquet as pq
+
+    def schema_of(name: str) -> dict[str, str]:
+        try:
+            schema = pq.read_schema(name)
+        except Exception as error:  # pyarrow raises ArrowInvalid / OSError for a file that is not Parquet
+            raise SourceFormatError(f"{name!r} is not a readable Parquet file: {error}.") from error
+        return {field.name: _kind_of_arrow(field.type) for field in schema}
+
+    first = schema_of(files[0])
+    for name in files[1:]:
+        other = schema_of(name)
+        missing, extra = [c for c in first if c not in other], [c for c in other if c not in first]
+        differ = [c for c in first if c in other and "null" not in (first[c], other[c]) and first[c] != other[c]]
+        if missing or extra or differ:
+            parts = []
+            if missing:
+                parts.append(f"lacks {', '.join(repr(c) for c in missing)}")
+            if extra:
+                parts.append(f"has extra {', '.join(repr(c) for c in extra)}")
+            if differ:
+                parts.append(", ".join(f"{c!r} is {other[c]} where it is {first[c]}" for c in differ))
+            raise SchemaError(
+                f"The Parquet part {name!r} does not match {files[0]!r}: it {'; '.join(parts)}. Every part of "
+                "a source must have the same columns. Fix: rewrite the odd part, or point to a file or glob "
+                "that leaves it out.")
 
 
 def _kind(name: str) -> str | None:

@@ -23,9 +23,51 @@ if TYPE_CHECKING:
     import pandas as pd
     from matplotlib.figure import Figure
 
-__all__ = ["atomic_output", "check_output", "scratch_file", "write_figure", "write_table", "write_text"]
+__all__ = ["atomic_output", "check_output", "neutralise_formulas", "neutralise_formulas_batch", "scratch_file",
+           "write_figure", "write_table", "write_text"]
 
 TABLE_SUFFIXES = (".parquet", ".csv")
+# A text cell starting with one of these is run as a formula by spreadsheets (OWASP "CSV injection").
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+_FORMULA_PATTERN = "^[=+\\-@\t\r]"
+
+
+def neutralise_formulas(frame: pd.DataFrame) -> pd.DataFrame:
+    """``frame`` with every text cell that a spreadsheet would run as a formula prefixed by a single quote
+    (the OWASP rule); numbers, even negative ones, stay numbers.
+
+    >>> import pandas as pd
+    >>> neutralise_formulas(pd.DataFrame({"id": ["=1+1", "a"], "x": [-1.5, 2.0]})).to_dict("list")
+    {'id': ["'=1+1", 'a'], 'x': [-1.5, 2.0]}
+    """
+    import pandas as pd
+
+    out = {}
+    for name in frame.columns:
+        column = frame[name]
+        if isinstance(column.dtype, pd.CategoricalDtype):
+            column = column.astype("object").where(column.notna(), None)
+        if column.dtype == object or pd.api.types.is_string_dtype(column):
+            column = column.map(lambda v: "'" + v if isinstance(v, str) and v.startswith(FORMULA_STARTS) else v)
+        out[name] = column
+    return pd.DataFrame(out, index=frame.index)[list(frame.columns)]
+
+
+def neutralise_formulas_batch(batch: Any) -> Any:
+    """The same rule on an Arrow record batch (its text columns)."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    arrays = []
+    for array in batch.columns:
+        if pa.types.is_dictionary(array.type):
+            array = array.cast(array.type.value_type)
+        if pa.types.is_string(array.type) or pa.types.is_large_string(array.type):
+            hit = pc.fill_null(pc.match_substring_regex(array, _FORMULA_PATTERN), False)
+            quoted = pc.binary_join_element_wise(pa.scalar("'", array.type), array, pa.scalar("", array.type))
+            array = pc.if_else(hit, quoted, array)
+        arrays.append(array)
+    return pa.RecordBatch.from_arrays(arrays, names=batch.schema.names)
 
 
 def check_output(path: str | os.PathLike[str], *, overwrite: bool, suffixes: tuple[str, ...] | None = None) -> Path:
@@ -118,7 +160,7 @@ def write_table(frame: pd.DataFrame, path: str | os.PathLike[str], *, overwrite:
         if target.suffix.lower() == ".parquet":
             frame.to_parquet(handle, index=False)
         else:
-            frame.to_csv(handle, index=False)
+            neutralise_formulas(frame).to_csv(handle, index=False)
     return target
 
 

@@ -18,13 +18,24 @@ from churnml.errors import (
     MappingError,
     NonNumericValueError,
     SourceNotFoundError,
-    TimestampParseError,
 )
 from churnml.sources import (
     _AWARE_PATTERN,
+    _BLANK_PATTERN,
+    _DAY_MONTH_PATTERN,
+    _EPOCH_PATTERN,
+    _LEADING_ZERO,
+    _EXACT_FLOAT_ID,
+    _INTEGER_PART,
+    _WHOLE_PATTERN,
+    OUTLIER_QUANTILES,
     LoadReport,
     _apply_duplicate_policy,
     _assess,
+    _judge_outliers,
+    _number_checks,
+    _outlier_bounds,
+    _outlier_example,
     _first_line,
     _judge_summary,
     _list,
@@ -115,11 +126,33 @@ class SparkUsageData:
         return [t.report for t in (self.events, self.subscriptions, self.accounts) if t is not None]
 
 
-def read_source(spark: SparkSession, data: Any) -> tuple[DataFrame, str]:
-    """A source as a Spark DataFrame, and how reports name it."""
+def _local_files(text: str) -> list[str]:
+    """The local files a path names (a file, a folder or a glob); none for remote ones."""
+    import glob
+    import os
+
+    if "://" in text:
+        return []
+    if any(ch in text for ch in "*?["):
+        return sorted(f for f in glob.glob(text, recursive=True) if os.path.isfile(f))
+    if os.path.isdir(text):
+        return sorted(os.path.join(root, n) for root, _, names in os.walk(text) for n in names
+                      if not n.startswith((".", "_")))
+    return [text]
+
+
+def read_source(spark: SparkSession, data: Any, text_columns: Any = ()) -> tuple[DataFrame, str]:
+    """A source as a Spark DataFrame, and how reports name it.
+
+    CSV columns named in ``text_columns`` are read as text, the others with Spark's inferred types:
+    churnml's rules type the mapped columns, as on DuckDB.
+    Local files get DuckDB's checks of their bytes and of the Parquet parts' schemas.
+    """
     import os
 
     from pyspark.sql import DataFrame
+
+    from churnml._duckdb import CSV_SUFFIXES, PARQUET_SUFFIXES, check_file_bytes, check_parquet_parts
 
     if isinstance(data, DataFrame):
         return data, "a Spark DataFrame"
@@ -129,38 +162,73 @@ def read_source(spark: SparkSession, data: Any) -> tuple[DataFrame, str]:
         is_remote = "://" in text
         if not is_remote and not any(ch in text for ch in "*?[") and not os.path.exists(text):
             raise SourceNotFoundError(f"No such file or folder: {text!r}.")
+        files = [f for f in _local_files(text) if f.lower().endswith(PARQUET_SUFFIXES + CSV_SUFFIXES)]
+        for name in files:
+            check_file_bytes(name)
         if lower.endswith((".csv", ".tsv", ".csv.gz", ".tsv.gz", ".txt")):
+            from pyspark.sql.types import StringType, StructField, StructType
+
             sep = "\t" if ".tsv" in lower else ","
-            return (spark.read.option("header", True).option("inferSchema", True).option("sep", sep).csv(text),
-                    repr(text))
+            reader = spark.read.option("header", True).option("sep", sep)
+            inferred = reader.option("inferSchema", True).csv(text).schema
+            wanted = set(text_columns)
+            schema = StructType([StructField(f.name, StringType(), True) if f.name in wanted else f
+                                 for f in inferred.fields])
+            return reader.schema(schema).csv(text), repr(text)
+        check_parquet_parts([f for f in files if f.lower().endswith(PARQUET_SUFFIXES)])
         return spark.read.option("recursiveFileLookup", not any(ch in text for ch in "*?[")).parquet(text), repr(text)
     raise ConfigError("A Spark data source must be a path (Parquet or CSV file, folder or glob, local or on "
                       f"object storage) or a Spark DataFrame. Got {type(data).__name__} instead.")
 
 
-def _plan(m: _Mapped, time_format: str | None) -> None:
+def _text_id(raw: str) -> str:
+    """A text id in Spark SQL: the value as written; blank (only whitespace) is null."""
+    return f"CASE WHEN CAST({raw} AS STRING) RLIKE {ql(_BLANK_PATTERN)} THEN NULL ELSE CAST({raw} AS STRING) END"
+
+
+def _plan(m: _Mapped, time_format: str | None, untyped: bool = False) -> None:
     """``converted`` and ``checks`` as on DuckDB (see ``churnml.sources._plan_conversion``)."""
     kind, raw, base = m.logical.kind, m.raw, m.source_type.split("(")[0]
     blank = f"({raw} IS NOT NULL AND trim(CAST({raw} AS STRING)) = '')"
     if kind == "id":
+        blank = f"({raw} IS NOT NULL AND CAST({raw} AS STRING) RLIKE {ql(_BLANK_PATTERN)})"
         if base in _INTEGER:
             m.converted = f"CAST({raw} AS BIGINT)"
+            m.checks["null"] = f"({raw} IS NULL)"
+        elif base == "decimal" and _decimal_digits(m.source_type) > 18:
+            m.checks["non_integral"] = f"({raw} IS NOT NULL AND {raw} <> floor({raw}))"
+            m.checks["beyond_int64"] = (f"({raw} IS NOT NULL AND ({raw} > 9223372036854775807 "
+                                        f"OR {raw} < -9223372036854775808))")
+            m.converted = f"CAST({raw} AS BIGINT)"
+            m.checks["null"] = f"({raw} IS NULL)"
         elif base in _FLOAT or base == "decimal":
             m.checks["non_integral"] = f"({raw} IS NOT NULL AND {raw} <> floor({raw}))"
+            m.checks["inexact"] = f"({raw} IS NOT NULL AND NOT (abs({raw}) <= {_EXACT_FLOAT_ID}))"
             m.converted = f"CAST({raw} AS BIGINT)"
+            m.checks["null"] = f"({raw} IS NULL)"
+        elif base == "string" and untyped:
+            integer = f"try_cast(regexp_extract(trim({raw}), {ql(_INTEGER_PART)}, 1) AS BIGINT)"
+            whole = (f"(trim({raw}) RLIKE {ql(_WHOLE_PATTERN)} AND {integer} IS NOT NULL "
+                     f"AND NOT trim({raw}) RLIKE {ql(_LEADING_ZERO)})")
+            m.checks["not_whole"] = f"({raw} IS NOT NULL AND NOT {blank} AND NOT {whole})"
+            m.converted = integer
+            m.checks["null"] = f"({raw} IS NULL OR {blank})"
         else:
-            m.converted = f"nullif(CAST({raw} AS STRING), '')"
-        m.checks["null"] = f"({m.converted} IS NULL)"
+            m.converted = _text_id(raw)
+            m.checks["null"] = f"({raw} IS NULL OR {blank})"
     elif kind == "timestamp":
         if base in _TIMESTAMP:
             m.converted = f"CAST({raw} AS TIMESTAMP)"
             m.checks["null"] = f"({raw} IS NULL)"
             return
-        if base != "string":
-            hint = (" If it holds epoch seconds, map it as 'timestamp_seconds(<column>)'."
-                    if base in _INTEGER | _FLOAT or base == "decimal" else "")
-            raise TimestampParseError(f"Column {m.label!r} ({m.logical.name}) has type {m.source_type}, which is "
-                                      f"not a timestamp.{hint}", column=m.label, n_bad=-1)
+        if base != "string":  # refused once counted; entirely empty reads as missing (as on DuckDB)
+            m.checks["wrong_type"] = f"({raw} IS NOT NULL)"
+            m.converted = "CAST(NULL AS TIMESTAMP)"
+            m.checks["null"] = f"({raw} IS NULL)"
+            return
+        if time_format is None:
+            m.checks["day_month"] = f"({raw} IS NOT NULL AND trim({raw}) RLIKE {ql(_DAY_MONTH_PATTERN)})"
+            m.checks["epoch_like"] = f"({raw} IS NOT NULL AND trim({raw}) RLIKE {ql(_EPOCH_PATTERN)})"
         if time_format is not None:
             m.converted = f"try_to_timestamp(nullif(trim({raw}), ''), {ql(spark_pattern(time_format))})"
         else:
@@ -178,27 +246,44 @@ def _plan(m: _Mapped, time_format: str | None) -> None:
             m.converted = f"try_cast(nullif(trim({raw}), '') AS DOUBLE)"
             m.checks["non_numeric"] = f"({raw} IS NOT NULL AND NOT {blank} AND {m.converted} IS NULL)"
             m.checks["blank"] = blank
+        elif base == "void":
+            m.converted = "CAST(NULL AS DOUBLE)"
         else:
             raise NonNumericValueError(f"Column {m.label!r} ({m.logical.name}) has type {m.source_type}, which is "
                                        "not numeric. Fix: map it to a numeric SQL expression.", column=m.label,
                                        n_bad=-1)
+        _number_checks(m)
         m.checks["null"] = f"({m.converted} IS NULL)"
     else:
         m.converted = f"nullif(CAST({raw} AS STRING), '')"
         m.checks["null"] = f"({m.converted} IS NULL)"
 
 
-def load_table(spark: SparkSession, source: _Source) -> SparkTable:
-    """Map, check and load one table on Spark; raise a ``ChurnMLError`` naming the column, count and example."""
+def _decimal_digits(source_type: str) -> int:
+    """The precision of a Spark decimal type name ('decimal(20,0)' -> 20)."""
+    try:
+        return int(source_type.split("(")[1].split(",")[0])
+    except (IndexError, ValueError):
+        return 10
+
+
+def load_table(spark: SparkSession, source: _Source, *, not_after: Any = None) -> SparkTable:
+    """Map, check and load one table on Spark; raise a ``ChurnMLError`` naming the column, count and example.
+
+    ``not_after``: the last event, for subscriptions loaded with their events (later starts are outliers).
+    """
+    from churnml.sources import is_csv_path, text_columns
+
     _validate_options(source)
     contract, table = source.contract, source.contract.table
-    frame, described = read_source(spark, source.data)
+    frame, described = read_source(spark, source.data, text_columns(source))
+    untyped = is_csv_path(source.data)
     mapped: dict[str, _Mapped] = {}
     for logical in contract.columns:
         entry = _resolve(logical, source.mapping()[logical.name], frame.columns, table,
                          lambda raw: frame.selectExpr(f"{raw} AS x").schema["x"].dataType.simpleString(), quote=qi)
         if entry is not None:
-            _plan(entry, source.time_format)
+            _plan(entry, source.time_format, untyped)
             mapped[logical.name] = entry
     where = "TRUE"
     if source.where is not None:
@@ -225,9 +310,27 @@ def load_table(spark: SparkSession, source: _Source) -> SparkTable:
 
     # Spark reads text with offsets in UTC by itself (the session's time zone is UTC).
     assessed = _assess(source, mapped, counts, rows_read, rows_after_where, described, example=example,
-                       text_id=lambda raw: f"nullif(CAST({raw} AS STRING), '')", aware_utc=None)
+                       text_id=_text_id, aware_utc=None)
     notes, dropped = assessed.notes, assessed.dropped
     keep = where + (f" AND {mapped['user_id'].converted} IS NOT NULL" if assessed.drop_null_users else "")
+
+    def micros(name: str) -> str:
+        return f"unix_micros({mapped[name].converted})"
+
+    def quantiles(column: str) -> Any:
+        found = frame.where(f"coalesce({keep}, FALSE)").selectExpr(
+            f"percentile_approx({micros(column)}, array({OUTLIER_QUANTILES[0]}, {OUTLIER_QUANTILES[1]}), "
+            "100000) AS q").first()
+        return None if found is None or found[0] is None else list(found[0])
+
+    for bounds in _outlier_bounds(source, mapped, not_after, quantiles):
+        outside = bounds.condition(micros(bounds.column))
+        found = frame.where(f"coalesce({keep}, FALSE)").selectExpr(
+            f"count_if({outside})", f"min(CASE WHEN {outside} THEN {micros(bounds.column)} END)",
+            f"max(CASE WHEN {outside} THEN {micros(bounds.column)} END)", "count(*)").first()
+        if _judge_outliers(source, mapped[bounds.column], bounds, int(found[0]), int(found[3]),
+                           _outlier_example(found[1], found[2], bounds), dropped, notes):
+            keep = f"({keep}) AND NOT coalesce({outside}, FALSE)"
 
     kept = frame.where(f"coalesce({keep}, FALSE)")
     duplicate_rows = kept.count() - kept.distinct().count()

@@ -53,6 +53,9 @@ TableOpt = Annotated[Optional[str], typer.Option(
     "--table", help="A table that already has a label (instead of an event log).", rich_help_panel="Data")]
 LabelOpt = Annotated[Optional[str], typer.Option("--label", help="Label column of --table.", rich_help_panel="Data")]
 IdColOpt = Annotated[Optional[str], typer.Option("--id-col", help="Id column of --table.", rich_help_panel="Data")]
+PositiveOpt = Annotated[Optional[str], typer.Option(
+    "--positive", help="The --label value that means churned, when it is not a usual spelling (yes, true, 1, ...).",
+    rich_help_panel="Data")]
 Config = Annotated[Optional[Path], typer.Option(
     "--config", help="churnml.toml with sources and mappings; flags override it.",
     rich_help_panel="Data")]
@@ -169,14 +172,14 @@ def _spark_output(frame: Any, out: Path, overwrite: bool) -> str:
     return target
 
 
-def _load_labelled(table: str, label: str | None, id_col: str | None) -> Any:
+def _load_labelled(table: str, label: str | None, id_col: str | None, positive: str | None = None) -> Any:
     """A labelled table (``--table``), which needs its ``--label``."""
     from churnml.errors import ConfigError
     from churnml.labelled import LabelledTableSource
 
     if label is None:
         raise ConfigError("--table needs --label, the column that says who churned.")
-    return LabelledTableSource(table, label=label, id=id_col).load()
+    return LabelledTableSource(table, label=label, id=id_col, positive=positive).load()
 
 
 def _console(stderr: bool = False) -> Console:
@@ -279,11 +282,12 @@ def validate(
     type_col: TypeCol = None, value_col: ValueCol = None, where: Where = None,
     duplicates: Duplicates = None, subscriptions: Subscriptions = None, accounts: Accounts = None,
     config: Config = None, table: TableOpt = None, label: LabelOpt = None, id_col: IdColOpt = None,
+    positive: PositiveOpt = None,
 ) -> None:
     """Load and check a data source against the contract; print what was read and dropped."""
     console = _console()
     if table is not None:
-        _print_report(console, _load_labelled(table, label, id_col).report)
+        _print_report(console, _load_labelled(table, label, id_col, positive).report)
         return
     settings = _settings(config)
     data = _load_usage(settings, events, user_col, time_col, type_col, value_col, where, duplicates,
@@ -436,8 +440,14 @@ def features(
                        subscriptions, accounts, spark=engine is Engine.spark, spark_master=spark_master)
     definition = _definition(settings, churn, horizon_days, active_window_days, gap_tolerance_days, lead_time_days)
     builder = _builder(settings, windows, trend_windows, activation_event, engine)
-    frame = builder.fit(data, observation_dates=[as_of], definition=definition).transform(data, [as_of],
-                                                                                      definition=definition)
+    from churnml.definitions import check_after_first_event, no_eligible_users, parse_dates
+
+    span = (data.events.report.first, data.events.report.last)
+    check_after_first_event("--as-of", parse_dates([as_of]), *span, definition)
+    frame = builder.fit(data, observation_dates=[as_of], definition=definition).transform(
+        data, [as_of], definition=definition)
+    if engine is not Engine.spark and len(frame) == 0:
+        raise no_eligible_users("--as-of", parse_dates([as_of]), *span, definition)
     if engine is Engine.spark:
         path, rows = _spark_output(frame, out, overwrite), frame.sparkSession.read.parquet(str(out)).count()
     else:
@@ -529,6 +539,7 @@ def train(
     type_col: TypeCol = None, value_col: ValueCol = None, where: Where = None,
     duplicates: Duplicates = None, subscriptions: Subscriptions = None, accounts: Accounts = None,
     config: Config = None, table: TableOpt = None, label: LabelOpt = None, id_col: IdColOpt = None,
+    positive: PositiveOpt = None,
     churn: ChurnOpt = None, horizon_days: HorizonOpt = None, active_window_days: ActiveWindowOpt = None,
     gap_tolerance_days: GapOpt = None, lead_time_days: LeadOpt = None,
     step_days: Annotated[Optional[int], typer.Option(
@@ -573,7 +584,7 @@ def train(
 
     console = _console()
     if table is not None:
-        data: Any = _load_labelled(table, label, id_col)
+        data: Any = _load_labelled(table, label, id_col, positive)
         described: dict[str, Any] = {"source": {"table": table, "label": label, "id": id_col}}
     else:
         settings = _settings(config)
@@ -812,8 +823,9 @@ def score(
     import os
     import warnings
 
-    from churnml.scoring import write_scores
+    from churnml.scoring import check_memory_limit, write_scores
 
+    check_memory_limit(None if memory_limit.lower() == "none" else memory_limit)
     churn_model = _open_model(model, tracking_uri)
     tiers = None
     if high is not None or medium is not None:
@@ -1202,7 +1214,8 @@ def main(argv: list[str] | None = None) -> None:
     except ChurnMLError as error:
         if "--debug" in args:
             raise
-        _console(stderr=True).print(f"error: {error}", markup=False, soft_wrap=True)
+        lines = [line.strip() for line in str(error).splitlines() if line.strip()]  # one line, all problems
+        _console(stderr=True).print(f"error: {' '.join(lines)}", markup=False, soft_wrap=True)
         raise SystemExit(1) from None
     except KeyboardInterrupt:
         raise SystemExit(130) from None

@@ -48,6 +48,41 @@ _FEATURE_KEYS = {"windows", "trend_windows", "min_type_share", "max_types", "act
                  "activation_days", "max_levels"}
 
 
+_BOOL_KEYS = {"drop_null_user_ids"}
+_INT_KEYS = {"horizon_days", "active_window_days", "gap_tolerance_days", "lead_time_days", "step_days",
+             "max_types", "activation_days", "max_levels"}
+_INT_LIST_KEYS = {"windows", "trend_windows"}
+_TEXT_LIST_KEYS = {"involuntary_reasons", "activation_events"}
+_NUMBER_KEYS = {"min_type_share"}
+
+
+def _kind_of(value: Any) -> str:
+    return {bool: "a boolean", int: "an integer", float: "a number", str: "a string", list: "a list",
+            dict: "a table"}.get(type(value), type(value).__name__)
+
+
+def _check_types(table: str, settings: dict[str, Any], path: Path) -> None:
+    """Each key's value has the type churnml needs (TOML's own types), or a ConfigError naming the key."""
+    for key, value in settings.items():
+        if key in _BOOL_KEYS:
+            ok, wanted = isinstance(value, bool), "true or false"
+        elif key in _INT_KEYS:
+            ok, wanted = isinstance(value, int) and not isinstance(value, bool), "an integer"
+        elif key in _NUMBER_KEYS:
+            ok, wanted = isinstance(value, (int, float)) and not isinstance(value, bool), "a number"
+        elif key in _INT_LIST_KEYS:
+            ok = isinstance(value, list) and all(isinstance(v, int) and not isinstance(v, bool) for v in value)
+            wanted = "a list of integers, e.g. [7, 30, 90]"
+        elif key in _TEXT_LIST_KEYS:
+            ok, wanted = isinstance(value, list) and all(isinstance(v, str) for v in value), \
+                'a list of strings, e.g. ["core_action"]'
+        else:  # paths, column mappings, filters, formats and policy names are strings
+            ok, wanted = isinstance(value, str), ("a string (a file path)" if key == "path" else "a string")
+        if not ok:
+            raise ConfigError(f"[{table}] {key} in {str(path)!r} must be {wanted}. Got {_kind_of(value)} "
+                              f"({value!r}) instead.")
+
+
 def _options(source_class: type) -> set[str]:
     return {f.name for f in fields(source_class) if f.name != "data"}
 
@@ -139,11 +174,16 @@ def read_config(path: str | Path | None) -> SourcesConfig:
     if unknown_tables:
         raise ConfigError(f"Config file {str(path)!r} has unknown table(s) "
                           f"{sorted(unknown_tables)!r}; known: {sorted(known)!r}.")
+    for table in known:
+        if table in document and not isinstance(document[table], dict):
+            raise ConfigError(f"{table} in {str(path)!r} must be a table ([{table}]). Got "
+                              f"{_kind_of(document[table])} instead.")
     for table, allowed in (("churn", _CHURN_KEYS), ("features", _FEATURE_KEYS)):
         unknown = set(document.get(table, {})) - allowed
         if unknown:
             raise ConfigError(f"[{table}] in {str(path)!r} has unknown key(s) {sorted(unknown)!r}; "
                               f"known: {sorted(allowed)!r}.")
+        _check_types(table, document.get(table, {}), path)
     tables: dict[str, dict[str, Any]] = {}
     for table, source_class in _TABLES.items():
         settings = dict(document.get(table, {}))
@@ -152,6 +192,7 @@ def read_config(path: str | Path | None) -> SourcesConfig:
         if unknown:
             raise ConfigError(f"[{table}] in {str(path)!r} has unknown key(s) {sorted(unknown)!r}; "
                               f"known: {sorted(allowed)!r}.")
+        _check_types(table, settings, path)
         if "path" in settings:
             settings["path"] = str((path.parent / settings["path"]))
         tables[table] = settings

@@ -24,6 +24,7 @@ from churnml.definitions import (
     ChurnDefinition,
     InactivityChurn,
     SubscriptionChurn,
+    check_after_first_event,
     check_labelled,
     observation_grid,
     parse_dates,
@@ -113,6 +114,7 @@ def build_dataset(data: UsageData, definition: ChurnDefinition | None = None, *,
         dates = _grid(first, last, lookback, definition, step_days)
     else:
         dates = parse_dates(observation_dates)
+        check_after_first_event("the observation date(s)", dates, first, last, definition)
         check_labelled(dates, last, definition)
     if not hasattr(builder, "spec_"):
         builder.fit(data, observation_dates=dates, definition=definition)

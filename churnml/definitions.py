@@ -23,7 +23,7 @@ import datetime as dt
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
-from churnml.errors import ConfigError
+from churnml.errors import ConfigError, NoEligibleUsersError
 
 __all__ = ["InactivityChurn", "SubscriptionChurn", "ChurnDefinition", "observation_grid",
            "parse_dates", "INVOLUNTARY_REASONS"]
@@ -180,3 +180,33 @@ def check_labelled(dates: Sequence[dt.date], last_event: dt.datetime, definition
             f"ends {last_event.date()} and a label needs {definition.label_span_days} observed days after "
             f"the date, so the last labelled date is {limit.isoformat()}. Fix: use earlier dates, or "
             "`features` (no labels) for scoring.")
+
+
+def eligibility_rule(definition: ChurnDefinition) -> str:
+    """The definition's eligibility rule in words, for messages."""
+    if isinstance(definition, SubscriptionChurn):
+        return ("a user is eligible at a date when a subscription that started before it is still running at it "
+                "(and they signed up before it)")
+    return (f"a user is eligible at a date when they had an event in the {definition.active_window_days} days "
+            "before it (and signed up before it)")
+
+
+def no_eligible_users(what: str, dates: Sequence[dt.date], first_event: dt.datetime | None,
+                      last_event: dt.datetime | None, definition: ChurnDefinition) -> NoEligibleUsersError:
+    """The error for dates at which nothing can be computed: no user is eligible there."""
+    shown = ", ".join(d.isoformat() for d in list(dates)[:3]) + (", ..." if len(dates) > 3 else "")
+    span = (f"the events span {first_event:%Y-%m-%d} .. {last_event:%Y-%m-%d}"
+            if first_event is not None and last_event is not None else "there are no events")
+    return NoEligibleUsersError(
+        f"No user is eligible at {what} {shown}, so there is nothing to compute: {span}, and "
+        f"{eligibility_rule(definition)}. Fix: choose dates after the first event and within the data.")
+
+
+def check_after_first_event(what: str, dates: Sequence[dt.date], first_event: dt.datetime | None,
+                            last_event: dt.datetime | None, definition: ChurnDefinition) -> None:
+    """Refuse dates on or before the first event's day: no user can be eligible there."""
+    if first_event is None:
+        return
+    early = [d for d in dates if d <= first_event.date()]
+    if early:
+        raise no_eligible_users(what, early, first_event, last_event, definition)

@@ -12,6 +12,7 @@ __all__ = [
     "ChurnMLError",
     "ConfigError",
     "SourceNotFoundError",
+    "SourceFormatError",
     "SchemaError",
     "MissingColumnError",
     "MappingError",
@@ -24,6 +25,9 @@ __all__ = [
     "DuplicateRowsError",
     "DuplicateKeyError",
     "InvalidIntervalError",
+    "InvalidValueError",
+    "OutlierTimestampError",
+    "NoEligibleUsersError",
     "LabelError",
     "MissingFeatureError",
 ]
@@ -39,6 +43,10 @@ class ConfigError(ChurnMLError, ValueError):
 
 class SourceNotFoundError(ChurnMLError, FileNotFoundError):
     """A data source path (file, folder or glob) matches nothing."""
+
+
+class SourceFormatError(ChurnMLError, ValueError):
+    """A file's bytes are not the format or encoding its name says (gzip behind ``.csv``, Latin-1 text)."""
 
 
 class SchemaError(ChurnMLError, ValueError):
@@ -117,12 +125,25 @@ class InvalidIntervalError(DataValidationError):
     """An interval ends before it starts (a subscription's ``end`` < ``start``)."""
 
 
+class InvalidValueError(DataValidationError):
+    """Numbers outside what the column can mean: infinite, NaN, absurdly large, or a negative MRR."""
+
+
+class OutlierTimestampError(DataValidationError):
+    """Timestamps far outside the bulk of the data (a stray year 1 or 2262), or subscriptions starting
+    after the event log ends."""
+
+
 class LabelError(DataValidationError):
     """A label column that is not binary, or has missing labels."""
 
 
 class MissingFeatureError(DataValidationError):
     """A feature the model relies on cannot be computed from this data: its input is missing entirely."""
+
+
+class NoEligibleUsersError(ChurnMLError, ValueError):
+    """Dates with nothing to compute: before the first event, or so late that no user is eligible."""
 
 
 class ModelFileError(ChurnMLError, ValueError):

@@ -20,7 +20,7 @@ from __future__ import annotations
 from dataclasses import KW_ONLY, dataclass
 from typing import TYPE_CHECKING, Any
 
-from churnml._duckdb import backend_for, quote_identifier, quote_literal
+from churnml._duckdb import backend_for, quote_identifier
 from churnml.errors import ConfigError, DuplicateRowsError, EmptySourceError, LabelError
 from churnml.sources import DuplicatePolicy, LoadReport, _count_duplicates, _describe_source, _raise_missing
 
@@ -178,12 +178,18 @@ def _binary_label(values: pd.Series, column: str, positive: str | None) -> pd.Se
                              f"{seen[:10]!r}.", column=column, n_bad=len(values))
         return pd.Series((text == wanted).astype("int8").to_numpy(), index=values.index, name="label")
     unknown = [v for v in seen if v not in _POSITIVE | _NEGATIVE]
-    if unknown or len(seen) > 2:
+    positives = [v for v in seen if v in _POSITIVE]
+    if unknown or len(seen) > 2 or len(positives) > 1 or len(seen) - len(positives) > 1:
         bad = int((~text.isin(list(_POSITIVE | _NEGATIVE))).sum()) if unknown else len(values)
+        counts = text.value_counts()
+        found = ", ".join(f"{v!r} ({int(counts[v]):,} rows)" for v in seen[:10]) + (", ..." if len(seen) > 10 else "")
+        fix = ("name the churned value with positive='<value>' (--positive on the command line)"
+               if len(seen) == 2 else
+               f"a label has two values; map the column to two (e.g. where= to drop the others), then name the "
+               "churned one with positive='<value>' (--positive on the command line)")
         raise LabelError(
             f"Label column {column!r} holds values churnml cannot read as churned / retained: "
-            f"{seen[:10]!r} ({bad:,} rows). Fix: name the churned value with "
-            f"positive={quote_literal(seen[0])}.", column=column, n_bad=bad,
+            f"{seen[:10]!r} ({len(seen)} values: {found}). Fix: {fix}.", column=column, n_bad=bad,
             example=unknown[0] if unknown else seen[0])
     return pd.Series(text.isin(list(_POSITIVE)).astype("int8").to_numpy(), index=values.index,
                      name="label")

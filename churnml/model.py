@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import os
 import shutil
 import tempfile
@@ -127,16 +128,43 @@ def _logit(p: Any) -> np.ndarray:
     return np.log(q / (1 - q))
 
 
+def _finite(raw: dict[str, Any], key: str) -> float:
+    """``raw[key]`` as a finite float, or a ModelFileError naming calibrator.json and the field."""
+    if key not in raw:
+        raise ModelFileError(f"calibrator.json lacks the field {key!r} of its {raw.get('method')!r} calibration. "
+                             "Fix: export the model again.")
+    value = raw[key]
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+        raise ModelFileError(f"calibrator.json: the field {key!r} must be a finite number. Got {value!r} instead. "
+                             "Fix: export the model again.")
+    return float(value)
+
+
+def _finite_list(raw: dict[str, Any], key: str) -> tuple[float, ...]:
+    if key not in raw:
+        raise ModelFileError(f"calibrator.json lacks the field {key!r} of its isotonic calibration. "
+                             "Fix: export the model again.")
+    values = raw[key]
+    if not isinstance(values, list) or any(isinstance(v, bool) or not isinstance(v, (int, float))
+                                           or not math.isfinite(v) for v in values):
+        raise ModelFileError(f"calibrator.json: the field {key!r} must be a list of finite numbers. Got "
+                             f"{str(values)[:80]!r} instead. Fix: export the model again.")
+    return tuple(map(float, values))
+
+
 def calibrator_from_dict(raw: dict[str, Any]) -> Calibrator:
     method = raw.get("method")
     if method == "none":
         return IdentityCalibrator()
     if method == "platt":
-        return PlattCalibrator(slope=float(raw["slope"]), intercept=float(raw["intercept"]))
+        return PlattCalibrator(slope=_finite(raw, "slope"), intercept=_finite(raw, "intercept"))
     if method == "isotonic":
-        x, y = tuple(map(float, raw["x"])), tuple(map(float, raw["y"]))
+        x, y = _finite_list(raw, "x"), _finite_list(raw, "y")
         if len(x) != len(y) or not x or any(b < a for a, b in zip(x, x[1:])):
             raise ModelFileError("calibrator.json: the isotonic knots are not a non-decreasing map.")
+        if any(not 0.0 <= v <= 1.0 for v in y):
+            raise ModelFileError("calibrator.json: the field 'y' of the isotonic calibration must hold "
+                                 "probabilities in [0, 1]. Fix: export the model again.")
         return IsotonicCalibrator(x=x, y=y)
     raise ModelFileError(f"calibrator.json: unknown calibration method {method!r}.")
 
@@ -357,6 +385,18 @@ def model_from_files(files: dict[str, bytes]) -> ChurnModel:
         spec = FeatureSpec.from_json(json.dumps(features["spec"])) if features["spec"] is not None else None
     except (KeyError, TypeError) as error:
         raise ModelFileError(f"features.json lacks a field the model needs: {error}") from error
+    names = [c.name for c in columns]
+    booster_names = booster.feature_names
+    if booster_names is not None and list(booster_names) != names:
+        if sorted(booster_names) == sorted(names):
+            i = next(k for k, (a, b) in enumerate(zip(names, booster_names)) if a != b)
+            detail = (f"the same names in another order (position {i}: {names[i]!r} in features.json, "
+                      f"{booster_names[i]!r} in booster.ubj)")
+        else:
+            only = sorted(set(names) ^ set(booster_names))
+            detail = f"other names ({len(names)} vs {len(booster_names)}; e.g. {only[0]!r} is only in one)"
+        raise ModelFileError(f"features.json field 'columns' does not match booster.ubj's feature names: {detail}. "
+                             "Fix: export the model again.")
     definition = info.pop("definition", None)
     return ChurnModel(booster=booster, calibrator=calibrator_from_dict(_parse_json(
         files["calibrator.json"], "calibrator.json")), columns=columns, spec=spec,

@@ -23,6 +23,7 @@ from __future__ import annotations
 import datetime as dt
 import math
 import os
+import re
 import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -159,14 +160,55 @@ def _warn_drift(result: ScoringResult) -> ScoringResult:
 
 
 def _write_batches(reader: pa.RecordBatchReader, handle: Any, *, csv: bool) -> None:
+    import pyarrow as pa
     import pyarrow.csv as pacsv
     import pyarrow.parquet as pq
 
-    writer: Any = (pacsv.CSVWriter(handle, reader.schema) if csv
-                   else pq.ParquetWriter(handle, reader.schema, compression="zstd"))
-    with writer:
+    from churnml._io import neutralise_formulas_batch
+
+    if not csv:
+        with pq.ParquetWriter(handle, reader.schema, compression="zstd") as writer:
+            for batch in reader:
+                writer.write_batch(batch)  # Parquet keeps the exact values
+        return
+    # CSV: text cells a spreadsheet would run as formulas get a leading quote (see churnml._io)
+    schema = pa.schema([pa.field(f.name, f.type.value_type if pa.types.is_dictionary(f.type) else f.type)
+                        for f in reader.schema])
+    with pacsv.CSVWriter(handle, schema) as writer:
         for batch in reader:
-            writer.write_batch(batch)
+            writer.write_batch(neutralise_formulas_batch(batch))
+
+
+_MEMORY_LIMIT = r"\s*(\d+(\.\d+)?)\s*([KMGT]i?B|B|bytes)\s*"
+_MEMORY_UNITS = {"b": 1, "bytes": 1, "kb": 1e3, "mb": 1e6, "gb": 1e9, "tb": 1e12, "kib": 2**10, "mib": 2**20,
+                 "gib": 2**30, "tib": 2**40}
+_MEMORY_MINIMUM = 64 * 2**20  # below this DuckDB cannot run the feature queries at all
+
+
+def check_memory_limit(memory_limit: str | None) -> None:
+    """Refuse a memory limit DuckDB would not parse, with the forms it takes."""
+    if memory_limit is None:
+        return
+    found = re.fullmatch(_MEMORY_LIMIT, memory_limit, re.IGNORECASE) if isinstance(memory_limit, str) else None
+    if found is None:
+        raise ConfigError(f"The memory limit (--memory-limit, memory_limit=) must be a size such as '2GB', '500MB' "
+                          f"or '1.5GiB', or 'none' for DuckDB's default. Got {memory_limit!r} instead.")
+    if float(found.group(1)) * _MEMORY_UNITS[found.group(3).lower()] < _MEMORY_MINIMUM:
+        raise ConfigError(f"The memory limit (--memory-limit, memory_limit=) must be at least 64MiB; DuckDB "
+                          f"cannot compute features in less. Got {memory_limit!r} instead.")
+
+
+def _restoring(backend: Any, statement: str) -> Any:
+    """An exit callback that runs ``statement``; when the block failed, a failure here (e.g. DuckDB's
+    "connection has an open result" after an interrupted read) must not hide the real cause."""
+    def exit_(exc_type: Any, exc: Any, tb: Any) -> bool:
+        try:
+            backend.execute(statement)
+        except Exception:
+            if exc is None:
+                raise
+        return False
+    return exit_
 
 
 class _Run:
@@ -178,6 +220,7 @@ class _Run:
         if reasons not in ("tiers", "all", "none"):
             raise ConfigError(f"The 'reasons' parameter of score must be 'tiers', 'all' or 'none'. "
                               f"Got {reasons!r} instead.")
+        check_memory_limit(memory_limit)
         if not isinstance(batch_rows, int) or batch_rows < 1:
             raise ConfigError(f"The 'batch_rows' parameter of score must be a positive int. Got {batch_rows!r} "
                               "instead.")
@@ -218,7 +261,10 @@ class _Run:
 
                 self._db.execute(f"SET memory_limit = {quote_literal(self.memory_limit)}")
         except BaseException:
-            self._stack.close()
+            try:
+                self._stack.close()
+            except Exception:  # noqa: S110 - a failed clean-up (e.g. "connection has an open result") must
+                pass  # never hide the error that stopped the run
             raise
         return self
 
@@ -264,7 +310,7 @@ class _Run:
             row = data.backend.fetchone("SELECT current_setting('memory_limit')")
             assert row is not None
             data.backend.execute(f"SET memory_limit = {quote_literal(self.memory_limit)}")
-            self._stack.callback(data.backend.execute, f"SET memory_limit = {quote_literal(str(row[0]))}")
+            self._stack.push(_restoring(data.backend, f"SET memory_limit = {quote_literal(str(row[0]))}"))
         warn_unseen_types(spec, data)
         day = _parse_day(self.as_of) if self.as_of is not None else (time_span(data)[1] + dt.timedelta(days=1)).date()
         _check_inputs(data, spec, day)
@@ -275,8 +321,13 @@ class _Run:
         counted = ", ".join(f"count({filled_later.get(n, qi(n))})" for n in names)
         row = data.backend.fetchone(f"SELECT count(*), {counted} FROM {table}")
         assert row is not None
+        if not row[0]:
+            from churnml.definitions import no_eligible_users
+
+            raise no_eligible_users("as_of", [day], *time_span(data), definition)
         check_missing(self.model, dict(zip(names, row[1:])), int(row[0]))
         reader = data.backend.sql(f"SELECT * FROM {table}").to_arrow_reader(self.batch_rows)
+        self._stack.callback(reader.close)  # before the table is dropped: DuckDB refuses while a result is open
         return (typed(batch.to_pandas(), spec) for batch in reader), day, int(row[0])
 
     # ------------------------------------------------------------- scoring

@@ -48,11 +48,13 @@ from churnml.errors import (
     DuplicateRowsError,
     EmptySourceError,
     InvalidIntervalError,
+    InvalidValueError,
     MappingError,
     MissingColumnError,
     MixedTimezoneError,
     NonNumericValueError,
     NullUserIdError,
+    OutlierTimestampError,
     TimestampParseError,
 )
 
@@ -71,6 +73,7 @@ __all__ = [
 ]
 
 DuplicatePolicy = Literal["keep", "drop", "error"]
+OutlierPolicy = Literal["error", "drop", "keep"]
 ColumnKind = Literal["id", "timestamp", "number", "text"]
 
 _INTEGER_TYPES = {"TINYINT", "SMALLINT", "INTEGER", "BIGINT", "HUGEINT", "UTINYINT",
@@ -81,6 +84,24 @@ _TIMESTAMP_TYPES = {"TIMESTAMP", "TIMESTAMP_S", "TIMESTAMP_MS", "TIMESTAMP_NS", 
 _IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 # A clock time followed by Z, +hh[:mm], -hh[:mm] or UTC: the text carries its offset.
 _AWARE_PATTERN = r"\d{2}:\d{2}(:\d{2}(\.\d+)?)?\s*([zZ]|[+-]\d{2}(:?\d{2})?|UTC|utc)$"
+# Dates written with the day and month as two small numbers: 03/04/2024 is 3 April or 4 March.
+_DAY_MONTH_PATTERN = r"^\d{1,2}[/.-]\d{1,2}[/.-]\d{2,4}([ T]|$)"
+# Ids in untyped text (CSV) that are whole numbers: 17, +17, 17.0 (the integer part is the id).
+_WHOLE_PATTERN = r"^[+-]?[0-9]+(\.0*)?$"
+_INTEGER_PART = r"^([+-]?[0-9]+)"
+# Leading zeros make an id text ('007' is not '7').
+_LEADING_ZERO = r"^[+-]?0[0-9]"
+# Text timestamps that are only digits: epoch seconds or milliseconds, most likely.
+_EPOCH_PATTERN = r"^[0-9]{9,13}([.][0-9]+)?$"
+# An id that is only whitespace (spaces, tabs, line breaks, non-breaking spaces) is no id.
+_BLANK_PATTERN = r"^[\s\x{00A0}\x{FEFF}]*$"
+# Numbers beyond this magnitude are refused: no revenue or MRR is that large, and sums of them overflow.
+MAX_MAGNITUDE = 1e15
+# Float ids beyond 2**53 cannot be told apart (the float has lost digits).
+_EXACT_FLOAT_ID = 2 ** 53
+# Outlier timestamps: outside [p01 - width, p99 + width] of the events, width = max(p99 - p01, 365 days).
+OUTLIER_QUANTILES = (0.01, 0.99)
+OUTLIER_MIN_WIDTH = dt.timedelta(days=365)
 
 
 @dataclass(frozen=True)
@@ -209,6 +230,7 @@ class _Source:
     time_format: str | None = None
     drop_null_user_ids: bool = False
     duplicates: DuplicatePolicy = "keep"
+    outliers: OutlierPolicy = "error"
 
     def mapping(self) -> dict[str, str | None]:
         return {col.name: getattr(self, col.name) for col in self.contract.columns}
@@ -238,6 +260,11 @@ class EventSource(_Source):
         Drop rows without a user id (counted) instead of raising.
     duplicates : {'keep', 'drop', 'error'}, default 'keep'
         What to do with exact duplicate source rows; they are counted either way.
+    outliers : {'error', 'drop', 'keep'}, default 'error'
+        What to do with timestamps far outside the bulk of the log (more than the width
+        of its central 98%, and at least 365 days, before its 1st percentile or after its
+        99th): refuse, drop (counted) or keep (noted). Subscriptions apply the same rule
+        to ``start``.
     """
 
     contract = EVENTS
@@ -301,11 +328,29 @@ def load(events: EventSource, subscriptions: SubscriptionSource | None = None,
     """
     sources = [s for s in (events, subscriptions, accounts) if s is not None]
     backend = backend_for([s.data for s in sources], connection)
+    loaded_events = _load_table(events, backend)
+    loaded_accounts = _load_table(accounts, backend) if accounts is not None else None
+    if loaded_accounts is not None and "signup_date" in loaded_accounts.columns:
+        e, a = quote_identifier(loaded_events.view), quote_identifier(loaded_accounts.view)
+        row = backend.fetchone(f"SELECT count(*), count(DISTINCT e.user_id) FROM {e} e JOIN {a} a "
+                               "ON a.user_id = e.user_id WHERE e.timestamp < a.signup_date")
+        loaded_events = _with_signup_note(loaded_events, int(row[0]), int(row[1]))  # type: ignore[index]
     return UsageData(
-        events=_load_table(events, backend),
-        subscriptions=_load_table(subscriptions, backend) if subscriptions is not None else None,
-        accounts=_load_table(accounts, backend) if accounts is not None else None,
+        events=loaded_events,
+        subscriptions=(_load_table(subscriptions, backend, not_after=loaded_events.report.last)
+                       if subscriptions is not None else None),
+        accounts=loaded_accounts,
     )
+
+
+def _with_signup_note(events: Any, before: int, users: int) -> Any:
+    """The events with the count of events before their user's ``signup_date`` noted, and the rule stated."""
+    if not before:
+        return events
+    note = (f"{before:,} events of {users:,} users are before the user's signup_date (kept; the rule: a user "
+            "is eligible at an observation date only if signed up before it, so these users have no rows at dates "
+            "before their signup)")
+    return dataclasses.replace(events, report=dataclasses.replace(events.report, notes=events.report.notes + (note,)))
 
 
 # --------------------------------------------------------------------------- loading
@@ -338,6 +383,18 @@ def _validate_options(source: _Source) -> None:
     if source.duplicates not in ("keep", "drop", "error"):
         raise ConfigError(f"The 'duplicates' parameter of {name} must be one of 'keep', 'drop', "
                           f"'error'. Got {source.duplicates!r} instead.")
+    if source.outliers not in ("error", "drop", "keep"):
+        raise ConfigError(f"The 'outliers' parameter of {name} must be one of 'error', 'drop', "
+                          f"'keep'. Got {source.outliers!r} instead.")
+    for option in ("drop_null_user_ids",):
+        if not isinstance(getattr(source, option), bool):
+            raise ConfigError(f"The {option!r} parameter of {name} must be true or false. "
+                              f"Got {getattr(source, option)!r} instead.")
+    for option in ("where", "time_format"):
+        value = getattr(source, option)
+        if value is not None and (not isinstance(value, str) or not value.strip()):
+            raise ConfigError(f"The {option!r} parameter of {name} must be a non-empty string. "
+                              f"Got {value!r} instead.")
     for logical in source.contract.columns:
         value = getattr(source, logical.name)
         if value is not None and (not isinstance(value, str) or not value.strip()):
@@ -392,19 +449,43 @@ def _first_line(error: BaseException) -> str:
     return str(error).strip().splitlines()[0]
 
 
-def _plan_conversion(m: _Mapped, time_format: str | None) -> None:
-    """Fill in ``converted`` and ``checks`` from the column's kind and source type."""
+def _duckdb_text_id(raw: str) -> str:
+    """A text id in DuckDB SQL: the value as written; blank (only whitespace) is null."""
+    text = f"CAST({raw} AS VARCHAR)"
+    return f"CASE WHEN regexp_matches({text}, {quote_literal(_BLANK_PATTERN)}) THEN NULL ELSE {text} END"
+
+
+def _plan_conversion(m: _Mapped, time_format: str | None, untyped: bool = False) -> None:
+    """Fill in ``converted`` and ``checks`` from the column's kind and source type.
+
+    ``untyped``: the column is text only because the source has no types (CSV), so ids that
+    are all whole numbers become integer ids, as they would from a typed source.
+    """
     kind, raw, base = m.logical.kind, m.raw, m.source_type.split("(")[0]
     blank = f"({raw} IS NOT NULL AND trim(CAST({raw} AS VARCHAR)) = '')"
     if kind == "id":
+        blank = f"({raw} IS NOT NULL AND regexp_matches(CAST({raw} AS VARCHAR), {quote_literal(_BLANK_PATTERN)}))"
         if base in _INTEGER_TYPES:
             m.converted = f"CAST({raw} AS BIGINT)"
+            if base in ("UBIGINT", "HUGEINT", "UHUGEINT"):
+                m.checks["beyond_int64"] = (f"({raw} IS NOT NULL AND ({raw} > 9223372036854775807 "
+                                            f"OR {raw} < -9223372036854775808))")
+            m.checks["null"] = f"({raw} IS NULL)"
         elif base in _FLOAT_TYPES or base == "DECIMAL":
             m.checks["non_integral"] = f"({raw} IS NOT NULL AND {raw} <> trunc({raw}))"
+            m.checks["inexact"] = f"({raw} IS NOT NULL AND NOT (abs({raw}) <= {_EXACT_FLOAT_ID}))"
             m.converted = f"CAST({raw} AS BIGINT)"  # revised once the check has run
+            m.checks["null"] = f"({raw} IS NULL)"
+        elif base == "VARCHAR" and untyped:
+            whole = (f"(regexp_matches(trim({raw}), {quote_literal(_WHOLE_PATTERN)}) AND try_cast(regexp_extract("
+                     f"trim({raw}), {quote_literal(_INTEGER_PART)}, 1) AS BIGINT) IS NOT NULL AND NOT "
+                     f"regexp_matches(trim({raw}), {quote_literal(_LEADING_ZERO)}))")
+            m.checks["not_whole"] = f"({raw} IS NOT NULL AND NOT {blank} AND NOT {whole})"
+            m.converted = (f"try_cast(regexp_extract(trim({raw}), {quote_literal(_INTEGER_PART)}, 1) AS BIGINT)")
+            m.checks["null"] = f"({raw} IS NULL OR {blank})"
         else:
-            m.converted = f"NULLIF(CAST({raw} AS VARCHAR), '')"
-        m.checks["null"] = f"({m.converted} IS NULL)"
+            m.converted = _duckdb_text_id(raw)
+            m.checks["null"] = f"({raw} IS NULL OR {blank})"
     elif kind == "timestamp":
         if base in _TIMESTAMP_TYPES:
             m.converted = (f"timezone('UTC', {raw})" if base == "TIMESTAMP WITH TIME ZONE"
@@ -413,6 +494,10 @@ def _plan_conversion(m: _Mapped, time_format: str | None) -> None:
             m.converted = f"try_strptime(NULLIF(trim({raw}), ''), {quote_literal(time_format)})"
         elif base == "VARCHAR":
             aware = f"regexp_matches(trim({raw}), {quote_literal(_AWARE_PATTERN)})"
+            m.checks["day_month"] = (f"({raw} IS NOT NULL AND regexp_matches(trim({raw}), "
+                                     f"{quote_literal(_DAY_MONTH_PATTERN)}))")
+            m.checks["epoch_like"] = (f"({raw} IS NOT NULL AND regexp_matches(trim({raw}), "
+                                      f"{quote_literal(_EPOCH_PATTERN)}))")
             m.checks["aware"] = f"({raw} IS NOT NULL AND {aware})"
             m.checks["naive"] = f"({raw} IS NOT NULL AND trim({raw}) <> '' AND NOT {aware})"
             m.converted = f"try_cast(NULLIF(trim({raw}), '') AS TIMESTAMP)"  # revised if aware
@@ -421,11 +506,11 @@ def _plan_conversion(m: _Mapped, time_format: str | None) -> None:
                 f"THEN try_cast(trim({raw}) AS TIMESTAMPTZ) IS NULL "
                 f"ELSE try_cast(trim({raw}) AS TIMESTAMP) IS NULL END)")
         else:
-            hint = (" If it holds epoch seconds, map it as 'to_timestamp(<column>)'."
-                    if base in _INTEGER_TYPES | _FLOAT_TYPES or base == "DECIMAL" else "")
-            raise TimestampParseError(
-                f"Column {m.label!r} ({m.logical.name}) has type {m.source_type}, which is not a "
-                f"timestamp.{hint}", column=m.label, n_bad=-1)
+            # Not a timestamp type: refused once the pass has counted a value; entirely empty reads as missing.
+            m.checks["wrong_type"] = f"({raw} IS NOT NULL)"
+            m.converted = "CAST(NULL AS TIMESTAMP)"
+            m.checks["null"] = f"({raw} IS NULL)"
+            return
         if base in _TIMESTAMP_TYPES:
             m.checks["null"] = f"({raw} IS NULL)"
         else:
@@ -439,14 +524,26 @@ def _plan_conversion(m: _Mapped, time_format: str | None) -> None:
             m.converted = f"try_cast(NULLIF(trim({raw}), '') AS DOUBLE)"
             m.checks["non_numeric"] = f"({raw} IS NOT NULL AND NOT {blank} AND {m.converted} IS NULL)"
             m.checks["blank"] = blank
+        elif base == "NULL":
+            m.converted = "CAST(NULL AS DOUBLE)"
         else:
             raise NonNumericValueError(
                 f"Column {m.label!r} ({m.logical.name}) has type {m.source_type}, which is not "
                 "numeric. Fix: map it to a numeric SQL expression.", column=m.label, n_bad=-1)
+        _number_checks(m)
         m.checks["null"] = f"({m.converted} IS NULL)"
     else:  # text
         m.converted = f"NULLIF(CAST({raw} AS VARCHAR), '')"
         m.checks["null"] = f"({m.converted} IS NULL)"
+
+
+def _number_checks(m: _Mapped) -> None:
+    """Checks on a converted number, the same SQL on both engines: not finite or beyond
+    :data:`MAX_MAGNITUDE`, and a negative MRR."""
+    value = m.converted
+    m.checks["non_finite"] = f"({value} IS NOT NULL AND (isnan({value}) OR NOT (abs({value}) <= {MAX_MAGNITUDE:.0e})))"
+    if m.logical.name == "mrr":
+        m.checks["negative"] = f"({value} IS NOT NULL AND {value} < 0)"
 
 
 def _example(backend: Backend, src: str, row_filter: str, expression: str) -> Any:
@@ -454,19 +551,82 @@ def _example(backend: Backend, src: str, row_filter: str, expression: str) -> An
     return row[0] if row else None
 
 
-def _load_table(source: _Source, backend: Backend) -> LoadedTable:
+def text_columns(source: _Source) -> list[str]:
+    """The source columns mapped by name to an id, a timestamp or a text column: read from CSV as text, so
+    that churnml's rules type them (a sniffer guesses day/month order, time zones and id types per file).
+    Numbers, columns used in expressions, and attributes keep the sniffed types (so ``where="amount > 0"``
+    and ``value="qty * price"`` work as on Parquet); their values are checked all the same."""
+    out = []
+    for logical in source.contract.columns:
+        if logical.kind == "number":
+            continue
+        given = source.mapping()[logical.name] or logical.name
+        if isinstance(given, str) and given.strip():
+            out.append(given)
+    return out
+
+
+def is_csv_path(data: Any) -> bool:
+    """Whether ``data`` names CSV files (untyped text, typed by churnml's rules)."""
+    import glob
+    import os
+
+    from churnml._duckdb import CSV_SUFFIXES
+
+    if not (isinstance(data, str) or hasattr(data, "__fspath__")):
+        return False
+    text = str(data)
+    if os.path.isdir(text):
+        return any(p.lower().endswith(CSV_SUFFIXES) for _, _, names in os.walk(text) for p in names)
+    if any(ch in text for ch in "*?["):
+        return any(f.lower().endswith(CSV_SUFFIXES) for f in glob.glob(text, recursive=True))
+    return text.lower().endswith(CSV_SUFFIXES)
+
+
+def _read_errors(described: str) -> Any:
+    """Turn DuckDB's reading errors on bad bytes into :class:`SourceFormatError`; others pass."""
+    import contextlib
+
+    import duckdb
+
+    @contextlib.contextmanager
+    def translate() -> Any:
+        try:
+            yield
+        except duckdb.Error as error:
+            text = str(error)
+            if "unicode" in text.lower() or "utf-8" in text.lower():
+                from churnml._duckdb import not_utf8
+
+                raise not_utf8(described.strip("'")) from error
+            raise
+    return translate()
+
+
+def _load_table(source: _Source, backend: Backend, *, not_after: dt.datetime | None = None) -> LoadedTable:
     _validate_options(source)
     contract, table = source.contract, source.contract.table
-    src = backend.register(source.data)
+    untyped = is_csv_path(source.data)
+    src = backend.register(source.data, text_columns=text_columns(source))
     described = _describe_source(source.data)
+    with _read_errors(described):
+        return _load_registered(source, backend, src, described, untyped, not_after)
+
+
+def _load_registered(source: _Source, backend: Backend, src: str, described: str, untyped: bool,
+                     not_after: dt.datetime | None) -> LoadedTable:
+    contract, table = source.contract, source.contract.table
     columns = backend.column_types(src)
+    if untyped and list(columns) == ["column0"] and not backend.fetchone(f"SELECT 1 FROM {src}"):
+        raise EmptySourceError(f"The {table} source {described} holds no data (not even a header line).",
+                               column="*", n_bad=0)
 
     mapped: dict[str, _Mapped] = {}
     for logical in contract.columns:
         entry = _resolve(logical, source.mapping()[logical.name], columns, table,
                          lambda raw: backend.expression_type(src, raw))
         if entry is not None:
-            _plan_conversion(entry, source.time_format)
+            _plan_conversion(entry, source.time_format, untyped)
             mapped[logical.name] = entry
 
     where = "TRUE"
@@ -492,10 +652,26 @@ def _load_table(source: _Source, backend: Backend) -> LoadedTable:
     assessed = _assess(source, mapped, counts, rows_read, rows_after_where, described,
                        example=lambda condition, expression: _example(backend, src, f"{where} IS TRUE AND {condition}",
                                                                       expression),
-                       text_id=lambda raw: f"NULLIF(CAST({raw} AS VARCHAR), '')",
+                       text_id=_duckdb_text_id,
                        aware_utc=lambda raw: f"timezone('UTC', try_cast(trim({raw}) AS TIMESTAMPTZ))")
     notes, dropped = assessed.notes, assessed.dropped
     keep = f"{where} IS TRUE" + (f" AND {mapped['user_id'].converted} IS NOT NULL" if assessed.drop_null_users else "")
+
+    # Timestamps far outside the bulk of the table; subscriptions starting after the events end (noted).
+    def micros(name: str) -> str:
+        return f"epoch_us({mapped[name].converted})"
+
+    for bounds in _outlier_bounds(source, mapped, not_after, lambda column: backend.fetchone(
+            f"SELECT quantile_disc({micros(column)}, {OUTLIER_QUANTILES[0]}), "
+            f"quantile_disc({micros(column)}, {OUTLIER_QUANTILES[1]}) FROM {src} WHERE {keep}")):
+        outside = bounds.condition(micros(bounds.column))
+        row = backend.fetchone(f"SELECT count(*) FILTER (WHERE {outside}), min({micros(bounds.column)}) FILTER "
+                               f"(WHERE {outside}), max({micros(bounds.column)}) FILTER (WHERE {outside}), count(*) "
+                               f"FROM {src} WHERE {keep}")
+        assert row is not None
+        if _judge_outliers(source, mapped[bounds.column], bounds, int(row[0]), int(row[3]),
+                           _outlier_example(row[1], row[2], bounds), dropped, notes):
+            keep += f" AND NOT coalesce({outside}, FALSE)"
 
     # Duplicates are exact copies of a whole source row among the rows that are kept.
     duplicate_rows, duplicate_example = _count_duplicates(backend, src, keep, list(columns))
@@ -563,13 +739,32 @@ def _assess(source: _Source, mapped: dict[str, _Mapped], counts: dict[tuple[str,
     kept = ""  # the null-user filter, once rows without a user id are dropped
 
     # user ids: whole numbers stored as floats become integer ids; others become text.
-    if counts.get(("user_id", "non_integral"), 0):
+    if counts.get(("user_id", "inexact"), 0):
+        bad = example(user.checks["inexact"], user.raw)
+        problems.append(InvalidValueError(
+            f"{_where_text(table, user)} holds {counts[('user_id', 'inexact')]:,} ids beyond 2**53 stored as "
+            f"{user.source_type.upper()}, e.g. {bad!r}: a float has lost their last digits, so different users "
+            "may share one. Fix: export the ids as text or as integers.",
+            column=user.label, n_bad=counts[("user_id", "inexact")], example=bad))
+    elif counts.get(("user_id", "non_integral"), 0):
         user.converted = text_id(user.raw)
         notes.append(f"{_named(user)} holds non-integral {user.source_type.upper()} values: "
                      "read as text ids")
     elif ("user_id", "non_integral") in counts:
         notes.append(f"{_named(user)} holds whole numbers stored as {user.source_type.upper()}: "
                      "read as integer ids")
+    if counts.get(("user_id", "beyond_int64"), 0):
+        user.converted = text_id(user.raw)
+        notes.append(f"{_named(user)} holds {counts[('user_id', 'beyond_int64')]:,} integers beyond the 64-bit "
+                     "range: read as text ids")
+    if ("user_id", "not_whole") in counts:
+        if counts[("user_id", "not_whole")]:
+            user.converted = text_id(user.raw)
+            notes.append(f"{_named(user)} is text that is not all whole numbers (without leading "
+                         "zeros): read as text ids, "
+                         "as written")
+        else:
+            notes.append(f"{_named(user)} is text holding whole numbers: read as integer ids")
     n_null_users = counts[("user_id", "null")]
     dropped: dict[str, int] = {}
     if source.where is not None and rows_read > rows_after_where:
@@ -588,6 +783,30 @@ def _assess(source: _Source, mapped: dict[str, _Mapped], counts: dict[tuple[str,
     for name, m in mapped.items():
         got = {check: counts.get((name, check), 0) for check in m.checks}
         if m.logical.kind == "timestamp":
+            if "wrong_type" in got:
+                if got["wrong_type"]:
+                    base = m.source_type.split("(")[0].upper()
+                    hint = (" If it holds epoch seconds, map it as 'to_timestamp(<column>)' (DuckDB) or "
+                            "'timestamp_seconds(<column>)' (Spark)."
+                            if any(word in base for word in ("INT", "DOUBLE", "FLOAT", "DECIMAL", "LONG", "REAL"))
+                            else "")
+                    problems.append(TimestampParseError(
+                        f"Column {m.label!r} ({m.logical.name}) has type {m.source_type}, which is not a "
+                        f"timestamp.{hint}", column=m.label, n_bad=got["wrong_type"]))
+                    continue
+                if not m.logical.required:
+                    notes.append(f"{_named(m)} is empty in every row: read as missing")
+            # Refused even where DuckDB would read them ('24-01-05' as the year 24): the order is a guess.
+            if got.get("day_month") and got.get("unparsed", 0) <= got["day_month"]:
+                bad = example(kept + m.checks["day_month"], m.raw)
+                problems.append(TimestampParseError(
+                    f"{_where_text(table, m)} has {got['day_month']:,} of {rows_after_where:,} dates whose day "
+                    f"and month order is ambiguous, e.g. {bad!r} (which number is the day, which the month, which the "
+                    "year?); churnml does not guess "
+                    "it. Fix: pass time_format='%d/%m/%Y' (day first) or time_format='%m/%d/%Y' (month first), "
+                    "adding the time if there is one, e.g. '%d/%m/%Y %H:%M'.",
+                    column=m.label, n_bad=got["day_month"], example=bad))
+                continue
             if got.get("aware") and got.get("naive"):
                 aware_example = example(kept + m.checks["aware"], m.raw)
                 naive_example = example(kept + m.checks["naive"], m.raw)
@@ -605,8 +824,13 @@ def _assess(source: _Source, mapped: dict[str, _Mapped], counts: dict[tuple[str,
                 bad = example(kept + m.checks["unparsed"], m.raw)
                 problems.append(TimestampParseError(
                     f"{_where_text(table, m)} has {got['unparsed']:,} of {rows_after_where:,} rows "
-                    f"that do not parse as a timestamp, e.g. {bad!r}. Fix: pass "
-                    "time_format='<strptime format>' or drop them with where=.",
+                    f"that do not parse as a timestamp, e.g. {bad!r}."
+                    + (f" {got['day_month']:,} of them put the day and month in an order churnml does not "
+                       "guess (03/04/2024)." if got.get("day_month") else "")
+                    + (f" {got['epoch_like']:,} of them are only digits: if they are epoch seconds, map "
+                       f"{name}='to_timestamp(CAST(<column> AS BIGINT))' (DuckDB) or "
+                       f"'timestamp_seconds(CAST(<column> AS BIGINT))' (Spark)." if got.get("epoch_like") else "")
+                    + " Fix: pass time_format='<strptime format>' or drop them with where=.",
                     column=m.label, n_bad=got["unparsed"], example=bad))
             if got["null"] and m.logical.required:
                 problems.append(TimestampParseError(
@@ -626,6 +850,19 @@ def _assess(source: _Source, mapped: dict[str, _Mapped], counts: dict[tuple[str,
             if got.get("blank"):
                 notes.append(f"{_named(m)} is text holding numbers; {got['blank']:,} blank "
                              "values read as missing")
+            if got.get("non_finite"):
+                bad = example(kept + m.checks["non_finite"], m.raw)
+                problems.append(InvalidValueError(
+                    f"{_where_text(table, m)} has {got['non_finite']:,} of {rows_after_where:,} rows that are "
+                    f"infinite, NaN or beyond {MAX_MAGNITUDE:.0e} in size, e.g. {bad!r}. Fix: correct them, or "
+                    "drop them with where= (e.g. where=\"abs(<column>) < 1e15\"), or map them to null with a "
+                    "SQL expression.", column=m.label, n_bad=got["non_finite"], example=bad))
+            if got.get("negative"):
+                bad = example(kept + m.checks["negative"], m.raw)
+                problems.append(InvalidValueError(
+                    f"{_where_text(table, m)} is negative in {got['negative']:,} of {rows_after_where:,} rows, "
+                    f"e.g. {bad!r}; a monthly recurring revenue is zero or more. Fix: correct them, or drop "
+                    "them with where=.", column=m.label, n_bad=got["negative"], example=bad))
             if m.source_type.upper() == "BOOLEAN":
                 notes.append(f"{_named(m)} is boolean: read as 1.0 / 0.0")
 
@@ -634,6 +871,101 @@ def _assess(source: _Source, mapped: dict[str, _Mapped], counts: dict[tuple[str,
         first.others = [str(p.args[0]) for p in problems[1:]]
         raise first
     return _Assessment(notes=notes, dropped=dropped, drop_null_users=bool(kept))
+
+
+@dataclass(frozen=True)
+class _Bounds:
+    """Where a table's main timestamp is believable: ``low`` .. ``high`` (epoch microseconds, None: open)."""
+
+    column: str
+    low: int | None
+    high: int | None
+    description: str  # what lies outside, for the messages
+    reason: str  # the drop reason's wording
+    note_only: bool = False  # counted in the notes whatever ``outliers`` says
+
+    def condition(self, micros_sql: str) -> str:
+        parts = ([f"{micros_sql} < {self.low}"] if self.low is not None else []) + (
+            [f"{micros_sql} > {self.high}"] if self.high is not None else [])
+        return "(" + " OR ".join(parts) + ")"
+
+
+_EPOCH = dt.datetime(1970, 1, 1)
+
+
+def _micros(value: dt.datetime) -> int:
+    return (value - _EPOCH) // dt.timedelta(microseconds=1)
+
+
+def _from_micros(value: int) -> dt.datetime:
+    """The timestamp of epoch microseconds, clamped to what Python's datetime holds (years 1 .. 9999)."""
+    low, high = _micros(dt.datetime.min), _micros(dt.datetime.max)
+    return _EPOCH + dt.timedelta(microseconds=min(max(int(value), low), high))
+
+
+_OUTLIER_COLUMN = {"events": "timestamp", "subscriptions": "start"}
+
+
+def _outlier_bounds(source: _Source, mapped: dict[str, _Mapped], not_after: dt.datetime | None,
+                    quantiles: Callable[[str], Any]) -> list[_Bounds]:
+    """The believable span of the main timestamp, the same rule on every engine.
+
+    Events' ``timestamp`` and subscriptions' ``start``: ``[p01 - width, p99 + width]`` with
+    ``width = max(p99 - p01, 365 days)`` (``quantiles(column)`` gives p01 and p99 in epoch
+    microseconds, over the rows kept so far); rows outside follow ``outliers=``. Subscriptions
+    starting more than a day after the last event (``not_after``, when loaded with the events) are
+    counted in the notes: legitimate in a log cut at a date, so never refused.
+    """
+    table = source.contract.table
+    out: list[_Bounds] = []
+    column = _OUTLIER_COLUMN.get(table)
+    if column in mapped:
+        q = quantiles(column)
+        if q and q[0] is not None:
+            p01, p99 = int(q[0]), int(q[1])
+            width = max(p99 - p01, OUTLIER_MIN_WIDTH // dt.timedelta(microseconds=1))
+            low, high = p01 - width, p99 + width
+            out.append(_Bounds(
+                column, low, high,
+                f"far outside the bulk of the {table} (the central 98% span {_from_micros(p01):%Y-%m-%d} .. "
+                f"{_from_micros(p99):%Y-%m-%d}; believable: {_from_micros(low):%Y-%m-%d} .. "
+                f"{_from_micros(high):%Y-%m-%d})",
+                f"{column} far outside the bulk of the {table}"))
+    if table == "subscriptions" and not_after is not None and "start" in mapped:
+        limit = not_after + dt.timedelta(days=1)
+        out.append(_Bounds("start", None, _micros(limit),
+                           f"starting more than a day after the last event ({not_after:%Y-%m-%d %H:%M})",
+                           "start after the last event", note_only=True))
+    return out
+
+
+def _outlier_example(low: int | None, high: int | None, bounds: _Bounds) -> str | None:
+    """The most extreme timestamp outside ``bounds`` (from its epoch microseconds), as text."""
+    pick = high if high is not None and bounds.high is not None and high > bounds.high else low
+    return None if pick is None else _from_micros(pick).isoformat(sep=" ")
+
+
+def _judge_outliers(source: _Source, m: _Mapped, bounds: _Bounds, n_out: int, rows: int, example: Any,
+                    dropped: dict[str, int], notes: list[str]) -> bool:
+    """Refuse (``outliers='error'``), drop (counted; returns True) or keep (noted) the rows outside ``bounds``."""
+    if not n_out:
+        return False
+    table = source.contract.table
+    text = f"{_where_text(table, m)} has {n_out:,} of {rows:,} rows {bounds.description}, e.g. {example!r}"
+    if bounds.note_only:
+        notes.append(f"{_named(m)} has {n_out:,} of {rows:,} rows {bounds.description}, e.g. {example!r}: kept "
+                     "(they count from their start on)")
+        return False
+    if source.outliers == "error":
+        raise OutlierTimestampError(
+            f"{text}. Fix: correct them, drop them with where=, or pass outliers='drop' (outliers = \"drop\" "
+            f"under [{table}] in churnml.toml); the report counts them.",
+            column=m.label, n_bad=n_out, example=example)
+    if source.outliers == "drop":
+        dropped[f"{bounds.reason} (outliers='drop')"] = n_out
+        return True
+    notes.append(f"{text}: kept (outliers='keep')")
+    return False
 
 
 def _judge_summary(table: str, mapped: dict[str, _Mapped], notes: list[str], *, null_counts: dict[str, int],

@@ -100,10 +100,19 @@ def load(spark: SparkSession, events: EventSource, subscriptions: SubscriptionSo
     """
     require_spark()
     spark.conf.set("spark.sql.session.timeZone", "UTC")
+    loaded_events = load_table(spark, events)
+    loaded_accounts = load_table(spark, accounts) if accounts is not None else None
+    if loaded_accounts is not None and "signup_date" in loaded_accounts.columns:
+        from churnml.sources import _with_signup_note
+
+        joined = loaded_events.frame.alias("e").join(loaded_accounts.frame.alias("a"), "user_id").where(
+            "e.timestamp < a.signup_date").selectExpr("count(*)", "count(DISTINCT user_id)").first()
+        loaded_events = _with_signup_note(loaded_events, int(joined[0]), int(joined[1]))
     return SparkUsageData(
-        spark=spark, events=load_table(spark, events),
-        subscriptions=load_table(spark, subscriptions) if subscriptions is not None else None,
-        accounts=load_table(spark, accounts) if accounts is not None else None)
+        spark=spark, events=loaded_events,
+        subscriptions=(load_table(spark, subscriptions, not_after=loaded_events.report.last)
+                       if subscriptions is not None else None),
+        accounts=loaded_accounts)
 
 
 @dataclass(frozen=True, eq=False)

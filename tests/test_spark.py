@@ -200,6 +200,51 @@ def test_spark_loader_reads_text_timestamps_with_a_format_like_duckdb(spark, tmp
     assert got["value"].iloc[0] == 3.5 and pd.isna(got["value"].iloc[1])  # blank reads as missing on both
 
 
+BAD_CSV = {  # issue 17's load rules hold on both engines (the same judgement code in churnml.sources)
+    "mixed zones": ("user_id,timestamp\n1,2024-03-30 23:30:00+01:00\n2,2024-03-31 03:30:00\n",
+                    r"mixes 1 time-zone-aware timestamps"),
+    "day/month": ("user_id,timestamp\n1,03/04/2024\n2,05/04/2024\n", r"day and month order is ambiguous"),
+    "blank id": ("user_id,timestamp\na,2024-01-01\n   ,2024-01-02\n", r"is null in 1 of 2 rows"),
+    "inf value": ("user_id,timestamp,value\n1,2024-01-01,inf\n2,2024-01-02,1\n", r"infinite, NaN or beyond"),
+    "outlier": ("user_id,timestamp\n" + "".join(f"{i % 5},2024-{1 + i % 9:02d}-{1 + i % 27:02d}\n"
+                                                 for i in range(300)) + "1,2262-01-01\n",
+                r"1 of 301 rows far outside the bulk of the events"),
+}
+
+
+@pytest.mark.parametrize("case", list(BAD_CSV))
+def test_bad_csv_inputs_give_the_same_error_on_both_engines(spark, tmp_path, case):
+    from churnml import spark as cs
+    from churnml.errors import ChurnMLError
+
+    text, message = BAD_CSV[case]
+    path = tmp_path / "events.csv"
+    path.write_text(text)
+    with pytest.raises(ChurnMLError, match=message) as duck:
+        EventSource(path).load()
+    with pytest.raises(type(duck.value), match=message):
+        cs.load(spark, EventSource(path))
+
+
+def test_csv_typing_rules_load_the_same_rows_on_both_engines(spark, tmp_path):
+    from churnml import spark as cs
+
+    path = tmp_path / "events.csv"
+    path.write_text("user_id,timestamp,value\n1.0,2024-01-01,2\n1,2024-01-02,\n 2 ,2024-01-03,-1.5\n")
+    duck, sp = EventSource(path).load(), cs.load(spark, EventSource(path)).events
+    assert sp.report.users == duck.report.users == 2 and sp.report.notes == duck.report.notes
+    got = sp.frame.orderBy("timestamp").toPandas()
+    assert got["user_id"].tolist() == duck.to_pandas()["user_id"].tolist() == [1, 1, 2]
+    lz = tmp_path / "zeros.csv"
+    lz.write_text("user_id,timestamp\n007,2024-01-01\n7,2024-01-02\n")
+    assert cs.load(spark, EventSource(lz)).events.report.users == EventSource(lz).load().report.users == 2
+    dropped = tmp_path / "outliers.csv"
+    dropped.write_text(BAD_CSV["outlier"][0])
+    assert (cs.load(spark, EventSource(dropped, outliers="drop")).events.report.dropped
+            == EventSource(dropped, outliers="drop").load().report.dropped
+            == {"timestamp far outside the bulk of the events (outliers='drop')": 1})
+
+
 @pytest.fixture(scope="module")
 def model(loaded):
     from churnml.trainer import ChurnTrainer
