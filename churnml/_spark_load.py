@@ -24,6 +24,7 @@ from churnml.sources import (
     _BLANK_PATTERN,
     _DAY_MONTH_PATTERN,
     _EPOCH_PATTERN,
+    _WORDED_PATTERN,
     _LEADING_ZERO,
     _EXACT_FLOAT_ID,
     _INTEGER_PART,
@@ -238,6 +239,10 @@ def _plan(m: _Mapped, time_format: str | None, untyped: bool = False) -> None:
             # Spark reads an offset and converts to UTC (the session's time zone), as DuckDB does.
             m.converted = f"try_cast(nullif(trim({raw}), '') AS TIMESTAMP)"
         m.checks["unparsed"] = f"({raw} IS NOT NULL AND NOT {blank} AND {m.converted} IS NULL)"
+        if time_format is None:  # a trailing AM/PM or zone name would be dropped without a sign (sources.py)
+            worded = f"(trim({raw}) RLIKE {ql(_WORDED_PATTERN)} AND NOT trim({raw}) RLIKE {ql(_AWARE_PATTERN)})"
+            m.checks["worded"] = f"({raw} IS NOT NULL AND {worded})"
+            m.checks["unparsed"] = f"({m.checks['unparsed']} OR ({raw} IS NOT NULL AND NOT {blank} AND {worded}))"
         m.checks["null"] = f"({raw} IS NULL OR {blank})"
     elif kind == "number":
         if base in _INTEGER | _FLOAT or base in ("decimal", "boolean"):

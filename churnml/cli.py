@@ -309,7 +309,8 @@ def demo(
     config: Config = None,
     churn: ChurnOpt = None, horizon_days: HorizonOpt = None, active_window_days: ActiveWindowOpt = None,
     step_days: Annotated[Optional[int], typer.Option(
-        "--step-days", min=1, help="Days between observation dates (default 30).", rich_help_panel="Churn")] = None,
+        "--step-days", min=1, help="Days between observation dates (default 30, or 14 or 7 when that gives "
+        "fewer than 8 dates).", rich_help_panel="Churn")] = None,
     tracking_uri: TrackingOpt = None,
 ) -> None:
     """The whole pipeline on a generated product (or a real log with --events): data, training set, model
@@ -466,7 +467,8 @@ def dataset(
     churn: ChurnOpt = None, horizon_days: HorizonOpt = None, active_window_days: ActiveWindowOpt = None,
     gap_tolerance_days: GapOpt = None, lead_time_days: LeadOpt = None,
     step_days: Annotated[Optional[int], typer.Option(
-        "--step-days", min=1, help="Days between observation dates (default 30).")] = None,
+        "--step-days", min=1, help="Days between observation dates (default 30, or 14 or 7 when that gives "
+        "fewer than 8 dates).")] = None,
     dates: Annotated[Optional[str], typer.Option(
         "--dates", help="Explicit observation dates, comma-separated (instead of the grid).")] = None,
     engine: EngineOpt = Engine.duckdb, spark_master: SparkMasterOpt = None,
@@ -543,7 +545,8 @@ def train(
     churn: ChurnOpt = None, horizon_days: HorizonOpt = None, active_window_days: ActiveWindowOpt = None,
     gap_tolerance_days: GapOpt = None, lead_time_days: LeadOpt = None,
     step_days: Annotated[Optional[int], typer.Option(
-        "--step-days", min=1, help="Days between observation dates (default 30).", rich_help_panel="Churn")] = None,
+        "--step-days", min=1, help="Days between observation dates (default 30, or 14 or 7 when that gives "
+        "fewer than 8 dates).", rich_help_panel="Churn")] = None,
     engine: EngineOpt = Engine.duckdb, spark_master: SparkMasterOpt = None,
     spark_workers: Annotated[int, typer.Option(
         "--spark-workers", min=1, help="XGBoost workers (Spark tasks) for --engine spark.",

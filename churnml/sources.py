@@ -91,10 +91,15 @@ _WHOLE_PATTERN = r"^[+-]?[0-9]+(\.0*)?$"
 _INTEGER_PART = r"^([+-]?[0-9]+)"
 # Leading zeros make an id text ('007' is not '7').
 _LEADING_ZERO = r"^[+-]?0[0-9]"
+# Text timestamps that end in a word after the clock (AM/PM, a zone name such as EST): DuckDB and Spark drop
+# the word without a sign, so 05:00 PM would read as 05:00 and 10:00 EST as naive 10:00. Refused unless
+# time_format says how to read them (Z and UTC are offsets: _AWARE_PATTERN).
+_WORDED_PATTERN = r"[0-9]\s*[A-Za-z][A-Za-z/_]*$"
 # Text timestamps that are only digits: epoch seconds or milliseconds, most likely.
 _EPOCH_PATTERN = r"^[0-9]{9,13}([.][0-9]+)?$"
-# An id that is only whitespace (spaces, tabs, line breaks, non-breaking spaces) is no id.
-_BLANK_PATTERN = r"^[\s\x{00A0}\x{FEFF}]*$"
+# An id that is only whitespace (spaces, tabs, line breaks, non-breaking spaces), or a placeholder an export
+# wrote for a missing value (NULL, None, NaN, N/A, #N/A, nil, undefined, in any case), is no id.
+_BLANK_PATTERN = (r"^[\s\x{00A0}\x{FEFF}]*((?i:null|none|nan|n/a|#n/a|nil|undefined)[\s\x{00A0}\x{FEFF}]*)?$")
 # Numbers beyond this magnitude are refused: no revenue or MRR is that large, and sums of them overflow.
 MAX_MAGNITUDE = 1e15
 # Float ids beyond 2**53 cannot be told apart (the float has lost digits).
@@ -500,11 +505,13 @@ def _plan_conversion(m: _Mapped, time_format: str | None, untyped: bool = False)
                                       f"{quote_literal(_EPOCH_PATTERN)}))")
             m.checks["aware"] = f"({raw} IS NOT NULL AND {aware})"
             m.checks["naive"] = f"({raw} IS NOT NULL AND trim({raw}) <> '' AND NOT {aware})"
+            worded = f"(regexp_matches(trim({raw}), {quote_literal(_WORDED_PATTERN)}) AND NOT {aware})"
+            m.checks["worded"] = f"({raw} IS NOT NULL AND {worded})"
             m.converted = f"try_cast(NULLIF(trim({raw}), '') AS TIMESTAMP)"  # revised if aware
             m.checks["unparsed"] = (
-                f"({raw} IS NOT NULL AND trim({raw}) <> '' AND CASE WHEN {aware} "
+                f"({raw} IS NOT NULL AND trim({raw}) <> '' AND ({worded} OR CASE WHEN {aware} "
                 f"THEN try_cast(trim({raw}) AS TIMESTAMPTZ) IS NULL "
-                f"ELSE try_cast(trim({raw}) AS TIMESTAMP) IS NULL END)")
+                f"ELSE try_cast(trim({raw}) AS TIMESTAMP) IS NULL END))")
         else:
             # Not a timestamp type: refused once the pass has counted a value; entirely empty reads as missing.
             m.checks["wrong_type"] = f"({raw} IS NOT NULL)"
@@ -830,6 +837,9 @@ def _assess(source: _Source, mapped: dict[str, _Mapped], counts: dict[tuple[str,
                     + (f" {got['epoch_like']:,} of them are only digits: if they are epoch seconds, map "
                        f"{name}='to_timestamp(CAST(<column> AS BIGINT))' (DuckDB) or "
                        f"'timestamp_seconds(CAST(<column> AS BIGINT))' (Spark)." if got.get("epoch_like") else "")
+                    + (f" {got['worded']:,} of them end in a word (AM/PM, or a zone name such as EST) that would be "
+                       "dropped without a sign: pass time_format (e.g. '%Y-%m-%d %I:%M:%S %p'), or write zones as "
+                       "offsets (+01:00)." if got.get("worded") else "")
                     + " Fix: pass time_format='<strptime format>' or drop them with where=.",
                     column=m.label, n_bad=got["unparsed"], example=bad))
             if got["null"] and m.logical.required:

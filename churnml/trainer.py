@@ -450,6 +450,12 @@ class ChurnTrainer(BaseEstimator):
                        else split_at_random(pd.Series(inputs.y), random_state=self.random_state, **sizes))
         X, labels, masks = inputs.X, inputs.y, self.split_.masks
         for name in SLICES:
+            if not masks[name].any() and users is not None and inputs.dates is not None:
+                side = "the other users" if name == "train" else "the held-out users"
+                raise LabelError(f"The {name} slice is empty: {side} ({self.held_out_share:.0%} of "
+                                 f"{users.nunique():,} users are held out, by a hash of the id) have no rows at its "
+                                 f"dates. Fix: more users or a longer history, or another held_out_share.",
+                                 column="user_id", n_bad=0)
             present = np.unique(labels[masks[name]])
             if name != "test" and len(present) < 2:
                 raise LabelError(f"The {name} slice has only label {present.tolist()!r} in its "

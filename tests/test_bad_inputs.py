@@ -628,3 +628,37 @@ def test_csv_columns_outside_the_mapping_keep_their_types(tmp_path):
                    name="accounts.csv")
     frame = AccountSource(accounts).load().to_pandas()
     assert frame["seats"].dtype.kind == "i" and frame["signup_date"].dtype.kind == "M"
+
+
+# ----------------------------------------------------------------- found by a later round of bad inputs
+
+
+@pytest.mark.parametrize("suffix", ["PM", "AM", "EST", "Europe/Berlin", "GMT"])
+def test_timestamps_ending_in_a_word_are_refused_not_misread(tmp_path, suffix):
+    # DuckDB drops a trailing AM/PM or zone name without a sign: 05:41 PM would load as 05:41.
+    path = tmp_path / "events.csv"
+    path.write_text("user_id,timestamp\n1,2024-01-06 05:41:16 " + suffix + "\n2,2024-01-07 09:00:00\n")
+    with pytest.raises(TimestampParseError, match=r"1 of them end in a word \(AM/PM"):
+        EventSource(path).load()
+
+
+def test_twelve_hour_clock_reads_with_time_format(tmp_path):
+    path = tmp_path / "events.csv"
+    path.write_text("user_id,timestamp\n1,2024-01-06 05:41:16 PM\n2,2024-01-06 12:10:00 AM\n")
+    events = EventSource(path, time_format="%Y-%m-%d %I:%M:%S %p").load().to_pandas().sort_values("user_id")
+    assert list(events["timestamp"]) == [pd.Timestamp("2024-01-06 17:41:16"), pd.Timestamp("2024-01-06 00:10:00")]
+
+
+@pytest.mark.parametrize("placeholder", ["NULL", "None", "nan", "N/A", "#N/A", "nil", "undefined", " null "])
+def test_placeholder_text_ids_are_null_ids(tmp_path, placeholder):
+    path = tmp_path / "events.csv"
+    path.write_text(f"user_id,timestamp\nu1,2024-01-01 10:00:00\n{placeholder},2024-01-02 10:00:00\n"
+                    "u2,2024-01-03 10:00:00\n")
+    with pytest.raises(NullUserIdError, match="1 of 3"):
+        EventSource(path).load()
+    loaded = EventSource(path, drop_null_user_ids=True).load()
+    assert loaded.report.rows_loaded == 2 and sum(loaded.report.dropped.values()) == 1
+    # a real id that merely contains such a word is kept
+    kept = tmp_path / "kept.csv"
+    kept.write_text("user_id,timestamp\nnull_island,2024-01-01 10:00:00\nnonexistent,2024-01-02 10:00:00\n")
+    assert EventSource(kept).load().report.rows_loaded == 2

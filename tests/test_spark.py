@@ -209,6 +209,9 @@ BAD_CSV = {  # issue 17's load rules hold on both engines (the same judgement co
     "outlier": ("user_id,timestamp\n" + "".join(f"{i % 5},2024-{1 + i % 9:02d}-{1 + i % 27:02d}\n"
                                                  for i in range(300)) + "1,2262-01-01\n",
                 r"1 of 301 rows far outside the bulk of the events"),
+    "AM/PM": ("user_id,timestamp\n1,2024-01-06 05:41:16 PM\n2,2024-01-07 09:00:00\n", r"end in a word \(AM/PM"),
+    "zone name": ("user_id,timestamp\n1,2024-01-06 05:41:16 EST\n2,2024-01-07 09:00:00\n", r"end in a word"),
+    "placeholder id": ("user_id,timestamp\na,2024-01-01\nNULL,2024-01-02\n", r"is null in 1 of 2 rows"),
 }
 
 

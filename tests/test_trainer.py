@@ -211,3 +211,14 @@ def test_telco_held_out_auc(shared_data):
     assert trainer.split_.rows()["test"] == round(0.2 * 7_043)
     assert trainer.evaluation_.loc["model", "roc_auc"] >= 0.84
     assert "recency" not in trainer.evaluation_.index  # no event history, no recency rule
+
+
+def test_an_empty_slice_of_held_out_users_says_so(small_product):
+    events = pd.read_parquet(small_product["events"])
+    first = events.groupby("user_id")["timestamp"].min().sort_values()
+    few = events[events["user_id"].isin(first.index[:4])]  # the four earliest users: a long enough history
+    training = build_dataset(load(EventSource(few)), InactivityChurn(horizon_days=30, active_window_days=30),
+                             step_days=30)
+    # 1% of 4 users: none is held out, so the later slices have no rows (the message says why, not "label []")
+    with pytest.raises(LabelError, match=r"validation slice is empty: the held-out users \(1% of 4 users"):
+        ChurnTrainer(held_out_share=0.01).fit(training)
