@@ -32,6 +32,7 @@ from churnml.sources import (
     OUTLIER_QUANTILES,
     LoadReport,
     _apply_duplicate_policy,
+    check_scalar_id,
     _assess,
     _judge_outliers,
     _number_checks,
@@ -192,6 +193,7 @@ def _plan(m: _Mapped, time_format: str | None, untyped: bool = False) -> None:
     kind, raw, base = m.logical.kind, m.raw, m.source_type.split("(")[0]
     blank = f"({raw} IS NOT NULL AND trim(CAST({raw} AS STRING)) = '')"
     if kind == "id":
+        check_scalar_id(m.label, m.source_type)
         blank = f"({raw} IS NOT NULL AND CAST({raw} AS STRING) RLIKE {ql(_BLANK_PATTERN)})"
         if base in _INTEGER:
             m.converted = f"CAST({raw} AS BIGINT)"

@@ -1229,3 +1229,7 @@ def main(argv: list[str] | None = None) -> None:
                                     "Rerun with --debug for the traceback.",
                                     markup=False, soft_wrap=True)
         raise SystemExit(1) from None
+
+
+if __name__ == "__main__":  # python -m churnml.cli
+    main()

@@ -379,6 +379,10 @@ def model_from_files(files: dict[str, bytes]) -> ChurnModel:
         raise ModelFileError(f"booster.ubj is not an XGBoost UBJSON model: {error}") from error
     features = _parse_json(files["features.json"], "features.json")
     info = _parse_json(files["model.json"], "model.json")
+    unknown = sorted(set(features) - {"columns", "spec"}) if isinstance(features, dict) else []
+    if unknown:
+        raise ModelFileError(f"features.json has fields this version does not know: {unknown!r}. Fix: upgrade "
+                             "churnml to the version that wrote the model, or export it again.")
     try:
         columns = [FeatureColumn(c["name"], tuple(c["levels"]) if c["levels"] is not None else None)
                    for c in features["columns"]]

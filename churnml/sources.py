@@ -55,6 +55,7 @@ from churnml.errors import (
     NonNumericValueError,
     NullUserIdError,
     OutlierTimestampError,
+    SchemaError,
     TimestampParseError,
 )
 
@@ -454,6 +455,15 @@ def _first_line(error: BaseException) -> str:
     return str(error).strip().splitlines()[0]
 
 
+def check_scalar_id(column: str, source_type: str) -> None:
+    """Ids are numbers or text; a list, struct or map would be read as its text ('[1, 2]') and make users up."""
+    kind = source_type.strip().lower()
+    if kind.endswith("]") or kind.startswith(("struct", "map", "array", "list", "union")):
+        raise SchemaError(f"Column {column!r} (user_id) has type {source_type}, not a number or text: each row "
+                          "would become the text of the whole value (e.g. '[1, 2]'). Fix: map user_id to one "
+                          f"element, e.g. user_id='{column}[1]' (DuckDB, 1-based) or '{column}.id' for a struct.")
+
+
 def _duckdb_text_id(raw: str) -> str:
     """A text id in DuckDB SQL: the value as written; blank (only whitespace) is null."""
     text = f"CAST({raw} AS VARCHAR)"
@@ -469,6 +479,7 @@ def _plan_conversion(m: _Mapped, time_format: str | None, untyped: bool = False)
     kind, raw, base = m.logical.kind, m.raw, m.source_type.split("(")[0]
     blank = f"({raw} IS NOT NULL AND trim(CAST({raw} AS VARCHAR)) = '')"
     if kind == "id":
+        check_scalar_id(m.label, m.source_type)
         blank = f"({raw} IS NOT NULL AND regexp_matches(CAST({raw} AS VARCHAR), {quote_literal(_BLANK_PATTERN)}))"
         if base in _INTEGER_TYPES:
             m.converted = f"CAST({raw} AS BIGINT)"

@@ -662,3 +662,35 @@ def test_placeholder_text_ids_are_null_ids(tmp_path, placeholder):
     kept = tmp_path / "kept.csv"
     kept.write_text("user_id,timestamp\nnull_island,2024-01-01 10:00:00\nnonexistent,2024-01-02 10:00:00\n")
     assert EventSource(kept).load().report.rows_loaded == 2
+
+
+@pytest.mark.parametrize("ids", [[[1], [2]], [{"id": 1}, {"id": 2}]], ids=["list", "struct"])
+def test_nested_ids_are_refused_not_stringified(ids):
+    from churnml.errors import SchemaError
+
+    frame = pd.DataFrame({"user_id": ids, "timestamp": pd.to_datetime(["2024-01-01", "2024-01-02"])})
+    with pytest.raises(SchemaError, match=r"not a number or text.*Fix: map user_id to one element"):
+        EventSource(frame).load()
+
+
+def test_features_json_with_an_unknown_top_level_field_is_refused(tmp_path):
+    import hashlib
+    import json
+
+    from churnml.errors import ModelFileError
+    from churnml.model import load_model
+    from churnml.trainer import ChurnTrainer
+
+    rng = np.random.default_rng(0)
+    X = pd.DataFrame({"a": rng.normal(size=200), "b": rng.normal(size=200)})
+    y = (X["a"] + rng.normal(size=200) > 0).astype(int)
+    folder = ChurnTrainer(n_estimators=20, baselines=False).fit(X, y).model_.save(tmp_path / "model")
+    path = folder / "features.json"
+    features = json.loads(path.read_text())
+    features["extra"] = True
+    path.write_text(json.dumps(features))
+    manifest = json.loads((folder / "manifest.json").read_text())
+    manifest["files"]["features.json"] = hashlib.sha256(path.read_bytes()).hexdigest()
+    (folder / "manifest.json").write_text(json.dumps(manifest))
+    with pytest.raises(ModelFileError, match=r"features.json has fields this version does not know: \['extra'\]"):
+        load_model(folder)
