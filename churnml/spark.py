@@ -413,7 +413,8 @@ class SparkChurnTrainer(ChurnTrainer):
 
         # Raw scores of the calibration slice on the executors; only (score, label) come back.
         raw_calibration, y_calibration = _raw_scores(model, frame.where("churnml_slice = 'calibration'"), spec)
-        calibrator = self._calibrate(raw_calibration, y_calibration)
+        calibrator, self.calibration_log_loss_ = self._calibrate(raw_calibration, y_calibration)
+        self.calibration_method_ = calibrator.method
         model.calibrator = calibrator
         info["calibration"] = calibrator.method
 

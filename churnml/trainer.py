@@ -73,6 +73,23 @@ def _sizes(n: int, validation_size: float, calibration_size: float, test_size: f
     return [n - sum(later), *later]
 
 
+def tier_cutoffs(probability: Any) -> dict[str, float]:
+    """The probabilities that put :data:`TIER_SHARES` of these accounts in the high and medium tiers."""
+    p = pd.Series(np.asarray(probability, dtype="float64"))
+    return {"high": float(p.quantile(1 - TIER_SHARES["high"])),
+            "medium": float(p.quantile(1 - TIER_SHARES["high"] - TIER_SHARES["medium"]))}
+
+
+def _held_masks(n: int, splits: Any) -> list[np.ndarray]:
+    """Boolean masks of the held-out rows of a scikit-learn splitter's ``(fit, held)`` index pairs."""
+    out = []
+    for _, held in splits:
+        mask = np.zeros(n, dtype=bool)
+        mask[held] = True
+        out.append(mask)
+    return out
+
+
 def held_out_users(users: pd.Series, share: float) -> np.ndarray:
     """True for the users set aside from training: a hash of each id, so a user's side never changes
     with the rows or the dates a set happens to hold."""
@@ -333,7 +350,7 @@ class ChurnTrainer(BaseEstimator):
     refit : bool, default True
         After the evaluation (whose test metrics are the ones reported), refit the booster on
         every labelled row with the rounds early stopping found, calibrated on cross-fitted
-        predictions (each date group predicted by a booster that did not train on it); that is
+        predictions (folds of users, each predicted by a booster that did not train on them); that is
         ``model_``, the model registered, exported and scored. False keeps the evaluated model.
     baseline_max_rows : int, default 100_000
         The logistic baseline trains on at most this many training rows (a seeded sample).
@@ -476,7 +493,8 @@ class ChurnTrainer(BaseEstimator):
         self.validation_log_loss_ = float(booster.best_score)
         iterations = (0, self.best_iteration_ + 1)
         raw_calibration = booster.inplace_predict(X[masks["calibration"]], iteration_range=iterations)
-        calibrator = self._calibrate(raw_calibration, labels[masks["calibration"]])
+        calibrator, self.calibration_log_loss_ = self._calibrate(raw_calibration, labels[masks["calibration"]])
+        self.calibration_method_ = calibrator.method
         info = {"best_iteration": self.best_iteration_, "calibration": calibrator.method,
                 "params": params, "trainer": self.get_params(),
                 "data": self.data_fingerprint_, "split": self._split_summary()}
@@ -520,10 +538,7 @@ class ChurnTrainer(BaseEstimator):
             booster = xgb.train(params, xgb.DMatrix(X[fit], label=y[fit], enable_categorical=True),
                                 num_boost_round=rounds, verbose_eval=False)
             raw[held] = booster.inplace_predict(X[held])
-        evaluated = {"calibration": self.calibration_method_, "log_loss": dict(self.calibration_log_loss_)}
-        calibrator = self._calibrate(raw, y)
-        self.refit_calibration_log_loss_ = self.calibration_log_loss_
-        self.calibration_method_, self.calibration_log_loss_ = evaluated["calibration"], evaluated["log_loss"]
+        calibrator, self.refit_calibration_log_loss_ = self._calibrate(raw, y)
         booster = xgb.train(params, xgb.DMatrix(X, label=y, enable_categorical=True), num_boost_round=rounds,
                             verbose_eval=False)
         latest = self._latest_rows(inputs)
@@ -544,9 +559,7 @@ class ChurnTrainer(BaseEstimator):
         # population the model scores next.
         info["reference"] = reference_values(X[latest & (y == 0)], inputs.columns)
         info["drift"] = drift_reference(X[latest], [c.name for c in inputs.columns])
-        p = pd.Series(probability[latest])
-        info["tiers"] = {"high": float(p.quantile(1 - TIER_SHARES["high"])),
-                         "medium": float(p.quantile(1 - TIER_SHARES["high"] - TIER_SHARES["medium"]))}
+        info["tiers"] = tier_cutoffs(probability[latest])
         self.refit_predictions_ = inputs.keys.assign(label=y, churn_probability=probability)
         # The baselines too are refitted on every labelled row, so a backtest compares like with like.
         self.evaluated_baselines_ = self.baselines_
@@ -564,12 +577,7 @@ class ChurnTrainer(BaseEstimator):
             codes = pd.factorize(inputs.keys["user_id"])[0]
             folds = GroupKFold(n_splits=min(n_folds, int(codes.max()) + 1), shuffle=True,
                                random_state=self.random_state)
-            out = []
-            for _, held in folds.split(np.zeros(len(codes)), groups=codes):
-                mask = np.zeros(len(codes), dtype=bool)
-                mask[held] = True
-                out.append(mask)
-            return out
+            return _held_masks(len(codes), folds.split(np.zeros(len(codes)), groups=codes))
         if inputs.dates is not None:
             days = pd.to_datetime(inputs.dates).to_numpy().astype("datetime64[D]")
             unique = np.unique(days)
@@ -578,12 +586,7 @@ class ChurnTrainer(BaseEstimator):
         from sklearn.model_selection import StratifiedKFold
 
         folds = StratifiedKFold(n_splits=n_folds, shuffle=True, random_state=self.random_state)
-        out = []
-        for _, held in folds.split(np.zeros(len(inputs.y)), inputs.y):
-            mask = np.zeros(len(inputs.y), dtype=bool)
-            mask[held] = True
-            out.append(mask)
-        return out
+        return _held_masks(len(inputs.y), folds.split(np.zeros(len(inputs.y)), inputs.y))
 
     @staticmethod
     def _latest_rows(inputs: _Inputs) -> np.ndarray:
@@ -592,8 +595,9 @@ class ChurnTrainer(BaseEstimator):
         days = pd.to_datetime(inputs.dates).to_numpy()
         return days == days.max()
 
-    def _calibrate(self, raw: np.ndarray, y: np.ndarray) -> Any:
-        self.calibration_log_loss_: dict[str, float] = {}
+    def _calibrate(self, raw: np.ndarray, y: np.ndarray) -> tuple[Any, dict[str, float]]:
+        """The calibrator fitted on ``(raw, y)``, and each method's cross-validated log loss ('auto' only)."""
+        losses: dict[str, float] = {}
         if self.calibration == "none":
             calibrator: Any = IdentityCalibrator()
         elif self.calibration == "platt":
@@ -606,13 +610,12 @@ class ChurnTrainer(BaseEstimator):
             folds = StratifiedKFold(n_splits=min(5, int(min(y.sum(), (1 - y).sum()))), shuffle=True,
                                     random_state=self.random_state)
             for kind in (PlattCalibrator, IsotonicCalibrator):
-                losses = [metrics.log_loss(y[held], kind.fit(raw[fit], y[fit]).transform(raw[held]))
-                          for fit, held in folds.split(raw, y)]
-                self.calibration_log_loss_[kind.method] = float(np.mean(losses))
-            best = min(self.calibration_log_loss_, key=self.calibration_log_loss_.__getitem__)
+                losses[kind.method] = float(np.mean([
+                    metrics.log_loss(y[held], kind.fit(raw[fit], y[fit]).transform(raw[held]))
+                    for fit, held in folds.split(raw, y)]))
+            best = min(losses, key=losses.__getitem__)
             calibrator = (IsotonicCalibrator if best == "isotonic" else PlattCalibrator).fit(raw, y)
-        self.calibration_method_ = calibrator.method
-        return calibrator
+        return calibrator, losses
 
     def _split_summary(self) -> dict[str, Any]:
         out: dict[str, Any] = {"kind": "by_date" if self.split_.dates is not None else "random",
@@ -644,9 +647,7 @@ class ChurnTrainer(BaseEstimator):
         self.evaluation_.index.name = "model"
         self.evaluation_by_date_ = pd.concat(by_date, ignore_index=True) if by_date else pd.DataFrame()
         self.test_predictions_ = predictions
-        p = predictions["churn_probability"]
-        self.model_.info["tiers"] = {"high": float(p.quantile(1 - TIER_SHARES["high"])),
-                                     "medium": float(p.quantile(1 - TIER_SHARES["high"] - TIER_SHARES["medium"]))}
+        self.model_.info["tiers"] = tier_cutoffs(predictions["churn_probability"])
         self.test_features_ = inputs.X[test].reset_index(drop=True)
 
     def _fit_baselines(self, inputs: _Inputs, rows: np.ndarray) -> dict[str, Any]:
