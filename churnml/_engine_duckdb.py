@@ -409,7 +409,8 @@ def _type_case(data: UsageData, spec: FeatureSpec) -> str:
 
 def _life_sql(data: UsageData, spec: FeatureSpec, t: dict[str, str], dates: list[dt.date]) -> str:
     """Whole history before each date, for every user with an event before it: events (per type), active
-    days, value, first and last active day, and the user's second active day.
+    days, value, the first active day and the user's second one, and the days from the first to the last
+    active day (``span_days``) and from the first to the date (``age_days``).
 
     Each event goes to a bucket, the first date after it (a midnight, so a day lies in one bucket);
     bucket sums are folded into that date and every later one.
@@ -439,8 +440,10 @@ def _life_sql(data: UsageData, spec: FeatureSpec, t: dict[str, str], dates: list
     seconds AS (
         SELECT ev.user_id, min(ev.day) AS second_day FROM ev JOIN firsts f USING (user_id)
         WHERE ev.day > f.first_day GROUP BY ev.user_id)
-    SELECT b.user_id, o.observation_date, {folded}, min(b.first_day) AS first_day, max(b.last_day) AS last_day,
-           any_value(s.second_day) AS second_day
+    SELECT b.user_id, o.observation_date, {folded}, min(b.first_day) AS first_day,
+           any_value(s.second_day) AS second_day,
+           CAST(date_diff('day', min(b.first_day), max(b.last_day)) AS DOUBLE) AS span_days,
+           CAST(date_diff('day', min(b.first_day), o.observation_date) AS DOUBLE) AS age_days
     FROM buckets b JOIN {t['obs']} o ON o.position >= b.bucket LEFT JOIN seconds s USING (user_id)
     GROUP BY b.user_id, o.observation_date"""
 
@@ -450,9 +453,7 @@ def _bgnbd_params_sql(data: UsageData, t: dict[str, str]) -> str:
     from churnml import _lifetime
 
     summaries = data.backend.sql(f"""
-        SELECT observation_date, CAST(active - 1 AS DOUBLE) AS x,
-               CAST(date_diff('day', first_day, last_day) AS DOUBLE) AS t_x,
-               CAST(date_diff('day', first_day, observation_date) AS DOUBLE) AS "T", count(*) AS n
+        SELECT observation_date, active - 1 AS x, span_days AS t_x, age_days AS "T", count(*) AS n
         FROM {t['life']} GROUP BY ALL ORDER BY ALL""").to_arrow_table().to_pandas()
     params = _lifetime.fit_bgnbd_by_date(summaries)
     columns = ", ".join(f"bg_{k}" for k in _lifetime.PARAMS)
@@ -552,8 +553,8 @@ def _assemble(data: UsageData, spec: FeatureSpec, t: dict[str, str]) -> tuple[li
         if spec.has_value:
             select.append("coalesce(l.value_sum, 0) AS lifetime_value_sum")
             select.append("l.value_sum / nullif(l.value_n, 0) AS lifetime_value_mean")
-        select.append("l.active / nullif(date_diff('day', l.first_day, k.observation_date), 0) AS activity_rate")
-        select.append("CAST(date_diff('day', l.first_day, l.last_day) AS DOUBLE) AS active_span_days")
+        select.append("l.active / nullif(l.age_days, 0) AS activity_rate")
+        select.append("l.span_days AS active_span_days")
         select.append("CASE WHEN l.second_day < k.observation_date THEN "
                       "CAST(date_diff('day', l.first_day, l.second_day) AS DOUBLE) END AS first_repeat_days")
     if spec.bgnbd_horizon_days is not None:
@@ -623,9 +624,7 @@ def _assemble(data: UsageData, spec: FeatureSpec, t: dict[str, str]) -> tuple[li
         from churnml._lifetime import PARAMS, helper_columns
 
         x, t_x, T, *params = helper_columns()
-        select.append(f"CAST(l.active - 1 AS DOUBLE) AS {x}")
-        select.append(f"CAST(date_diff('day', l.first_day, l.last_day) AS DOUBLE) AS {t_x}")
-        select.append(f"CAST(date_diff('day', l.first_day, k.observation_date) AS DOUBLE) AS {T}")
+        select += [f"l.active - 1 AS {x}", f"l.span_days AS {t_x}", f"l.age_days AS {T}"]
         select += [f"bg.bg_{k} AS {column}" for k, column in zip(PARAMS, params)]
     return select, joins
 

@@ -202,8 +202,10 @@ def compute(data: SparkUsageData, spec: FeatureSpec, definition: ChurnDefinition
         if spec.has_value:
             sums += [("value_sum", "life_value_sum"), ("value_n", "life_value_n")]
         inner += [f"sum({c}) AS {alias}" for c, alias in sums] + ["min(day) AS first_day", "max(day) AS last_day"]
-        outer += [f"sum({alias}) AS {alias}" for _, alias in sums] + ["min(first_day) AS first_day",
-                                                                     "max(last_day) AS last_day"]
+        outer += [f"sum({alias}) AS {alias}" for _, alias in sums] + [
+            "min(first_day) AS first_day",
+            "CAST(datediff(max(last_day), min(first_day)) AS DOUBLE) AS span_days",  # first to last active day
+            "CAST(datediff(o.observation_date, min(first_day)) AS DOUBLE) AS age_days"]  # first active day to t
     history = spark.sql(f"""
         SELECT b.user_id, o.observation_date, {', '.join(outer)}
         FROM (SELECT user_id, bucket, {', '.join(inner)}
@@ -261,9 +263,8 @@ def _bgnbd_params(spark: Any, H: str) -> str:
     from churnml import _lifetime
 
     summaries = spark.sql(f"""
-        SELECT observation_date, CAST(life_active - 1 AS DOUBLE) AS x,
-               CAST(datediff(last_day, first_day) AS DOUBLE) AS t_x,
-               CAST(datediff(observation_date, first_day) AS DOUBLE) AS T, count(*) AS n
+        SELECT observation_date, CAST(life_active - 1 AS DOUBLE) AS x, span_days AS t_x, age_days AS T,
+               count(*) AS n
         FROM {H} GROUP BY 1, 2, 3, 4""").toPandas()
     fitted = _lifetime.fit_bgnbd_by_date(summaries)
     rows = [(d, *[(p or {}).get(k) for k in _lifetime.PARAMS]) for d, p in fitted.items()]
@@ -354,8 +355,8 @@ def _assemble(data: SparkUsageData, spec: FeatureSpec, K: str, accounts: str | N
         if spec.has_value:
             select.append("CAST(coalesce(h.life_value_sum, 0) AS DOUBLE) AS lifetime_value_sum")
             select.append(f"{ratio('h.life_value_sum', 'h.life_value_n')} AS lifetime_value_mean")
-        select.append(f"{ratio('h.life_active', 'datediff(k.observation_date, h.first_day)')} AS activity_rate")
-        select.append("CAST(datediff(h.last_day, h.first_day) AS DOUBLE) AS active_span_days")
+        select.append(f"{ratio('h.life_active', 'h.age_days')} AS activity_rate")
+        select.append("h.span_days AS active_span_days")
         select.append("CASE WHEN sd.second_day < k.observation_date THEN "
                       "CAST(datediff(sd.second_day, h.first_day) AS DOUBLE) END AS first_repeat_days")
     if spec.bgnbd_horizon_days is not None:
@@ -422,9 +423,7 @@ def _assemble(data: SparkUsageData, spec: FeatureSpec, K: str, accounts: str | N
         from churnml._lifetime import PARAMS, helper_columns
 
         x, t_x, T, *names = helper_columns()
-        select.append(f"CAST(h.life_active - 1 AS DOUBLE) AS {x}")
-        select.append(f"CAST(datediff(h.last_day, h.first_day) AS DOUBLE) AS {t_x}")
-        select.append(f"CAST(datediff(k.observation_date, h.first_day) AS DOUBLE) AS {T}")
+        select += [f"CAST(h.life_active - 1 AS DOUBLE) AS {x}", f"h.span_days AS {t_x}", f"h.age_days AS {T}"]
         select += [f"bg.bg_{k} AS {column}" for k, column in zip(PARAMS, names)]
     return select, joins
 

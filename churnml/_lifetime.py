@@ -110,7 +110,7 @@ def fill_bgnbd(frame: pd.DataFrame, spec: FeatureSpec) -> pd.DataFrame:
     if spec.bgnbd_horizon_days is None or helpers[0] not in frame.columns:
         return frame
     values = {name: frame[column].to_numpy(dtype="float64") for name, column in zip(_HELPERS, helpers)}
-    params = np.column_stack([values[k] for k in PARAMS]) if len(frame) else np.empty((0, 4))
+    params = np.column_stack([values[k] for k in PARAMS])
     p_alive, expected = bgnbd_features(values["x"], values["t_x"], values["T"], params, spec.bgnbd_horizon_days)
     frame["p_alive"] = p_alive
     frame[f"expected_active_days_{spec.bgnbd_horizon_days}d"] = expected
