@@ -31,7 +31,7 @@ import numpy as np
 import pandas as pd
 
 from churnml._duckdb import fresh_name, quote_identifier as qi, quote_literal as ql
-from churnml.definitions import INVOLUNTARY_REASONS
+from churnml.definitions import DEFAULT_ACTIVE_WINDOW_DAYS, INVOLUNTARY_REASONS
 from churnml.errors import ConfigError
 
 if TYPE_CHECKING:
@@ -135,7 +135,7 @@ def _events(data: UsageData) -> str:
 
 
 def churn_rate(data: UsageData, *, period: Period = "month", basis: Literal["auto", "subscriptions",
-               "inactivity"] = "auto", active_window_days: int = 30, gap_tolerance_days: int = 0,
+               "inactivity"] = "auto", active_window_days: int = DEFAULT_ACTIVE_WINDOW_DAYS, gap_tolerance_days: int = 0,
                as_of: str | dt.date | None = None) -> pd.DataFrame:
     """Accounts active at the start of each period, lost during it, and the churn rate.
 

@@ -20,6 +20,7 @@ Examples
 from __future__ import annotations
 
 import datetime as dt
+import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
@@ -38,6 +39,10 @@ def _check_days(owner: str, name: str, value: object, minimum: int) -> None:
         raise ConfigError(f"The {name!r} parameter of {owner} must be a {kind}. Got {value!r} instead.")
 
 
+# One default for every command, the analytics and the report: active = an event in the last 90 days.
+DEFAULT_ACTIVE_WINDOW_DAYS = 90
+
+
 @dataclass(frozen=True)
 class InactivityChurn:
     """Non-contractual churn: no event at all in the label window.
@@ -54,7 +59,7 @@ class InactivityChurn:
     """
 
     horizon_days: int = 90
-    active_window_days: int = 90
+    active_window_days: int = DEFAULT_ACTIVE_WINDOW_DAYS
     lead_time_days: int = 0
 
     kind = "inactivity"
@@ -141,8 +146,50 @@ def observation_grid(*, first_event: dt.datetime, last_event: dt.datetime, lookb
     return [last - dt.timedelta(days=step_days * k) for k in range(count, -1, -1)]
 
 
+_ISO_DATE = re.compile(r"(\d{4})-(\d{2})-(\d{2})")
+
+
+def parse_date(text: str, what: str = "Date") -> dt.date:
+    """One date written as YYYY-MM-DD; anything else is refused with the part that is wrong.
+
+    >>> parse_date("2024-12-01")
+    datetime.date(2024, 12, 1)
+    >>> parse_date("2024-13-01")
+    Traceback (most recent call last):
+    ...
+    churnml.errors.ConfigError: Date '2024-13-01' has month 13; months are 01 to 12. Write dates as YYYY-MM-DD.
+    """
+    value = str(text).strip()
+    match = _ISO_DATE.fullmatch(value)
+    if match is None:
+        if re.fullmatch(r"\d{8}", value):
+            problem = f"has no dashes; write it as {value[:4]}-{value[4:6]}-{value[6:]}"
+        elif re.fullmatch(r"\d{4}[/.]\d{1,2}[/.]\d{1,2}", value):
+            problem = "separates its parts with '/' or '.'; use '-'"
+        elif re.fullmatch(r"\d{4}-\d{1,2}", value):
+            problem = "has no day"
+        elif re.fullmatch(r"\d{1,2}[/.-]\d{1,2}[/.-]\d{4}", value):
+            problem = "puts the year last; put it first"
+        elif re.fullmatch(r"\d{4}-\d{1,2}-\d{1,2}", value):
+            problem = "needs two digits for the month and the day"
+        elif re.match(r"\d{4}-\d{2}-\d{2}[T ]", value):
+            problem = "has a time; pass the date alone (features use the events before its midnight)"
+        else:
+            problem = "is not a date"
+        raise ConfigError(f"{what} {value!r} {problem}. Write dates as YYYY-MM-DD.")
+    year, month, day = (int(part) for part in match.groups())
+    if not 1 <= month <= 12:
+        raise ConfigError(f"{what} {value!r} has month {month}; months are 01 to 12. Write dates as YYYY-MM-DD.")
+    try:
+        return dt.date(year, month, day)
+    except ValueError:
+        last = (dt.date(year + month // 12, month % 12 + 1, 1) - dt.timedelta(days=1)).day
+        raise ConfigError(f"{what} {value!r} has day {day}; {dt.date(year, month, 1):%B %Y} has days 01 to "
+                          f"{last}.") from None
+
+
 def parse_dates(values: Iterable[str | dt.date | dt.datetime]) -> list[dt.date]:
-    """Observation dates from text or date objects, sorted and unique.
+    """Observation dates from text (YYYY-MM-DD) or date objects, sorted and unique.
 
     >>> parse_dates(["2024-02-01", dt.date(2024, 1, 1), "2024-02-01"])
     [datetime.date(2024, 1, 1), datetime.date(2024, 2, 1)]
@@ -156,10 +203,7 @@ def parse_dates(values: Iterable[str | dt.date | dt.datetime]) -> list[dt.date]:
         elif isinstance(value, dt.date):
             out.add(value)
         else:
-            try:
-                out.add(dt.date.fromisoformat(str(value).strip()))
-            except ValueError as error:
-                raise ConfigError(f"Observation date {value!r} is not a date as YYYY-MM-DD.") from error
+            out.add(parse_date(value, "Observation date"))
     if not out:
         raise ConfigError("No observation dates given.")
     return sorted(out)
