@@ -928,6 +928,8 @@ def report(
     model: Annotated[Optional[str], typer.Option(
         "--model", help="The model that made the scores (URI or folder): adds its test metrics and charts.")] = None,
     top: Annotated[int, typer.Option("--top", min=1, help="At-risk accounts listed in the page.")] = 1_000,
+    currency: Annotated[Optional[str], typer.Option(
+        "--currency", help="Shown with every amount of money, e.g. '£' or 'EUR' (default: plain numbers).")] = None,
     events: Events = None, user_col: UserCol = None, time_col: TimeCol = None,
     type_col: TypeCol = None, value_col: ValueCol = None, where: Where = None,
     duplicates: Duplicates = None, subscriptions: Subscriptions = None, accounts: Accounts = None,
@@ -945,7 +947,7 @@ def report(
         data = _load_usage(_settings(config), events, user_col, time_col, type_col, value_col, where, duplicates,
                            subscriptions, accounts)
     path = write_report(scores, out, model=churn_model, model_uri=model, tracking_uri_=tracking_uri, data=data,
-                        top=top, overwrite=overwrite)
+                        top=top, overwrite=overwrite, currency=currency)
     _console().print(f"wrote {path} (open it in a browser; it needs no network)", soft_wrap=True)
 
 
