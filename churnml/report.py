@@ -894,7 +894,8 @@ def _model_section(context: ReportContext) -> str:
                          ("recency rule", "baseline.recency.test."), ("BG/NBD", "baseline.bgnbd.test.")):
         if f"{prefix}roc_auc" in m:
             rows.append(f"<tr><td>{name}</td>" + "".join(
-                f'<td class="num">{m[prefix + key]:.3f}</td>' if prefix + key in m else "<td>-</td>"
+                f'<td class="num">{format_percent(m[prefix + key]) if key == "capture_at_20" else f"{m[prefix + key]:.3f}"}'
+                "</td>" if prefix + key in m else "<td>-</td>"
                 for key in ("roc_auc", "pr_auc", "lift_at_10", "capture_at_20", "ece")) + "</tr>")
     if rows:
         parts.append('<table class="plain"><thead><tr><th>on the test slice</th><th>ROC-AUC</th><th>PR-AUC</th>'

@@ -97,9 +97,11 @@ def test_refuses_files_that_are_not_scores(tmp_path):
 def test_model_metrics_and_charts_appear_when_given(scores):
     path, _ = scores
     page = render_report(path, context=ReportContext(
-        model_name="models:/churn@champion", metrics={"test.roc_auc": 0.8123, "baseline.logistic.test.roc_auc": 0.7},
+        model_name="models:/churn@champion", metrics={"test.roc_auc": 0.8123, "test.capture_at_20": 0.3731,
+                                                      "baseline.logistic.test.roc_auc": 0.7},
         charts={"calibration": b"\x89PNG fake"}))
     assert "0.812" in page and "logistic regression" in page and "models:/churn@champion" in page
+    assert '<td class="num">37.3%</td>' in page  # a share of churners, written as every percentage is
     assert "<figcaption>calibration</figcaption>" in page
 
 
