@@ -939,6 +939,10 @@ def explain(
     console = _console()
     console.print(f"account {user}{f' as of {as_of}' if as_of else ''}: churn probability {probability:.1%}, "
                   f"risk tier {churn_model.risk_tier([probability])[0]}", soft_wrap=True)
+    if churn_model.churn_definition() is not None:
+        from churnml.definitions import describe_probability
+
+        console.print(describe_probability(churn_model.churn_definition(), as_of), soft_wrap=True)
     drivers = Table(title="what raises the risk (SHAP, log-odds)", title_justify="left")
     for column in ("#", "reason", "feature", "contribution"):
         drivers.add_column(column, justify="right" if column in ("#", "contribution") else "left")
@@ -1100,6 +1104,8 @@ def report(
         "--model", help="The model that made the scores (URI or folder): adds its test metrics and charts.")] = None,
     top: Annotated[int, typer.Option("--at-risk", "--top", min=1,
                                      help="How many of the riskiest accounts the page lists.")] = 1_000,
+    currency: Annotated[Optional[str], typer.Option(
+        "--currency", help="Shown with every amount of money, e.g. '£' or 'EUR' (default: plain numbers).")] = None,
     source: SourceOptions = _SOURCE,
     overwrite: OverwriteOpt = False,
     tracking_uri: TrackingOpt = None,
@@ -1113,7 +1119,7 @@ def report(
     if source.events is not None or source.config is not None:
         data = _load_usage(source)
     path = write_report(scores, out, model=churn_model, model_uri=model, tracking_uri_=tracking_uri, data=data,
-                        top=top, overwrite=overwrite)
+                        top=top, overwrite=overwrite, currency=currency)
     _console().print(f"wrote {path} (open it in a browser; it needs no network)", soft_wrap=True)
 
 

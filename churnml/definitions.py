@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 
 from churnml.errors import ConfigError, NoEligibleUsersError
 
-__all__ = ["InactivityChurn", "SubscriptionChurn", "ChurnDefinition", "observation_grid",
+__all__ = ["InactivityChurn", "SubscriptionChurn", "ChurnDefinition", "describe_probability", "observation_grid",
            "parse_dates", "INVOLUNTARY_REASONS"]
 
 INVOLUNTARY_REASONS = ("payment_failed", "payment_failure", "failed_payment", "dunning", "involuntary",
@@ -233,6 +233,32 @@ def eligibility_rule(definition: ChurnDefinition) -> str:
                 "(and they signed up before it)")
     return (f"a user is eligible at a date when they had an event in the {definition.active_window_days} days "
             "before it (and signed up before it)")
+
+
+def describe_probability(definition: ChurnDefinition, as_of: str | dt.date | dt.datetime | None = None) -> str:
+    """What a churn probability of this definition means, in one sentence for people (report, ``explain``).
+
+    It names the event (no activity, or the subscription ending without renewal), the horizon, the
+    dates it covers when ``as_of`` is known, and who is scored.
+
+    >>> describe_probability(InactivityChurn(horizon_days=90), "2024-12-01")
+    'Churn probability: the probability of no activity in the next 90 days (2024-12-01 to 2025-02-28), as of 2024-12-01, for an account active in the 90 days before (inactivity churn).'
+    >>> describe_probability(SubscriptionChurn(horizon_days=30, gap_tolerance_days=7))
+    'Churn probability: the probability that the subscription ends without renewal within the next 30 days (a restart within 7 days counts as a renewal), for an account with a running subscription (subscription churn).'
+    """
+    day = None if as_of is None else parse_dates([as_of.date() if isinstance(as_of, dt.datetime) else as_of])[0]
+    h, lead = definition.horizon_days, definition.lead_time_days
+    window = f"next {h} days" if not lead else f"{h} days starting {lead} days after the date"
+    if day is not None:
+        start = day + dt.timedelta(days=lead)
+        window += f" ({start.isoformat()} to {(start + dt.timedelta(days=h - 1)).isoformat()}), as of {day.isoformat()}"
+    if isinstance(definition, SubscriptionChurn):
+        renewal = (f" (a restart within {definition.gap_tolerance_days} days counts as a renewal)"
+                   if definition.gap_tolerance_days else "")
+        return (f"Churn probability: the probability that the subscription ends without renewal within the "
+                f"{window}{renewal}, for an account with a running subscription (subscription churn).")
+    return (f"Churn probability: the probability of no activity in the {window}, for an account active in the "
+            f"{definition.active_window_days} days before (inactivity churn).")
 
 
 def no_eligible_users(what: str, dates: Sequence[dt.date], first_event: dt.datetime | None,
