@@ -83,6 +83,22 @@ class FeatureInfo:
     window_days: int | None = None
 
 
+_GROWS_WITH_AGE = re.compile(r"(tenure_days|subscription_tenure_days|lifetime_(\w+_)?events|lifetime_active_days|"
+                             r"lifetime_value_sum|active_span_days)")
+
+
+def grows_with_age(name: str) -> bool:
+    """Whether a feature grows as accounts age, by construction (tenure, whole-history counts and sums).
+
+    Its distribution shifts between training and any later scoring date even when nothing
+    changed, so drift warnings leave it out (the drift table still reports it).
+
+    >>> grows_with_age("tenure_days"), grows_with_age("lifetime_purchase_events"), grows_with_age("activity_rate")
+    (True, True, False)
+    """
+    return _GROWS_WITH_AGE.fullmatch(name) is not None
+
+
 @dataclass(frozen=True)
 class FeatureSpec:
     """Everything ``transform`` needs, fixed at fit time; plain data, JSON round-trips.

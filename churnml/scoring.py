@@ -34,6 +34,7 @@ import numpy as np
 import pandas as pd
 
 from churnml.errors import ConfigError, MissingFeatureError
+from churnml.features import grows_with_age
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -74,7 +75,16 @@ class ScoringResult:
 
     @property
     def drifted(self) -> list[str]:
-        """Features whose PSI is above the threshold, largest first."""
+        """Features whose PSI is above the threshold, largest first; not those that grow with account age
+        (tenure, whole-history counts), which shift by construction as accounts age (see ``aged``)."""
+        return [name for name in self._over_threshold() if not grows_with_age(name)]
+
+    @property
+    def aged(self) -> list[str]:
+        """Features over the threshold that grow with account age: reported, not warned about."""
+        return [name for name in self._over_threshold() if grows_with_age(name)]
+
+    def _over_threshold(self) -> list[str]:
         if self.drift.empty:
             return []
         return self.drift.loc[self.drift["psi"] > self.drift_threshold, "feature"].tolist()
@@ -154,7 +164,10 @@ def _warn_drift(result: ScoringResult) -> ScoringResult:
         warnings.warn(f"{len(drifted)} feature(s) drifted since training (PSI > {result.drift_threshold:g}): "
                       + ", ".join(f"{name} ({psi[name]:.2f})" for name in drifted[:8])
                       + (", ..." if len(drifted) > 8 else "")
-                      + ". Scores for accounts unlike the training data are less reliable; consider retraining.",
+                      + ". Scores for accounts unlike the training data are less reliable; consider retraining."
+                      + (f" ({len(result.aged)} feature(s) that grow with account age, such as "
+                         f"{result.aged[0]}, moved too; they shift by construction and are not counted.)"
+                         if result.aged else ""),
                       DriftWarning, stacklevel=3)
     return result
 

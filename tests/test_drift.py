@@ -56,3 +56,46 @@ def test_chunked_counts_equal_one_pass_and_identical_data_has_zero_psi(values, c
     assert whole.counts["x"].tolist() == chunked.counts["x"].tolist()
     assert whole.counts["x"].sum() == len(frame)
     assert whole.table()["psi"].iloc[0] == pytest.approx(0.0, abs=1e-12)
+
+
+def test_features_that_grow_with_age_are_reported_but_not_warned_about(tmp_path):
+    import warnings
+    from pathlib import Path
+
+    from churnml.scoring import DriftWarning, ScoringResult, _warn_drift
+
+    drift = pd.DataFrame({"feature": ["tenure_days", "lifetime_events", "count_events_30d", "activity_rate"],
+                          "psi": [0.9, 0.6, 0.3, 0.1], "training_missing_share": 0.0, "scored_missing_share": 0.0})
+    result = ScoringResult(accounts=10, as_of=None, tier_counts={}, thresholds={}, explained=0, revenue_at_risk=None,
+                           drift=drift, drift_threshold=0.25, path=Path(tmp_path / "s.parquet"))
+    assert result.drifted == ["count_events_30d"] and result.aged == ["tenure_days", "lifetime_events"]
+    with pytest.warns(DriftWarning, match=r"1 feature\(s\) drifted .*count_events_30d.*2 feature\(s\) that grow "
+                                          r"with account age, such as tenure_days"):
+        _warn_drift(result)
+    aged_only = ScoringResult(**{**result.__dict__, "drift": drift.iloc[[0, 1, 3]]})
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        _warn_drift(aged_only)  # age alone raises no warning
+    assert aged_only.drifted == [] and aged_only.aged == ["tenure_days", "lifetime_events"]
+
+
+def test_scoring_right_after_training_on_the_same_data_does_not_warn(small_product, tmp_path):
+    import warnings
+
+    from churnml import AccountSource, EventSource, SubscriptionSource, load
+    from churnml.dataset import build_dataset
+    from churnml.definitions import SubscriptionChurn
+    from churnml.features import FeatureBuilder
+    from churnml.scoring import DriftWarning, write_scores
+    from churnml.trainer import ChurnTrainer
+
+    data = load(EventSource(small_product["events"]), SubscriptionSource(small_product["subscriptions"]),
+                AccountSource(small_product["accounts"]))
+    training = build_dataset(data, SubscriptionChurn(horizon_days=30),
+                             builder=FeatureBuilder(activation_events=["core_action"], activation_days=7))
+    model = ChurnTrainer(n_estimators=100, baselines=False).fit(training).model_
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        result = write_scores(model, data, tmp_path / "scores.parquet", reasons="none")
+    assert not [w for w in caught if issubclass(w.category, DriftWarning)], [str(w.message) for w in caught]
+    assert result.accounts > 1_000 and len(result.drift) == len(model.feature_names)
