@@ -1181,7 +1181,11 @@ def _show(frame: Any, title: str, out: Path | None, overwrite: bool, *, percent:
         table.add_row(*(format_value(v, percent=c in percent or (isinstance(c, int) and isinstance(v, float)))
                         for c, v in zip(shown.columns, row)))
     console = _console()
-    console.print(table)
+    # as wide as the table needs: a narrow terminal wraps long lines rather than losing "2010-…" to "…"
+    needed = console.measure(table, options=console.options.update(max_width=10_000)).maximum
+    wide = _console()
+    wide.width = max(console.width, needed)
+    wide.print(table)
     if out is not None:
         saved = shown.copy()
         saved.columns = [str(c) for c in saved.columns]

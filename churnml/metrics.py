@@ -40,6 +40,7 @@ __all__ = [
     "log_loss",
     "pr_auc",
     "roc_auc",
+    "verdict_lines",
 ]
 
 ArrayLike = Sequence[float] | np.ndarray | Any
@@ -252,3 +253,27 @@ def evaluate_by_date(frame: pd.DataFrame, *, label: str = "label", score: str = 
         rows.append({date: day, **evaluate(part[label], part[score], probabilities=probabilities,
                                             campaign=campaign)})
     return pd.DataFrame(rows)
+
+
+def verdict_lines(evaluation: pd.DataFrame, *, ece_bar: float = 0.05) -> list[str]:
+    """What an evaluation table says, computed from it: the model against each baseline, then calibration.
+
+    >>> import pandas as pd
+    >>> table = pd.DataFrame({"roc_auc": [0.75, 0.76], "pr_auc": [0.52, 0.50], "ece": [0.02, 0.06]},
+    ...                      index=["model", "logistic"])
+    >>> print("\\n".join(verdict_lines(table)))
+    against logistic: ROC-AUC 0.750 vs 0.760 (behind by 0.010), PR-AUC 0.520 vs 0.500 (ahead by 0.020)
+    calibration: ECE 0.020, within the 0.05 bar
+    """
+    import pandas as pd
+
+    def compare(metric: str, name: str, baseline: str) -> str:
+        mine, theirs = float(evaluation.loc["model", metric]), float(evaluation.loc[baseline, metric])
+        side = "level" if round(mine - theirs, 3) == 0 else "ahead" if mine > theirs else "behind"
+        return f"{name} {mine:.3f} vs {theirs:.3f} ({side}{'' if side == 'level' else f' by {abs(mine - theirs):.3f}'})"
+
+    lines = [f"against {baseline}: {compare('roc_auc', 'ROC-AUC', baseline)}, {compare('pr_auc', 'PR-AUC', baseline)}"
+             for baseline in evaluation.index if baseline != "model" and pd.notna(evaluation.loc[baseline, "roc_auc"])]
+    ece = float(evaluation.loc["model", "ece"])
+    lines.append(f"calibration: ECE {ece:.3f}, {'within' if ece <= ece_bar else 'outside'} the {ece_bar:g} bar")
+    return lines

@@ -66,6 +66,21 @@ def tracking_uri(explicit: str | None = None) -> str:
     return f"sqlite:///{(Path.cwd() / 'mlflow.db').as_posix()}"
 
 
+def set_experiment(name: str, uri: str) -> str:
+    """Make ``name`` the active experiment of the store at ``uri`` and return its id.
+
+    A new experiment in a SQLite store keeps its artifacts beside the database file
+    (``mlruns/`` next to ``mlflow.db``), not in whatever folder the process runs from.
+    """
+    import mlflow
+
+    existing = mlflow.get_experiment_by_name(name)
+    if existing is None and uri.startswith("sqlite:///") and uri != "sqlite:///:memory:":
+        store = Path(uri.removeprefix("sqlite:///"))
+        mlflow.create_experiment(name, artifact_location=(store.resolve().parent / "mlruns").as_uri())
+    return mlflow.set_experiment(name).experiment_id
+
+
 def git_commit(folder: Path | None = None) -> str | None:
     """The commit checked out in ``folder`` (default: the working folder), if it is a git work tree."""
     try:
@@ -125,7 +140,7 @@ def log_training(trainer: ChurnTrainer, *, config: dict[str, Any] | None = None,
     uri = tracking_uri(tracking_uri_)
     mlflow.set_tracking_uri(uri)
     mlflow.set_registry_uri(uri)
-    experiment_id = mlflow.set_experiment(experiment).experiment_id
+    experiment_id = set_experiment(experiment, uri)
     model = trainer.model_
     from churnml import _progress
 
@@ -329,7 +344,7 @@ def log_scoring(result: ScoringResult, *, model_uri: str, model: ChurnModel, tra
 
     uri = tracking_uri(tracking_uri_)
     mlflow.set_tracking_uri(uri)
-    mlflow.set_experiment(experiment)
+    set_experiment(experiment, uri)
     version = model_version(model_uri, tracking_uri_=tracking_uri_)
     as_of = result.as_of.isoformat() if result.as_of else None
     with mlflow.start_run(run_name=f"score {as_of or ''}".strip()) as run:
@@ -389,7 +404,7 @@ def log_backtest(result: Any, *, config: dict[str, Any] | None = None, tracking_
 
     uri = tracking_uri(tracking_uri_)
     mlflow.set_tracking_uri(uri)
-    mlflow.set_experiment(experiment)
+    set_experiment(experiment, uri)
     table = result.metrics
     with mlflow.start_run(run_name=run_name or "backtest") as run:
         commit = git_commit()

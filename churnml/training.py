@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from churnml.trainer import ChurnTrainer
-from churnml.tracking import TrackedRun, log_training, tracking_uri
+from churnml.tracking import TrackedRun, log_training, set_experiment, tracking_uri
 
 __all__ = ["TrainingOptions", "TrainingResult", "run_training"]
 
@@ -68,8 +68,9 @@ def run_training(data: Any, config: dict[str, Any], options: TrainingOptions) ->
     params = dict(options.trainer)
     trials: list[dict[str, Any]] = []
     if options.tune_trials:
-        mlflow.set_tracking_uri(tracking_uri(options.tracking_uri))
-        mlflow.set_experiment(options.experiment)
+        uri = tracking_uri(options.tracking_uri)
+        mlflow.set_tracking_uri(uri)
+        set_experiment(options.experiment, uri)
         sampler = ParameterSampler(_search_space(), n_iter=options.tune_trials,
                                    random_state=params.get("random_state", 0))
         with mlflow.start_run(run_name="tuning"):

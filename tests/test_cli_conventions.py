@@ -160,3 +160,31 @@ def test_the_library_tells_its_steps_to_a_listener_only(small_product):
     for part in ("observation dates", "boosting on", "round 25", "calibrating", "refit: cross-fitting fold 1",
                  "refit: "):
         assert part in said, said
+
+
+def test_cohort_table_is_never_cut_to_the_terminal_width(small_product):
+    result = runner.invoke(app, ["analytics", "cohorts", "--events", str(small_product["events"])],
+                           env={"COLUMNS": "60"})
+    assert result.exit_code == 0, result.output
+    assert "…" not in result.output and "accounts" in result.output and "2024-01-01" in result.output
+
+
+def test_explain_says_what_the_probability_means(small_product, tmp_path):
+    from churnml import EventSource, SubscriptionSource, load
+    from churnml.dataset import build_dataset
+    from churnml.definitions import SubscriptionChurn, describe_probability
+    from churnml.trainer import ChurnTrainer
+
+    data = load(EventSource(small_product["events"]), SubscriptionSource(small_product["subscriptions"]))
+    model = ChurnTrainer(n_estimators=40, baselines=False, refit=False).fit(
+        build_dataset(data, SubscriptionChurn(horizon_days=30))).model_
+    model.save(tmp_path / "model")
+    from churnml.scoring import score
+
+    user = str(score(model, data, as_of="2024-12-01", reasons="none").frame["user_id"].iloc[0])
+    result = runner.invoke(app, ["explain", "--model", str(tmp_path / "model"), "--user", user, "--as-of",
+                                 "2024-12-01", "--events", str(small_product["events"]), "--subscriptions",
+                                 str(small_product["subscriptions"])], env={"COLUMNS": "300"})
+    assert result.exit_code == 0, result.output
+    sentence = describe_probability(SubscriptionChurn(horizon_days=30), "2024-12-01")
+    assert " ".join(sentence.split()) in " ".join(result.output.split())

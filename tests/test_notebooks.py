@@ -41,3 +41,28 @@ def test_runs_top_to_bottom(path, shared_data, tmp_path, monkeypatch):
     outputs = [o for cell in notebook.cells if cell.cell_type == "code" for o in cell.outputs]
     assert not [o for o in outputs if o.get("output_type") == "error"]
     assert any("image/png" in o.get("data", {}) for o in outputs)  # its charts were drawn
+    assert not (NOTEBOOKS / "mlruns").exists()  # what it wrote went to its output folder
+
+
+def test_runs_leave_no_mlflow_artifacts_in_the_working_folder(tmp_path, monkeypatch):
+    """A SQLite store keeps its artifacts beside the database (the notebooks' stores are in their output
+    folder), so running from notebooks/ leaves no notebooks/mlruns."""
+    from churnml.tracking import set_experiment
+
+    import mlflow
+
+    work, store = tmp_path / "work", tmp_path / "out" / "mlflow.db"
+    work.mkdir()
+    store.parent.mkdir()
+    monkeypatch.chdir(work)
+    uri = f"sqlite:///{store.as_posix()}"
+    mlflow.set_tracking_uri(uri)
+    try:
+        experiment = mlflow.get_experiment(set_experiment("notebook", uri))
+        with mlflow.start_run(experiment_id=experiment.experiment_id):
+            mlflow.log_dict({"a": 1}, "a.json")
+    finally:
+        mlflow.set_tracking_uri(None)
+    assert not (work / "mlruns").exists()
+    assert experiment.artifact_location.startswith((store.parent / "mlruns").as_uri())
+    assert list((store.parent / "mlruns").rglob("a.json"))
