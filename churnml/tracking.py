@@ -12,7 +12,9 @@ The tracking store is ``sqlite:///mlflow.db`` in the working folder unless
 
 from __future__ import annotations
 
+import datetime as dt
 import json
+import math
 import os
 import subprocess
 import tempfile
@@ -27,7 +29,8 @@ if TYPE_CHECKING:
     from churnml.scoring import ScoringResult
     from churnml.trainer import ChurnTrainer
 
-__all__ = ["TrackedRun", "load_registered", "log_scoring", "log_training", "run_figures", "tracking_uri"]
+__all__ = ["TrackedRun", "load_registered", "log_evaluation", "log_scoring", "log_training", "registered_name",
+           "run_figures", "scoring_runs", "tracking_uri"]
 
 MODEL_ARTIFACT = "churn_model"
 _PYFUNC_CODE = Path(__file__).with_name("_pyfunc_model.py")
@@ -295,6 +298,17 @@ def model_version(uri: str, *, tracking_uri_: str | None = None) -> str | None:
     return uri.rstrip("/").rsplit("/", 1)[-1]
 
 
+def registered_name(uri: str) -> str | None:
+    """The registered model's name in ``models:/NAME@ALIAS`` or ``models:/NAME/VERSION``; None otherwise.
+
+    >>> registered_name("models:/churn@champion"), registered_name("models:/churn/3"), registered_name("models/x")
+    ('churn', 'churn', None)
+    """
+    if not uri.startswith("models:/"):
+        return None
+    return uri.removeprefix("models:/").split("@", 1)[0].split("/", 1)[0] or None
+
+
 def log_scoring(result: ScoringResult, *, model_uri: str, model: ChurnModel, tracking_uri_: str | None = None,
                 experiment: str = "churnml") -> str:
     """Record a scoring run in MLflow: the model and its version, the as-of date, counts per tier,
@@ -306,20 +320,31 @@ def log_scoring(result: ScoringResult, *, model_uri: str, model: ChurnModel, tra
     mlflow.set_experiment(experiment)
     version = model_version(model_uri, tracking_uri_=tracking_uri_)
     as_of = result.as_of.isoformat() if result.as_of else None
+    name = registered_name(model_uri)
+    definition = model.churn_definition()
+    closes = (result.as_of + dt.timedelta(days=definition.label_span_days)
+              if result.as_of is not None and definition is not None else None)
     with mlflow.start_run(run_name=f"score {as_of or ''}".strip()) as run:
         mlflow.set_tags({"churnml.kind": "scoring", "model.uri": model_uri,
+                         **({"model.name": name} if name else {}),
                          **({"model.version": version} if version else {}),
-                         **({"model.run_id": model.info["run_id"]} if model.info.get("run_id") else {})})
+                         **({"model.run_id": model.info["run_id"]} if model.info.get("run_id") else {}),
+                         # evaluate --run reads the file back from here, whatever the folder it runs in
+                         **({"scores.path": str(Path(result.path).resolve())} if result.path else {})})
         mlflow.log_params({"as_of": as_of, "model_uri": model_uri, "model_version": version,
                            "output": str(result.path) if result.path else None,
                            "tier_threshold.high": result.thresholds["high"],
                            "tier_threshold.medium": result.thresholds["medium"],
-                           "drift_threshold": result.drift_threshold})
+                           "drift_threshold": result.drift_threshold,
+                           **({"label_window_closes": closes.isoformat()} if closes else {})})
         metrics = {"accounts": float(result.accounts), "explained": float(result.explained),
                    **{f"tier.{name}": float(count) for name, count in result.tier_counts.items()},
                    "drift.features_over_threshold": float(len(result.drifted))}
         if result.revenue_at_risk is not None:
             metrics["revenue_at_risk"] = result.revenue_at_risk
+        for key, value in (result.expected or {}).items():
+            if math.isfinite(value):
+                metrics[f"expected.{key}"] = value
         if not result.drift.empty:
             metrics["drift.max_psi"] = float(result.drift["psi"].max())
             for row in result.drift.head(20).itertuples():
