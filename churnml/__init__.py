@@ -9,6 +9,7 @@ from churnml.btyd import BetaGeoFitter
 from churnml.dataset import TrainingSet, build_dataset
 from churnml.definitions import InactivityChurn, SubscriptionChurn
 from churnml.errors import ChurnMLError
+from churnml.evaluation import EvaluationResult, evaluate
 from churnml.explain import ChurnExplainer
 from churnml.features import FeatureBuilder, FeatureInfo, FeatureSpec
 from churnml.labelled import LabelledTable, LabelledTableSource
@@ -36,6 +37,7 @@ __all__ = [
     "ChurnMLError",
     "ChurnModel",
     "ChurnTrainer",
+    "EvaluationResult",
     "EventSource",
     "FeatureBuilder",
     "FeatureInfo",
@@ -52,6 +54,7 @@ __all__ = [
     "UsageData",
     "backtest",
     "build_dataset",
+    "evaluate",
     "load",
     "load_model",
     "score",

@@ -231,7 +231,7 @@ def _read_scores(scores: str | os.PathLike[str] | pd.DataFrame) -> tuple[pd.Data
                                   f"{int(days.isna().sum()):,} rows without one. Fix: evaluate each run's "
                                   "file on its own.", column="as_of", n_bad=len(frame),
                                   example=distinct[1] if len(distinct) > 1 else None)
-    repeated = frame["user_id"][frame["user_id"].duplicated()]
+    repeated = frame["user_id"][frame["user_id"].duplicated()].astype("object")
     if len(repeated):
         raise DataValidationError(f"The scores {source} list {len(repeated):,} account(s) more than once, e.g. "
                                   f"{repeated.iloc[0]!r}. Fix: pass one run's scores.", column="user_id",
@@ -239,7 +239,7 @@ def _read_scores(scores: str | os.PathLike[str] | pd.DataFrame) -> tuple[pd.Data
     p = pd.to_numeric(frame["churn_probability"], errors="coerce").to_numpy(dtype="float64")
     bad = np.isnan(p) | (p < 0) | (p > 1)
     if bad.any():
-        example = frame["churn_probability"].to_numpy()[bad][0]
+        example = frame["churn_probability"].to_numpy()[bad][:1].tolist()[0]
         raise DataValidationError(f"Column 'churn_probability' of the scores {source} must hold probabilities in "
                                   f"[0, 1]; {int(bad.sum()):,} rows do not, e.g. {example!r}.",
                                   column="churn_probability", n_bad=int(bad.sum()), example=example)
@@ -257,7 +257,7 @@ def _join(scores: pd.DataFrame, labelled: pd.DataFrame, source: str, as_of: dt.d
     position = pd.Index(right).get_indexer(left)
     absent = position < 0
     if absent.any():
-        example = scores["user_id"].to_numpy()[absent][0]
+        example = scores["user_id"].to_numpy()[absent][:1].tolist()[0]  # a plain value, for the message
         raise DataValidationError(
             f"{int(absent.sum()):,} of the {len(scores):,} scored accounts of {source} are not eligible on {as_of} "
             f"in this data, e.g. {example!r}, so their outcome cannot be labelled by the model's churn "

@@ -30,7 +30,7 @@ if TYPE_CHECKING:
     from churnml.trainer import ChurnTrainer
 
 __all__ = ["TrackedRun", "load_registered", "log_evaluation", "log_scoring", "log_training", "registered_name",
-           "run_figures", "scoring_runs", "tracking_uri"]
+           "run_figures", "scoring_run", "scoring_runs", "tracking_uri"]
 
 MODEL_ARTIFACT = "churn_model"
 _PYFUNC_CODE = Path(__file__).with_name("_pyfunc_model.py")
@@ -411,3 +411,81 @@ def log_backtest(result: Any, *, config: dict[str, Any] | None = None, tracking_
             result.predictions.to_parquet(folder / "predictions.parquet", index=False)
             mlflow.log_artifact(str(folder / "predictions.parquet"), "backtest")
         return run.info.run_id
+
+
+def log_evaluation(result: Any, run_id: str, *, tracking_uri_: str | None = None) -> str:
+    """Add a :func:`churnml.evaluate` result to its scoring run: the realised figures as ``realised.*``
+    beside the run's ``expected.*``, the tables as artifacts, and the tag ``churnml.evaluated`` (the
+    label window's end). Evaluating again replaces the figures. Returns the run id."""
+    import mlflow
+    from mlflow.exceptions import MlflowException
+    from mlflow.tracking import MlflowClient
+
+    uri = tracking_uri(tracking_uri_)
+    client = MlflowClient(uri, uri)
+    try:
+        run = client.get_run(run_id)
+    except MlflowException as error:
+        raise ConfigError(f"No MLflow run {run_id!r} in the tracking store {uri!r}: {error.message}") from error
+    if run.data.tags.get("churnml.kind") != "scoring":
+        raise ConfigError(f"The MLflow run {run_id!r} is not a scoring run (tag churnml.kind is "
+                          f"{run.data.tags.get('churnml.kind')!r}). Fix: pass the run id `churnml score` printed.")
+    mlflow.set_tracking_uri(uri)
+    with mlflow.start_run(run_id=run_id):
+        mlflow.set_tags({"churnml.evaluated": result.label_window_closes.isoformat()})
+        mlflow.log_metrics({_metric_key(f"realised.{key}"): value for key, value in result.figures().items()})
+        with tempfile.TemporaryDirectory(prefix="churnml-evaluate-") as scratch:
+            folder = Path(scratch)
+            result.metrics.to_csv(folder / "realised_metrics.csv")
+            result.tiers.to_csv(folder / "realised_tiers.csv", index=False)
+            mlflow.log_artifact(str(folder / "realised_metrics.csv"), "evaluation")
+            mlflow.log_artifact(str(folder / "realised_tiers.csv"), "evaluation")
+    return run_id
+
+
+def scoring_run(run_id: str, *, tracking_uri_: str | None = None) -> dict[str, Any]:
+    """What a logged scoring run says about itself: ``scores`` (the file), ``as_of``, ``model_uri`` (the exact
+    version when it was registered), ``tiers``."""
+    from mlflow.exceptions import MlflowException
+    from mlflow.tracking import MlflowClient
+
+    uri = tracking_uri(tracking_uri_)
+    try:
+        run = MlflowClient(uri, uri).get_run(run_id)
+    except MlflowException as error:
+        raise ConfigError(f"No MLflow run {run_id!r} in the tracking store {uri!r}: {error.message}") from error
+    tags, params = run.data.tags, run.data.params
+    if tags.get("churnml.kind") != "scoring":
+        raise ConfigError(f"The MLflow run {run_id!r} is not a scoring run (tag churnml.kind is "
+                          f"{tags.get('churnml.kind')!r}). Fix: pass the run id `churnml score` printed.")
+    scores = tags.get("scores.path") or params.get("output")
+    if not scores or scores == "None":
+        raise ConfigError(f"The scoring run {run_id!r} did not record its scores file. Fix: pass --scores.")
+    name, version = tags.get("model.name"), tags.get("model.version")
+    model_uri = f"models:/{name}/{version}" if name and version else params.get("model_uri")
+    return {"scores": scores, "as_of": params.get("as_of"), "model_uri": model_uri,
+            "tiers": {"high": float(params["tier_threshold.high"]), "medium": float(params["tier_threshold.medium"])}}
+
+
+def scoring_runs(model_name: str, *, tracking_uri_: str | None = None) -> list[Any]:
+    """Every scoring run of the registered model ``model_name``, in every experiment of the store."""
+    from mlflow.exceptions import MlflowException
+    from mlflow.tracking import MlflowClient
+
+    uri = tracking_uri(tracking_uri_)
+    client = MlflowClient(uri, uri)
+    escaped = model_name.replace("'", "\\'")
+    try:
+        experiments = [e.experiment_id for e in client.search_experiments()]
+        runs: list[Any] = []
+        token = None
+        while experiments:
+            page = client.search_runs(experiments, f"tags.`churnml.kind` = 'scoring' AND tags.`model.name` = "
+                                      f"'{escaped}'", max_results=1000, page_token=token)
+            runs.extend(page)
+            token = page.token
+            if not token:
+                break
+    except MlflowException as error:
+        raise ConfigError(f"Could not read the runs of the tracking store {uri!r}: {error.message}") from error
+    return runs
