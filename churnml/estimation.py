@@ -58,7 +58,7 @@ def _probabilities(p: Any) -> np.ndarray:
     bad = np.isnan(q) | (q < 0) | (q > 1)
     if bad.any():
         raise ConfigError(f"Churn probabilities must lie in [0, 1]; {int(bad.sum()):,} do not, e.g. "
-                          f"{q[bad][0]!r}.")
+                          f"{float(q[bad][0])!r}.")
     return q
 
 
