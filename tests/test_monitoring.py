@@ -268,3 +268,36 @@ def test_monitor_flags_the_run_with_a_shifted_input_and_plots(small_product, tra
     logged = mlflow.MlflowClient(uri).get_run(runs["2024-10-01"]).data.metrics
     assert {"expected.roc_auc", "realised.roc_auc", "realised.baseline.logistic.roc_auc",
             "expected.tier.high.churners", "realised.tier.high.churners"} <= set(logged)
+
+
+@pytest.mark.slow
+def test_online_retail_evaluated_by_hand_and_estimated_within_003(shared_data, tmp_path):
+    path = shared_data / "online_retail" / "online_retail.parquet"
+    data = load(EventSource(path, user_id="CustomerID", timestamp="InvoiceDate", value="Quantity * UnitPrice",
+                            where="CustomerID IS NOT NULL"))
+    churn = InactivityChurn(horizon_days=90)
+    cutoff = dt.date(2011, 8, 1)
+    trainer = ChurnTrainer().fit(build_dataset(engine.truncated(data, cutoff), churn))  # the shipped (refit) model
+    model = trainer.model_
+    raw = pd.read_parquet(path, columns=["CustomerID", "InvoiceDate"]).dropna(subset=["CustomerID"])
+    events = pd.DataFrame({"user_id": raw["CustomerID"], "timestamp": pd.to_datetime(raw["InvoiceDate"])})
+    for as_of in (cutoff, dt.date(2011, 9, 1)):
+        scored = _scores(model, data, tmp_path / f"{as_of}.parquet", as_of)
+        result = evaluate(scored.path, data, model)
+        scores = pd.read_parquet(scored.path)
+        labels = _labels_by_hand(events, as_of, 90, 90)
+        assert sorted(scores["user_id"].astype(float)) == list(labels.index)
+        y = labels[scores["user_id"].astype(float)].to_numpy()
+        _check_by_hand(result.metrics.loc["model"], y, scores["churn_probability"].to_numpy())
+        features = engine.compute(data, model.spec, churn, [as_of], labels=False).set_index("user_id")
+        X = prepare(features.loc[scores["user_id"]].reset_index(), model.columns)
+        for name, baseline in trainer.baselines_.items():
+            p = (baseline.pipeline_.predict_proba(baseline._input(X))[:, 1] if name == "logistic"
+                 else baseline.predict_proba(X))
+            _check_by_hand(result.metrics.loc[name], y, p)
+        realised = result.metrics.loc["model", "roc_auc"]
+        assert abs(scored.expected["roc_auc"] - realised) <= 0.03, (as_of, scored.expected["roc_auc"], realised)
+    broken = dataclasses.replace(model, calibrator=PlattCalibrator(slope=0.15, intercept=0.0))
+    scored = _scores(broken, data, tmp_path / "broken.parquet", cutoff)
+    result = evaluate(scored.path, data, broken)
+    assert result.metrics.loc["model", "roc_auc"] - scored.expected["roc_auc"] > 0.1
