@@ -27,7 +27,8 @@ from churnml.errors import ConfigError
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
-__all__ = ["evaluation_lines", "expected_lines", "flags_of", "history", "history_figure", "history_lines"]
+__all__ = ["evaluation_lines", "expected_lines", "flags_of", "history", "history_figure", "history_lines",
+           "latest_realised", "realised_html"]
 
 DEFAULT_AUC_DROP = 0.05
 _COLUMNS = ["as_of", "run_id", "model_version", "accounts", "expected_roc_auc", "realised_roc_auc",
@@ -207,3 +208,55 @@ def history_lines(frame: pd.DataFrame, model_name: str) -> list[str]:
         for flag in row.flags:
             lines.append(f"  FLAG {row.as_of}: {flag}")
     return lines
+
+
+def latest_realised(model_run_id: str, *, tracking_uri_: str | None = None) -> dict[str, Any]:
+    """The latest evaluated scoring run of the model trained in ``model_run_id``: ``as_of``, ``run_id`` and its
+    ``expected.*`` and ``realised.*`` metrics; empty when none was evaluated (or the store cannot be read)."""
+    from mlflow.exceptions import MlflowException
+    from mlflow.tracking import MlflowClient
+
+    from churnml.tracking import tracking_uri
+
+    uri = tracking_uri(tracking_uri_)
+    client = MlflowClient(uri, uri)
+    escaped = model_run_id.replace("'", "\\'")
+    try:
+        experiments = [e.experiment_id for e in client.search_experiments()]
+        runs = client.search_runs(experiments, f"tags.`churnml.kind` = 'scoring' AND tags.`model.run_id` = "
+                                  f"'{escaped}'", max_results=1000) if experiments else []
+    except MlflowException:
+        return {}
+    evaluated = [r for r in runs if "realised.roc_auc" in r.data.metrics]
+    if not evaluated:
+        return {}
+    latest = max(evaluated, key=lambda r: (r.data.params.get("as_of") or "", r.info.start_time or 0))
+    return {"as_of": latest.data.params.get("as_of"), "run_id": latest.info.run_id,
+            **{k: v for k, v in latest.data.metrics.items() if k.startswith(("expected.", "realised."))}}
+
+
+def realised_html(figures: dict[str, Any]) -> str:
+    """The figures of :func:`latest_realised` as an HTML table (expected against realised)."""
+    import html
+
+    rows = [("ROC-AUC", "roc_auc", ".3f"), ("churn rate", "churn_rate", ".1%"),
+            ("churners", "churners", ",.0f"), ("churners in the high tier", "tier.high.churners", ",.0f"),
+            ("precision at the high cut-off", "precision_at.high", ".1%"),
+            ("recall at the high cut-off", "recall_at.high", ".1%"),
+            ("precision at the medium cut-off", "precision_at.medium", ".1%"),
+            ("recall at the medium cut-off", "recall_at.medium", ".1%")]
+    body = "".join(f"<tr><td>{html.escape(label)}</td>"
+                   f'<td class="num">{html.escape(_figure(figures.get("expected." + key, math.nan), fmt))}</td>'
+                   f'<td class="num">{html.escape(_figure(figures.get("realised." + key, math.nan), fmt))}</td></tr>'
+                   for label, key, fmt in rows)
+    flags = flags_of({"expected_roc_auc": figures.get("expected.roc_auc", math.nan),
+                      "realised_roc_auc": figures.get("realised.roc_auc", math.nan),
+                      "expected_churn_rate": figures.get("expected.churn_rate", math.nan),
+                      "churn_rate_low": figures.get("expected.churn_rate_low", math.nan),
+                      "churn_rate_high": figures.get("expected.churn_rate_high", math.nan),
+                      "realised_churn_rate": figures.get("realised.churn_rate", math.nan)})
+    verdict = ("; ".join(flags) + ": consider retraining.") if flags else "Ranking and calibration held."
+    return (f"<p>Scores as of {html.escape(str(figures.get('as_of')))} (scoring run "
+            f"{html.escape(str(figures.get('run_id')))}). {html.escape(verdict)}</p>"
+            '<table class="plain"><thead><tr><th></th><th>expected</th><th>realised</th></tr></thead>'
+            f"<tbody>{body}</tbody></table>")

@@ -45,6 +45,7 @@ class ReportContext:
     charts: dict[str, bytes] = field(default_factory=dict)  # PNG bytes: 'calibration', 'gain'
     thresholds: dict[str, float] | None = None
     analytics: str = ""  # HTML of the retention numbers
+    realised: dict[str, Any] = field(default_factory=dict)  # the latest evaluated scoring run (monitoring)
 
 
 def write_report(scores: str | os.PathLike[str], out: str | os.PathLike[str], *, model: ChurnModel | None = None,
@@ -155,6 +156,7 @@ def _model_context(model: ChurnModel, model_uri: str | None, tracking_uri_: str 
     """The model's test metrics and charts from its MLflow run, when that run can be reached."""
     metrics: dict[str, float] = {}
     charts: dict[str, bytes] = {}
+    realised: dict[str, Any] = {}
     run_id = model.info.get("run_id")
     if run_id and _store_reachable(tracking_uri_):
         from mlflow.exceptions import MlflowException
@@ -168,8 +170,11 @@ def _model_context(model: ChurnModel, model_uri: str | None, tracking_uri_: str 
             charts = run_figures(run_id, ("calibration", "gain"), tracking_uri_=tracking_uri_)
         except MlflowException:
             metrics, charts = {}, {}
+        from churnml.monitoring import latest_realised
+
+        realised = latest_realised(run_id, tracking_uri_=tracking_uri_)
     return ReportContext(model_name=model_uri, metrics=metrics, charts=charts,
-                         thresholds=model.info.get("tiers"))
+                         thresholds=model.info.get("tiers"), realised=realised)
 
 
 def _store_reachable(explicit: str | None) -> bool:
@@ -273,6 +278,12 @@ def render_report(scores: str | os.PathLike[str], *, context: ReportContext | No
                                  "The standard numbers of the whole account base, from the same data."))
     if context.metrics or context.charts:
         sections.append(_model_section(context))
+    if context.realised:
+        from churnml.monitoring import realised_html
+
+        sections.append(_section("How the last evaluated scores turned out", realised_html(context.realised),
+                                 "Expected figures are what the calibrated probabilities promised when the list was "
+                                 "made; realised ones are what happened over the horizon (`churnml evaluate`)."))
     title = "Churn risk report"
     return _PAGE.format(title=title, generated=html.escape(f"{n:,} accounts, as of {as_of}"),
                         model=(" &middot; " + html.escape(f"model {context.model_name}")) if context.model_name else "",

@@ -212,6 +212,7 @@ def _run_id(output: str) -> str:
     return output.split("scoring run logged to MLflow: ")[1].split()[0]
 
 
+@pytest.mark.slow  # three scoring runs, three evaluations and a registered model in MLflow: ~20 s
 def test_monitor_flags_the_run_with_a_shifted_input_and_plots(small_product, trained, tmp_path, monkeypatch):
     from churnml.cli import app
     from churnml.tracking import log_training
@@ -268,6 +269,14 @@ def test_monitor_flags_the_run_with_a_shifted_input_and_plots(small_product, tra
     logged = mlflow.MlflowClient(uri).get_run(runs["2024-10-01"]).data.metrics
     assert {"expected.roc_auc", "realised.roc_auc", "realised.baseline.logistic.roc_auc",
             "expected.tier.high.churners", "realised.tier.high.churners"} <= set(logged)
+    # the retention report shows the latest realised figures, and the flag
+    page = runner.invoke(app, ["report", "--scores", "scores_2024-11-10.parquet", "--model", "models:/churn/1",
+                               "--out", "report.html"])
+    assert page.exit_code == 0, page.output
+    text = (tmp_path / "report.html").read_text()
+    latest = mlflow.MlflowClient(uri).get_run(runs["2024-11-10"]).data.metrics
+    assert "How the last evaluated scores turned out" in text and "Scores as of 2024-11-10" in text
+    assert f'<td class="num">{latest["realised.roc_auc"]:.3f}</td>' in text and "calibration broke" in text
 
 
 @pytest.mark.slow
