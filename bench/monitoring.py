@@ -81,7 +81,8 @@ def main() -> None:
         data = load(EventSource(RETAIL, user_id="CustomerID", timestamp="InvoiceDate", value="Quantity * UnitPrice",
                                 where="CustomerID IS NOT NULL"))
         cutoff = dt.date(2011, 8, 1)
-        model = ChurnTrainer().fit(build_dataset(engine.truncated(data, cutoff), InactivityChurn(horizon_days=90))).model_
+        training = build_dataset(engine.truncated(data, cutoff), InactivityChurn(horizon_days=90))
+        model = ChurnTrainer().fit(training).model_
         runs("Online Retail", data, model, [cutoff, dt.date(2011, 9, 1)])
     p = np.random.default_rng(0).beta(0.5, 4, args.accounts)
     times = []

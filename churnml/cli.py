@@ -1012,7 +1012,8 @@ def evaluate(
     if run is not None:
         from churnml.tracking import log_evaluation
 
-        console.print(f"realised figures logged to the scoring run {log_evaluation(result, run, tracking_uri_=tracking_uri)}")
+        logged_to = log_evaluation(result, run, tracking_uri_=tracking_uri)
+        console.print(f"realised figures logged to the scoring run {logged_to}")
     if out is not None:
         from churnml._io import write_table
 

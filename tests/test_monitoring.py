@@ -179,7 +179,9 @@ def test_evaluate_before_the_label_window_closes_is_refused_with_the_date(small_
             as caught:
         evaluate(path, data, model)
     assert caught.value.ready_on == dt.date(2025, 1, 14)
-    result = runner.invoke(__import__("churnml.cli", fromlist=["app"]).app, [
+    from churnml.cli import app
+
+    result = runner.invoke(app, [
         "evaluate", "--scores", str(path), "--model", str(folder), "--events", str(small_product["events"]),
         "--subscriptions", str(small_product["subscriptions"]), "--accounts", str(small_product["accounts"])])
     assert result.exit_code == 1
