@@ -25,13 +25,13 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 import pandas as pd
 
 from churnml._duckdb import fresh_name, quote_identifier as qi, quote_literal as ql
-from churnml.definitions import INVOLUNTARY_REASONS
+from churnml.definitions import DEFAULT_ACTIVE_WINDOW_DAYS, INVOLUNTARY_REASONS
 from churnml.errors import ConfigError
 
 if TYPE_CHECKING:
@@ -41,7 +41,7 @@ if TYPE_CHECKING:
 
 __all__ = ["Inactive", "Segments", "activation", "annualised", "churn_rate", "cohort_figure", "cohorts",
            "horizon_from_gaps", "inactive", "inter_event_gaps", "periods", "rate_figure", "revenue_churn",
-           "segments"]
+           "segments", "steady_periods"]
 
 Period = Literal["week", "month", "quarter"]
 PER_YEAR = {"week": 52, "month": 12, "quarter": 4}
@@ -135,7 +135,7 @@ def _events(data: UsageData) -> str:
 
 
 def churn_rate(data: UsageData, *, period: Period = "month", basis: Literal["auto", "subscriptions",
-               "inactivity"] = "auto", active_window_days: int = 30, gap_tolerance_days: int = 0,
+               "inactivity"] = "auto", active_window_days: int = DEFAULT_ACTIVE_WINDOW_DAYS, gap_tolerance_days: int = 0,
                as_of: str | dt.date | None = None) -> pd.DataFrame:
     """Accounts active at the start of each period, lost during it, and the churn rate.
 
@@ -228,6 +228,25 @@ def churn_rate(data: UsageData, *, period: Period = "month", basis: Literal["aut
         frame["voluntary_churn_rate"] = frame["churned_voluntary"] / active
         frame["involuntary_churn_rate"] = frame["churned_involuntary"] / active
     return frame.reset_index(drop=True)
+
+
+#: a period is too small to show a rate when fewer accounts than this were active at its start ...
+MIN_PERIOD_ACCOUNTS = 50
+#: ... or fewer than this share of the median period's (the first months of a young product)
+MIN_SHARE_OF_MEDIAN = 0.1
+
+
+def steady_periods(frame: pd.DataFrame, column: str = "active_at_start") -> pd.Series:
+    """Which periods have enough accounts for their rate to mean something: at least
+    ``MIN_PERIOD_ACCOUNTS`` (50) at the start and at least ``MIN_SHARE_OF_MEDIAN`` (a tenth) of the
+    median period's. (Periods the data does not cover entirely are never reported at all.)
+
+    >>> steady_periods(pd.DataFrame({"active_at_start": [15, 464, 800, 1100]})).tolist()
+    [False, True, True, True]
+    """
+    counts = frame[column].astype("float64")
+    median = float(counts.median()) if len(counts) else 0.0
+    return (counts >= MIN_PERIOD_ACCOUNTS) & (counts >= MIN_SHARE_OF_MEDIAN * median)
 
 
 # ----------------------------------------------------------------- revenue churn
@@ -367,11 +386,14 @@ class Inactive:
 
 
 def inactive(data: UsageData, *, as_of: str | dt.date | None = None, thresholds: Sequence[int] = (30, 60, 90),
-             period: Period = "month") -> Inactive:
+             period: Period = "month", accounts: Any = None) -> Inactive:
     """Accounts with no event for at least each threshold (in days) as of a date, and how those counts moved.
 
     Counted among accounts with an event before the date; days inactive =
-    ``as_of`` minus the last event, in days.
+    ``as_of`` minus the last event, in days. With ``accounts`` (a table with a
+    ``user_id`` column: a scores file's path, a DataFrame or a DuckDB relation),
+    only those accounts are counted, at every date, and the shares are of them
+    (an account of theirs without any event before the date counts in no threshold).
     """
     period = _check_period(period)
     chosen = sorted({int(t) for t in thresholds})
@@ -380,12 +402,16 @@ def inactive(data: UsageData, *, as_of: str | dt.date | None = None, thresholds:
     first, end = _span(data, None)
     day = _capped(end, as_of)
     E = _events(data)
+    population = None
+    if accounts is not None:
+        E, population = _only(data, accounts)
     users = data.backend.sql(
         f"SELECT user_id, max(\"timestamp\") AS last_event, "
         f"epoch(TIMESTAMP '{day}' - max(\"timestamp\")) / 86400.0 AS days_inactive FROM {E} "
         f"WHERE \"timestamp\" < TIMESTAMP '{day}' GROUP BY 1 HAVING days_inactive >= {chosen[0]} "
         "ORDER BY days_inactive DESC, user_id").df()
-    seen = data.backend.fetchone(f"SELECT count(DISTINCT user_id) FROM {E} WHERE \"timestamp\" < TIMESTAMP '{day}'")
+    seen = data.backend.fetchone(f"SELECT count(DISTINCT user_id) FROM {E} WHERE \"timestamp\" < TIMESTAMP '{day}'"
+                                 if population is None else f"SELECT count(DISTINCT user_id) FROM {population}")
     assert seen is not None
     counts = pd.DataFrame({"threshold_days": chosen,
                            "inactive_accounts": [int((users["days_inactive"] >= t).sum()) for t in chosen]})
@@ -423,7 +449,7 @@ class Segments:
 
 
 def segments(data: UsageData, *, as_of: str | dt.date | None = None, method: Literal["rules", "quantiles"] = "rules",
-             horizon_days: int = 30, frequency_window_days: int = 90) -> Segments:
+             horizon_days: int = 30, frequency_window_days: int = 90, accounts: Any = None) -> Segments:
     """Engagement segments from recency (days since the last event) and frequency (active days in the
     last ``frequency_window_days``), computed by the feature builder as of a date.
 
@@ -442,6 +468,9 @@ def segments(data: UsageData, *, as_of: str | dt.date | None = None, method: Lit
     Each segment's churn rate is given where the labels are observed: the share of
     its accounts with no event in the ``horizon_days`` after the date (inactivity
     churn); otherwise it is missing.
+
+    With ``accounts`` (a table with a ``user_id`` column: a scores file's path, a
+    DataFrame or a DuckDB relation), only those accounts are segmented.
     """
     from churnml._engine_duckdb import compute
     from churnml.definitions import InactivityChurn
@@ -458,6 +487,10 @@ def segments(data: UsageData, *, as_of: str | dt.date | None = None, method: Lit
     everyone = InactivityChurn(horizon_days=horizon_days, active_window_days=max(1, (day - first).days + 1))
     labelled = day + dt.timedelta(days=horizon_days) <= end
     frame = compute(data, builder.spec_, everyone, [day], labels=labelled)
+    if accounts is not None:
+        _, ids = _only(data, accounts)
+        frame = frame[frame["user_id"].isin(data.backend.sql(f"SELECT user_id FROM {ids}").df()["user_id"])]
+        frame = frame.reset_index(drop=True)
     recency = frame["days_since_last_event"]
     frequency = frame[f"active_days_{w}d"].fillna(0)
     if method == "rules":
@@ -485,6 +518,15 @@ def segments(data: UsageData, *, as_of: str | dt.date | None = None, method: Lit
     features = [f.name for f in builder.spec_.features() if f.unit != "category" and f.name in frame]
     profile = _profile(frame[features], accounts["segment"].to_numpy() == least)
     return Segments(as_of=day, accounts=accounts, summary=summary, profile=profile, least_engaged=least)
+
+
+def _only(data: UsageData, accounts: Any) -> tuple[str, str]:
+    """The events of the given accounts only (SQL after FROM), and those accounts' ids (SQL after FROM)."""
+    source = data.backend.register(accounts)
+    kind = data.backend.column_types(_events(data))["user_id"]
+    ids = f"(SELECT DISTINCT CAST(user_id AS {kind}) AS user_id FROM {source})"
+    events = f"(SELECT e.* FROM {_events(data)} e SEMI JOIN {ids} a ON a.user_id = e.user_id)"
+    return events, ids
 
 
 def _profile(features: pd.DataFrame, inside: np.ndarray) -> pd.DataFrame:
@@ -594,7 +636,7 @@ def cohort_figure(matrix: pd.DataFrame) -> Figure:
     ax.set_yticks(range(shares.shape[0]), [f"{c:%Y-%m} ({n:,})" for c, n in zip(shares.index, matrix["accounts"])])
     for (i, j), value in np.ndenumerate(shares.to_numpy(dtype="float64")):
         if not np.isnan(value):
-            ax.text(j, i, f"{value:.0%}", ha="center", va="center", fontsize=7,
+            ax.text(j, i, f"{value:.1%}", ha="center", va="center", fontsize=6,
                     color="white" if value > 0.6 else "black")
     ax.set(xlabel="months since signup", ylabel="signup month (accounts)", title="Retention by signup cohort")
     figure.colorbar(image, ax=ax, label="share active")

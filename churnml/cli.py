@@ -5,9 +5,14 @@ Errors go to stderr with exit code 1 and no traceback unless ``--debug``.
 
 from __future__ import annotations
 
-import datetime as dt
+import contextlib
+import dataclasses
 import enum
+import functools
+import inspect
+import re
 import sys
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, Optional
 
@@ -20,7 +25,70 @@ if TYPE_CHECKING:
 
     from churnml.sources import LoadReport
 
+_CHOICES_INLINE = 16  # choices longer than this when joined go into the help text, not the type column
+
+
+def _metavar(option: Any) -> str:
+    """What the help shows after an option: nothing for a flag, the choices, or the kind of value."""
+    if option.is_flag:
+        return ""
+    described = option.type_descriptor
+    if described.is_choice:
+        return "|".join(str(getattr(c, "value", c)) for c in described.choices)
+    name = option.name or ""
+    kind = described.annotation
+    if getattr(kind, "__origin__", None) is list:
+        (kind,) = kind.__args__
+    if name.endswith("_col"):
+        return "COLUMN"
+    if name in ("as_of", "cutoff", "start"):
+        return "DATE"
+    if name == "where":
+        return "SQL"
+    if name in ("model",):
+        return "URI"
+    if kind is Path or name in ("events", "subscriptions", "accounts", "table"):
+        return "PATH"
+    if kind is int:
+        return "DAYS" if name.endswith("days") else "N"
+    if kind is float:
+        return "NUMBER"
+    return "TEXT"
+
+
+def _tidy_help(command: Any) -> None:
+    """Plain metavars (DATE, PATH, DAYS, a|b) on every option of ``command`` and its subcommands.
+
+    Typer shows Python types (``<bool>`` after a flag, ``<int range>``) and folds long choice
+    lists mid-word; long choice lists move into the option's help instead.
+    """
+    from typer import _click
+
+    options = [p for p in command.params if hasattr(p, "is_flag")]
+    help_option = command.get_help_option(_click.Context(command))
+    for option in options + ([help_option] if help_option is not None else []):
+        if option.metavar is not None:
+            continue
+        option.metavar = _metavar(option)
+        if len(option.metavar) > _CHOICES_INLINE:
+            choices = option.metavar.split("|")
+            if not all(c in (option.help or "") for c in choices):
+                option.help = f"{option.help or ''} One of: {', '.join(choices)}.".strip()
+            option.metavar = "NAME"
+    for sub in getattr(command, "commands", {}).values():
+        _tidy_help(sub)
+
+
+class _Group(typer.core.TyperGroup):
+    """The app's group: tidies its commands' help once they are built."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        _tidy_help(self)
+
+
 app = typer.Typer(
+    cls=_Group,
     name="churnml",
     help="Point-in-time churn prediction: features, models, explanations, scores, analytics.",
     no_args_is_help=True,
@@ -72,7 +140,7 @@ class Engine(str, enum.Enum):
 
 
 ChurnOpt = Annotated[Optional[Churn], typer.Option(
-    "--churn", help="Churn definition (default inactivity).", rich_help_panel="Churn")]
+    "--churn", help="Churn definition: inactivity (no event in the horizon) or subscription (it ends unrenewed); default inactivity.", rich_help_panel="Churn")]
 HorizonOpt = Annotated[Optional[int], typer.Option(
     "--horizon-days", min=1, help="Label window in days (default 90 for inactivity, 30 for subscription).",
     rich_help_panel="Churn")]
@@ -88,7 +156,7 @@ LeadOpt = Annotated[Optional[int], typer.Option(
     rich_help_panel="Churn")]
 EngineOpt = Annotated[Engine, typer.Option(
     "--engine", help="Where the features are computed: DuckDB on this machine, or Spark (pip install "
-    "'churnml[spark]'; the output is then a Parquet folder written by Spark).", rich_help_panel="Engine")]
+    "'churnml\\[spark]'; the output is then a Parquet folder written by Spark).", rich_help_panel="Engine")]
 SparkMasterOpt = Annotated[Optional[str], typer.Option(
     "--spark-master", help="Spark master URL for --engine spark (yarn, spark://HOST:7077, k8s://..., local[2]). "
     "Default: spark-submit's --master when run under it, else local[*].", rich_help_panel="Engine")]
@@ -103,6 +171,8 @@ OutOpt = Annotated[Path, typer.Option("--out", help="Output file, .parquet or .c
 OverwriteOpt = Annotated[bool, typer.Option("--overwrite", help="Replace an existing output file.")]
 ModelOpt = Annotated[str, typer.Option(
     "--model", help="models:/NAME@ALIAS, models:/NAME/VERSION, runs:/ID/model, or a model folder.")]
+TopKOpt = Annotated[int, typer.Option(
+    "--top-k", min=1, help="Reasons per account (distinct facts, strongest first).", rich_help_panel="Output")]
 TrackingOpt = Annotated[Optional[str], typer.Option(
     "--tracking-uri", help="MLflow tracking store (default $MLFLOW_TRACKING_URI, else sqlite:///mlflow.db).",
     rich_help_panel="MLflow")]
@@ -142,18 +212,109 @@ def _settings(config: Path | None) -> Any:
     return read_config(config)
 
 
-def _load_usage(settings: Any, events: str | None, user_col: str | None,
-                time_col: str | None, type_col: str | None, value_col: str | None,
-                where: str | None, duplicates: str | None, subscriptions: str | None,
-                accounts: str | None, *, spark: bool = False, spark_master: str | None = None) -> Any:
+@dataclasses.dataclass(frozen=True)
+class SourceOptions:
+    """The data options every command that reads an event log shares (the Data panel of its help)."""
+
+    events: str | None = None
+    user_col: str | None = None
+    time_col: str | None = None
+    type_col: str | None = None
+    value_col: str | None = None
+    where: str | None = None
+    time_format: str | None = None
+    drop_null_user_ids: bool = False
+    duplicates: str | None = None
+    outliers: str | None = None
+    subscriptions: str | None = None
+    accounts: str | None = None
+    config: Path | None = None
+
+    def settings(self) -> Any:
+        """The config file's settings (empty without ``--config``)."""
+        return _settings(self.config)
+
+
+_SOURCE = SourceOptions()
+TimeFormat = Annotated[Optional[str], typer.Option(
+    "--time-format", help="strptime format of text timestamps, e.g. '%d/%m/%Y %H:%M' (default: ISO 8601).",
+    rich_help_panel="Data")]
+DropNullUsers = Annotated[bool, typer.Option(
+    "--drop-null-user-ids", help="Drop (and count) events without a user id instead of refusing them.",
+    rich_help_panel="Data")]
+Outliers = Annotated[Optional[str], typer.Option(
+    "--outliers", help="Values or timestamps far outside the rest: error (default), drop or keep.",
+    rich_help_panel="Data")]
+# name -> the option's annotation, in the order the help lists them
+_SOURCE_OPTIONS: dict[str, Any] = {
+    "events": Events, "user_col": UserCol, "time_col": TimeCol, "type_col": TypeCol, "value_col": ValueCol,
+    "where": Where, "time_format": TimeFormat, "drop_null_user_ids": DropNullUsers, "duplicates": Duplicates,
+    "outliers": Outliers, "subscriptions": Subscriptions, "accounts": Accounts, "config": Config}
+
+
+def _with_source(command: Callable[..., None]) -> Callable[..., None]:
+    """Give ``command`` the shared data options; it receives them as one ``source: SourceOptions``.
+
+    Its ``--as-of`` and ``--cutoff`` arrive parsed (dates as YYYY-MM-DD, each wrong part named).
+
+    Typer reads a command's options from its signature, so the wrapper's signature is the
+    command's own without ``source``, plus one keyword parameter per data option.
+    """
+    signature = inspect.signature(command, eval_str=True)
+    own = [p.replace(kind=inspect.Parameter.KEYWORD_ONLY) for p in signature.parameters.values()
+           if p.name != "source"]
+    shared = [inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, annotation=annotation,
+                                default=getattr(_SOURCE, name))
+              for name, annotation in _SOURCE_OPTIONS.items()]
+
+    @functools.wraps(command)
+    def run(**kwargs: Any) -> None:
+        from churnml.definitions import parse_date
+
+        source = SourceOptions(**{name: kwargs.pop(name) for name in _SOURCE_OPTIONS})
+        # dates are read one way (YYYY-MM-DD) by every command, and echoed as parsed
+        if kwargs.get("as_of") is not None:
+            kwargs["as_of"] = parse_date(kwargs["as_of"], "--as-of")
+        if kwargs.get("cutoff"):
+            kwargs["cutoff"] = [parse_date(day, "--cutoff") for day in kwargs["cutoff"]]
+        with _status():
+            command(source=source, **kwargs)
+
+    parameters = shared + own
+    run.__signature__ = signature.replace(parameters=parameters)  # type: ignore[attr-defined]
+    run.__annotations__ = {p.name: p.annotation for p in parameters}
+    return run
+
+
+@contextlib.contextmanager
+def _status() -> Iterator[None]:
+    """The library's steps as one status line on stderr, replaced by the next; only on a terminal
+    (logs and pipes get the command's own lines alone)."""
+    console = _console(stderr=True)
+    if not console.is_terminal:
+        yield
+        return
+    from churnml import _progress
+
+    with console.status("starting", spinner="dots") as status, _progress.listening(status.update):
+        yield
+
+
+def _load_usage(source: SourceOptions, *, spark: bool = False, spark_master: str | None = None) -> Any:
     """The event log (and tables) loaded into DuckDB, or on Spark (``spark_master``, default local[*])."""
+    from churnml import _progress
     from churnml.sources import load
 
+    _progress.step(f"loading and checking {source.events or 'the events of the config file'}")
+
+    settings = source.settings()
     event_source = settings.source("events", {
-        "path": events, "user_id": user_col, "timestamp": time_col, "event_type": type_col,
-        "value": value_col, "where": where, "duplicates": duplicates})
-    tables = (event_source, settings.source("subscriptions", {"path": subscriptions}),
-              settings.source("accounts", {"path": accounts}))
+        "path": source.events, "user_id": source.user_col, "timestamp": source.time_col,
+        "event_type": source.type_col, "value": source.value_col, "where": source.where,
+        "time_format": source.time_format, "drop_null_user_ids": source.drop_null_user_ids or None,
+        "duplicates": source.duplicates, "outliers": source.outliers})
+    tables = (event_source, settings.source("subscriptions", {"path": source.subscriptions}),
+              settings.source("accounts", {"path": source.accounts}))
     if spark:
         from churnml import spark as on_spark
 
@@ -206,7 +367,7 @@ def _print_report(console: Console, report: LoadReport) -> None:
     for logical, source in report.columns.items():
         table.add_row(f"  {logical}", source)
     for reason, count in report.dropped.items():
-        table.add_row("dropped", f"{count:,} rows: {reason}")
+        table.add_row("dropped", f"{count:,} rows: {_cli_spelling(reason)}")
     for note in report.notes:
         table.add_row("note", note)
     console.print(table, markup=False)
@@ -231,6 +392,23 @@ def _root(
                                           callback=_print_version, is_eager=True)] = False,
 ) -> None:
     """Point-in-time churn prediction: features, models, explanations, scores, analytics."""
+    _quiet_third_parties()
+
+
+# Libraries that report on stderr what a churnml command already says (MLflow's INFO lines and
+# artifact progress bars, Alembic's migrations, py4j's gateway); their warnings and errors still show.
+_CHATTY_LOGGERS = ("mlflow", "alembic", "py4j", "urllib3", "numba", "databricks")
+
+
+def _quiet_third_parties() -> None:
+    """Inside a command only (never at import of the library): third-party INFO logging off."""
+    import logging
+    import os
+
+    os.environ.setdefault("MLFLOW_LOGGING_LEVEL", "WARNING")  # read when mlflow is imported
+    os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
+    for name in _CHATTY_LOGGERS:  # and for a logger mlflow or alembic already configured
+        logging.getLogger(name).setLevel(logging.WARNING)
 
 
 @app.command()
@@ -253,13 +431,10 @@ def _generate(out: Path, users: int, days: int, seed: int, start: str, chunk_siz
               overwrite: bool) -> dict[str, Path]:
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
 
-    from churnml.errors import ConfigError
+    from churnml.definitions import parse_date
     from churnml.generator import GeneratorConfig, generate as run_generator
 
-    try:
-        first_day = dt.date.fromisoformat(start)
-    except ValueError as error:
-        raise ConfigError(f"--start must be a date as YYYY-MM-DD. Got {start!r} instead.") from error
+    first_day = parse_date(start, "--start")
     config = GeneratorConfig(users=users, days=days, seed=seed, start=first_day, chunk_size=chunk_size)
     with Progress("[progress.description]{task.description}", BarColumn(), MofNCompleteColumn(),
                   TimeElapsedColumn(), console=_console(stderr=True), transient=True) as bar:
@@ -277,11 +452,9 @@ def _print_tables(console: Console, paths: dict[str, Path]) -> None:
 
 
 @app.command()
+@_with_source
 def validate(
-    events: Events = None, user_col: UserCol = None, time_col: TimeCol = None,
-    type_col: TypeCol = None, value_col: ValueCol = None, where: Where = None,
-    duplicates: Duplicates = None, subscriptions: Subscriptions = None, accounts: Accounts = None,
-    config: Config = None, table: TableOpt = None, label: LabelOpt = None, id_col: IdColOpt = None,
+    source: SourceOptions = _SOURCE, table: TableOpt = None, label: LabelOpt = None, id_col: IdColOpt = None,
     positive: PositiveOpt = None,
 ) -> None:
     """Load and check a data source against the contract; print what was read and dropped."""
@@ -289,29 +462,28 @@ def validate(
     if table is not None:
         _print_report(console, _load_labelled(table, label, id_col, positive).report)
         return
-    settings = _settings(config)
-    data = _load_usage(settings, events, user_col, time_col, type_col, value_col, where, duplicates,
-                       subscriptions, accounts)
+    data = _load_usage(source)
     for report in data.reports:
         _print_report(console, report)
 
 
 @app.command()
+@_with_source
 def demo(
     out: Annotated[Path, typer.Option("--out", help="Folder for the demo's data, scores and report.")] = Path(
         "data/demo"),
     users: Annotated[int, typer.Option("--users", min=1, help="Generated accounts.")] = 5_000,
     days: Annotated[int, typer.Option("--days", min=60, help="Generated days of history.")] = 365,
     seed: Annotated[int, typer.Option("--seed")] = 0,
-    events: Events = None, user_col: UserCol = None, time_col: TimeCol = None,
-    type_col: TypeCol = None, value_col: ValueCol = None, where: Where = None,
-    duplicates: Duplicates = None, subscriptions: Subscriptions = None, accounts: Accounts = None,
-    config: Config = None,
+    source: SourceOptions = _SOURCE,
     churn: ChurnOpt = None, horizon_days: HorizonOpt = None, active_window_days: ActiveWindowOpt = None,
     step_days: Annotated[Optional[int], typer.Option(
         "--step-days", min=1, help="Days between observation dates (default 30, or 14 or 7 when that gives "
         "fewer than 8 dates).", rich_help_panel="Churn")] = None,
     tracking_uri: TrackingOpt = None,
+    overwrite: Annotated[bool, typer.Option(
+        "--overwrite", help="Replace the --out folder and models/churn even when an earlier demo did not write "
+        "them.")] = False,
 ) -> None:
     """The whole pipeline on a generated product (or a real log with --events): data, training set, model
     (MLflow), explanation, scores and the retention report."""
@@ -322,7 +494,9 @@ def demo(
     from churnml.sources import AccountSource, EventSource, SubscriptionSource, load
 
     console = _console()
-    if events is None:
+    model_folder = Path("models") / "churn"
+    _claim_demo_outputs(console, out, model_folder, overwrite)
+    if source.events is None:
         console.rule("1. generate a product's usage history")
         paths = _generate(out, users, days, seed, "2024-01-01", 20_000, overwrite=True)
         _print_tables(console, paths)
@@ -343,14 +517,13 @@ def demo(
         steps = 30
     else:
         console.rule("1-2. load and validate the event log against the data contract")
-        settings = _settings(config)
-        data = _load_usage(settings, events, user_col, time_col, type_col, value_col, where, duplicates,
-                           subscriptions, accounts)
+        settings = source.settings()
+        data = _load_usage(source)
         for loaded in data.reports:
             _print_report(console, loaded)
         definition = _definition(settings, churn, horizon_days, active_window_days, None, None)
         builder = FeatureBuilder()
-        described = {"demo": {"events": events}}
+        described = {"demo": {"events": source.events}}
         steps = settings.step_days(step_days)
     console.rule(f"3. build the point-in-time training set ({definition.kind} churn, "
                  f"{definition.horizon_days}-day horizon)")
@@ -367,7 +540,7 @@ def demo(
 
     result = run_training(training, {"source": {r.table: r.to_dict() for r in data.reports}, **described},
                           TrainingOptions(trainer={"random_state": seed}, promote=True, tracking_uri=tracking_uri,
-                                          export=Path("models") / "churn", overwrite=True))
+                                          export=model_folder, overwrite=True))
     _print_training(console, result)
     console.rule("5. why the riskiest account of the test slice is at risk")
     from churnml.explain import ChurnExplainer
@@ -399,7 +572,10 @@ def demo(
     console.rule("7. the retention numbers and the report")
     from churnml import analytics
 
-    rates = analytics.churn_rate(data).dropna(subset=["churn_rate"])
+    from churnml.definitions import DEFAULT_ACTIVE_WINDOW_DAYS
+
+    window = definition.active_window_days or DEFAULT_ACTIVE_WINDOW_DAYS  # the model's, so both agree
+    rates = analytics.churn_rate(data, active_window_days=window).dropna(subset=["churn_rate"])
     if len(rates):
         mean = float(rates["churn_rate"].mean())
         console.print(f"mean monthly churn rate {mean:.1%} (annualised {analytics.annualised(mean):.1%}) over "
@@ -419,14 +595,30 @@ def demo(
     console.print(f"Browse the runs with: mlflow ui --backend-store-uri {store(tracking_uri)}", soft_wrap=True)
 
 
+_DEMO_MARK = ".churnml-demo"  # in the demo's --out folder: what an earlier demo wrote, it may replace
+
+
+def _claim_demo_outputs(console: Console, out: Path, model_folder: Path, overwrite: bool) -> None:
+    """The demo replaces only what an earlier demo wrote (or what --overwrite allows), and says so."""
+    from churnml.errors import ConfigError
+
+    ours = (out / _DEMO_MARK).is_file()
+    taken = [str(p) for p in (out, model_folder) if p.exists() and (p.is_file() or any(p.iterdir()))]
+    if taken and not ours and not overwrite:
+        raise ConfigError(f"{' and '.join(repr(p) for p in taken)} already exist and were not written by "
+                          "`churnml demo`. Fix: pass --overwrite to replace them, or --out another folder.")
+    if taken:
+        console.print(f"replacing the previous outputs in {' and '.join(taken)}", soft_wrap=True)
+    out.mkdir(parents=True, exist_ok=True)
+    (out / _DEMO_MARK).write_text("written by `churnml demo`; a later demo may replace this folder\n")
+
+
 @app.command()
+@_with_source
 def features(
     as_of: Annotated[str, typer.Option("--as-of", help="Date of the features (YYYY-MM-DD); events before it only.")],
     out: OutOpt,
-    events: Events = None, user_col: UserCol = None, time_col: TimeCol = None,
-    type_col: TypeCol = None, value_col: ValueCol = None, where: Where = None,
-    duplicates: Duplicates = None, subscriptions: Subscriptions = None, accounts: Accounts = None,
-    config: Config = None,
+    source: SourceOptions = _SOURCE,
     churn: ChurnOpt = None, horizon_days: HorizonOpt = None, active_window_days: ActiveWindowOpt = None,
     gap_tolerance_days: GapOpt = None, lead_time_days: LeadOpt = None, engine: EngineOpt = Engine.duckdb,
     spark_master: SparkMasterOpt = None,
@@ -436,9 +628,8 @@ def features(
     """Features of every eligible user as of a date (one row per user, no labels)."""
     from churnml._io import write_table
 
-    settings = _settings(config)
-    data = _load_usage(settings, events, user_col, time_col, type_col, value_col, where, duplicates,
-                       subscriptions, accounts, spark=engine is Engine.spark, spark_master=spark_master)
+    settings = source.settings()
+    data = _load_usage(source, spark=engine is Engine.spark, spark_master=spark_master)
     definition = _definition(settings, churn, horizon_days, active_window_days, gap_tolerance_days, lead_time_days)
     builder = _builder(settings, windows, trend_windows, activation_event, engine)
     from churnml.definitions import check_after_first_event, no_eligible_users, parse_dates
@@ -458,12 +649,10 @@ def features(
 
 
 @app.command()
+@_with_source
 def dataset(
     out: OutOpt,
-    events: Events = None, user_col: UserCol = None, time_col: TimeCol = None,
-    type_col: TypeCol = None, value_col: ValueCol = None, where: Where = None,
-    duplicates: Duplicates = None, subscriptions: Subscriptions = None, accounts: Accounts = None,
-    config: Config = None,
+    source: SourceOptions = _SOURCE,
     churn: ChurnOpt = None, horizon_days: HorizonOpt = None, active_window_days: ActiveWindowOpt = None,
     gap_tolerance_days: GapOpt = None, lead_time_days: LeadOpt = None,
     step_days: Annotated[Optional[int], typer.Option(
@@ -481,9 +670,8 @@ def dataset(
     from churnml._io import write_table
     from churnml.dataset import build_dataset
 
-    settings = _settings(config)
-    data = _load_usage(settings, events, user_col, time_col, type_col, value_col, where, duplicates,
-                       subscriptions, accounts, spark=engine is Engine.spark, spark_master=spark_master)
+    settings = source.settings()
+    data = _load_usage(source, spark=engine is Engine.spark, spark_master=spark_master)
     definition = _definition(settings, churn, horizon_days, active_window_days, gap_tolerance_days, lead_time_days)
     training = build_dataset(
         data, definition, builder=_builder(settings, windows, trend_windows, activation_event, engine),
@@ -536,11 +724,9 @@ class Device(str, enum.Enum):
 
 
 @app.command()
+@_with_source
 def train(
-    events: Events = None, user_col: UserCol = None, time_col: TimeCol = None,
-    type_col: TypeCol = None, value_col: ValueCol = None, where: Where = None,
-    duplicates: Duplicates = None, subscriptions: Subscriptions = None, accounts: Accounts = None,
-    config: Config = None, table: TableOpt = None, label: LabelOpt = None, id_col: IdColOpt = None,
+    source: SourceOptions = _SOURCE, table: TableOpt = None, label: LabelOpt = None, id_col: IdColOpt = None,
     positive: PositiveOpt = None,
     churn: ChurnOpt = None, horizon_days: HorizonOpt = None, active_window_days: ActiveWindowOpt = None,
     gap_tolerance_days: GapOpt = None, lead_time_days: LeadOpt = None,
@@ -570,9 +756,7 @@ def train(
         "the out-of-time one), or the evaluated model itself.", rich_help_panel="Model")] = True,
     tune: Annotated[int, typer.Option("--tune", min=0, help="Random-search trials (nested MLflow runs); "
                                       "chosen by validation log loss.", rich_help_panel="Model")] = 0,
-    tracking_uri: Annotated[Optional[str], typer.Option(
-        "--tracking-uri", help="MLflow tracking store (default $MLFLOW_TRACKING_URI, else sqlite:///mlflow.db).",
-        rich_help_panel="MLflow")] = None,
+    tracking_uri: TrackingOpt = None,
     experiment: Annotated[str, typer.Option("--experiment", rich_help_panel="MLflow")] = "churnml",
     register: Annotated[str, typer.Option("--register", help="Registered model name.",
                                           rich_help_panel="MLflow")] = "churn",
@@ -580,7 +764,8 @@ def train(
                                           rich_help_panel="MLflow")] = False,
     export: Annotated[Optional[Path], typer.Option(
         "--export", help="Also write the model folder here (e.g. models/churn).", rich_help_panel="MLflow")] = None,
-    overwrite: OverwriteOpt = False,
+    overwrite: Annotated[bool, typer.Option("--overwrite", help="Replace an existing --export folder.",
+                                            rich_help_panel="MLflow")] = False,
 ) -> None:
     """Train a calibrated XGBoost churn model with out-of-time validation; track and register it in MLflow."""
     from churnml.training import TrainingOptions, run_training
@@ -590,9 +775,8 @@ def train(
         data: Any = _load_labelled(table, label, id_col, positive)
         described: dict[str, Any] = {"source": {"table": table, "label": label, "id": id_col}}
     else:
-        settings = _settings(config)
-        usage = _load_usage(settings, events, user_col, time_col, type_col, value_col, where, duplicates,
-                            subscriptions, accounts, spark=engine is Engine.spark, spark_master=spark_master)
+        settings = source.settings()
+        usage = _load_usage(source, spark=engine is Engine.spark, spark_master=spark_master)
         definition = _definition(settings, churn, horizon_days, active_window_days, gap_tolerance_days,
                                  lead_time_days)
         from churnml.dataset import build_dataset
@@ -656,14 +840,12 @@ def _print_training(console: Console, result: Any) -> None:
 
 
 @app.command()
+@_with_source
 def backtest(
     cutoff: Annotated[list[str], typer.Option(
         "--cutoff", help="A cutoff date (YYYY-MM-DD), repeatable: train on the events before it, score at it, "
         "label from the events after it.")],
-    events: Events = None, user_col: UserCol = None, time_col: TimeCol = None,
-    type_col: TypeCol = None, value_col: ValueCol = None, where: Where = None,
-    duplicates: Duplicates = None, subscriptions: Subscriptions = None, accounts: Accounts = None,
-    config: Config = None,
+    source: SourceOptions = _SOURCE,
     churn: ChurnOpt = None, horizon_days: HorizonOpt = None, active_window_days: ActiveWindowOpt = None,
     gap_tolerance_days: GapOpt = None, lead_time_days: LeadOpt = None,
     step_days: Annotated[Optional[int], typer.Option(
@@ -675,9 +857,7 @@ def backtest(
         "--refit/--no-refit", help="Score with the model refitted on every labelled date (as train ships it), "
         "or with the evaluated model.", rich_help_panel="Model")] = True,
     seed: Annotated[int, typer.Option("--seed", rich_help_panel="Model")] = 0,
-    tracking_uri: Annotated[Optional[str], typer.Option(
-        "--tracking-uri", help="MLflow tracking store (default $MLFLOW_TRACKING_URI, else sqlite:///mlflow.db).",
-        rich_help_panel="MLflow")] = None,
+    tracking_uri: TrackingOpt = None,
     experiment: Annotated[str, typer.Option("--experiment", rich_help_panel="MLflow")] = "churnml",
     out: Annotated[Optional[Path], typer.Option(
         "--out", help="Also write the table (CSV or Parquet).", rich_help_panel="Output")] = None,
@@ -692,9 +872,8 @@ def backtest(
     console = _console()
     if out is not None:  # refuse a bad output before the work, not after it
         check_output(out, overwrite=overwrite, suffixes=TABLE_SUFFIXES)
-    settings = _settings(config)
-    usage = _load_usage(settings, events, user_col, time_col, type_col, value_col, where, duplicates,
-                        subscriptions, accounts, spark=False, spark_master=None)
+    settings = source.settings()
+    usage = _load_usage(source, spark=False, spark_master=None)
     definition = _definition(settings, churn, horizon_days, active_window_days, gap_tolerance_days, lead_time_days)
     result = run_backtest(usage, definition, cutoffs=cutoff,
                           builder=_builder(settings, windows, trend_windows, activation_event, Engine.duckdb),
@@ -706,7 +885,7 @@ def backtest(
                   "mean p = mean churn probability, churned = realised churn rate", soft_wrap=True)
     run_id = log_backtest(result, config={"source": {r.table: r.to_dict() for r in usage.reports},
                                           "step_days": settings.step_days(step_days), "refit": refit,
-                                          "cutoffs": cutoff},
+                                          "cutoffs": [day.isoformat() for day in cutoff]},
                           tracking_uri_=tracking_uri, experiment=experiment)
     console.print(f"run id: {run_id}")
     if out is not None:
@@ -714,20 +893,17 @@ def backtest(
 
 
 @app.command()
+@_with_source
 def explain(
-    model: Annotated[str, typer.Option("--model", help="models:/NAME@ALIAS, models:/NAME/VERSION, runs:/ID/model, "
-                                       "or a model folder.")],
     user: Annotated[str, typer.Option("--user", help="The account to explain (its user_id or table id).")],
+    model: ModelOpt = "models:/churn@champion",
     as_of: Annotated[Optional[str], typer.Option(
         "--as-of", help="Date of the features (YYYY-MM-DD); events before it only. Needed for event-log models.")] = None,
-    events: Events = None, user_col: UserCol = None, time_col: TimeCol = None,
-    type_col: TypeCol = None, value_col: ValueCol = None, where: Where = None,
-    duplicates: Duplicates = None, subscriptions: Subscriptions = None, accounts: Accounts = None,
-    config: Config = None, table: TableOpt = None, label: LabelOpt = None, id_col: IdColOpt = None,
-    top_k: Annotated[int, typer.Option("--top-k", min=1, help="Drivers to show.")] = 5,
+    source: SourceOptions = _SOURCE, table: TableOpt = None, label: LabelOpt = None, id_col: IdColOpt = None,
+    top_k: TopKOpt = 3,
     plot: Annotated[Optional[Path], typer.Option("--plot", help="Write the account's SHAP waterfall (PNG).")] = None,
     shap_engine: ShapEngineOpt = ShapEngine.auto,
-    tracking_uri: Annotated[Optional[str], typer.Option("--tracking-uri", rich_help_panel="MLflow")] = None,
+    tracking_uri: TrackingOpt = None,
 ) -> None:
     """Why one account is at risk: its churn probability, tier and strongest drivers."""
     from rich.table import Table
@@ -742,9 +918,7 @@ def explain(
         from churnml._engine_duckdb import compute
         from churnml.definitions import parse_dates
 
-        settings = _settings(config)
-        data = _load_usage(settings, events, user_col, time_col, type_col, value_col, where, duplicates,
-                           subscriptions, accounts)
+        data = _load_usage(source)
         frame = compute(data, churn_model.spec, churn_model.churn_definition(), parse_dates([as_of]), labels=False)
         rows = frame[frame["user_id"].astype(str) == user]
         if rows.empty:
@@ -765,6 +939,10 @@ def explain(
     console = _console()
     console.print(f"account {user}{f' as of {as_of}' if as_of else ''}: churn probability {probability:.1%}, "
                   f"risk tier {churn_model.risk_tier([probability])[0]}", soft_wrap=True)
+    if churn_model.churn_definition() is not None:
+        from churnml.definitions import describe_probability
+
+        console.print(describe_probability(churn_model.churn_definition(), as_of), soft_wrap=True)
     drivers = Table(title="what raises the risk (SHAP, log-odds)", title_justify="left")
     for column in ("#", "reason", "feature", "contribution"):
         drivers.add_column(column, justify="right" if column in ("#", "contribution") else "left")
@@ -788,20 +966,18 @@ class ReasonsFor(str, enum.Enum):
 
 
 @app.command()
+@_with_source
 def score(
     out: OutOpt,
     model: ModelOpt = "models:/churn@champion",
     as_of: Annotated[Optional[str], typer.Option(
         "--as-of", help="Date of the features (YYYY-MM-DD); events before it only. Default: the day after the "
         "last event.")] = None,
-    events: Events = None, user_col: UserCol = None, time_col: TimeCol = None,
-    type_col: TypeCol = None, value_col: ValueCol = None, where: Where = None,
-    duplicates: Duplicates = None, subscriptions: Subscriptions = None, accounts: Accounts = None,
-    config: Config = None, table: TableOpt = None, id_col: IdColOpt = None,
+    source: SourceOptions = _SOURCE, table: TableOpt = None, id_col: IdColOpt = None,
     reasons: Annotated[ReasonsFor, typer.Option(
         "--reasons", help="Which accounts get reasons: the high and medium tiers, all, or none.",
         rich_help_panel="Output")] = ReasonsFor.tiers,
-    top_k: Annotated[int, typer.Option("--top-k", min=1, help="Reasons per account.", rich_help_panel="Output")] = 3,
+    top_k: TopKOpt = 3,
     high: Annotated[Optional[float], typer.Option(
         "--high", min=0.0, max=1.0, help="Probability from which an account is high risk (default: stored with "
         "the model).", rich_help_panel="Output")] = None,
@@ -841,16 +1017,14 @@ def score(
         if churn_model.spec is None:
             raise ConfigError("--engine spark scores models trained on an event log; this one was trained on a "
                               "labelled table.")
-        data: Any = _load_usage(_settings(config), events, user_col, time_col, type_col, value_col, where,
-                                duplicates, subscriptions, accounts, spark=True, spark_master=spark_master)
+        data: Any = _load_usage(source, spark=True, spark_master=spark_master)
         result = _score_on_spark(churn_model, data, out, overwrite=overwrite, as_of=as_of, reasons=reasons.value,
                                  top_k=top_k, tiers=tiers, shap_engine=shap_engine.value,
                                  drift_threshold=drift_threshold)
         console = _console()
         _print_scores(console, result)
     elif churn_model.spec is not None:
-        data = _load_usage(_settings(config), events, user_col, time_col, type_col, value_col, where,
-                           duplicates, subscriptions, accounts)
+        data = _load_usage(source)
     else:
         if table is None or id_col is None:
             from churnml.errors import ConfigError
@@ -927,16 +1101,17 @@ def _print_scores(console: Console, result: Any) -> None:
 
 
 @app.command()
+@_with_source
 def report(
     scores: Annotated[Path, typer.Option("--scores", help="A scores file written by `churnml score`.")],
     out: Annotated[Path, typer.Option("--out", help="The report, .html.")] = Path("report.html"),
     model: Annotated[Optional[str], typer.Option(
         "--model", help="The model that made the scores (URI or folder): adds its test metrics and charts.")] = None,
-    top: Annotated[int, typer.Option("--top", min=1, help="At-risk accounts listed in the page.")] = 1_000,
-    events: Events = None, user_col: UserCol = None, time_col: TimeCol = None,
-    type_col: TypeCol = None, value_col: ValueCol = None, where: Where = None,
-    duplicates: Duplicates = None, subscriptions: Subscriptions = None, accounts: Accounts = None,
-    config: Config = None,
+    top: Annotated[int, typer.Option("--at-risk", "--top", min=1,
+                                     help="How many of the riskiest accounts the page lists.")] = 1_000,
+    currency: Annotated[Optional[str], typer.Option(
+        "--currency", help="Shown with every amount of money, e.g. '£' or 'EUR' (default: plain numbers).")] = None,
+    source: SourceOptions = _SOURCE,
     overwrite: OverwriteOpt = False,
     tracking_uri: TrackingOpt = None,
 ) -> None:
@@ -946,11 +1121,10 @@ def report(
 
     churn_model = _open_model(model, tracking_uri) if model else None
     data = None
-    if events is not None or config is not None:
-        data = _load_usage(_settings(config), events, user_col, time_col, type_col, value_col, where, duplicates,
-                           subscriptions, accounts)
+    if source.events is not None or source.config is not None:
+        data = _load_usage(source)
     path = write_report(scores, out, model=churn_model, model_uri=model, tracking_uri_=tracking_uri, data=data,
-                        top=top, overwrite=overwrite)
+                        top=top, overwrite=overwrite, currency=currency)
     _console().print(f"wrote {path} (open it in a browser; it needs no network)", soft_wrap=True)
 
 
@@ -968,6 +1142,7 @@ def _open_model(where: str, tracking_uri: str | None) -> Any:
 
 
 @app.command()
+@_with_source
 def evaluate(
     scores: Annotated[Optional[Path], typer.Option(
         "--scores", help="A scores file written by `churnml score` (default: the one of --run).")] = None,
@@ -977,10 +1152,7 @@ def evaluate(
     model: Annotated[Optional[str], typer.Option(
         "--model", help="The model that made the scores (default: the run's version, else "
         "models:/churn@champion).")] = None,
-    events: Events = None, user_col: UserCol = None, time_col: TimeCol = None,
-    type_col: TypeCol = None, value_col: ValueCol = None, where: Where = None,
-    duplicates: Duplicates = None, subscriptions: Subscriptions = None, accounts: Accounts = None,
-    config: Config = None,
+    source: SourceOptions = _SOURCE,
     out: Annotated[Optional[Path], typer.Option("--out", help="Write the per-model table, .parquet or .csv.")] = None,
     overwrite: OverwriteOpt = False,
     tracking_uri: TrackingOpt = None,
@@ -1001,8 +1173,7 @@ def evaluate(
     if scores is None:
         raise ConfigError("evaluate needs the scores: --scores FILE, or --run RUN_ID of a logged scoring run.")
     churn_model = _open_model(model or "models:/churn@champion", tracking_uri)
-    data = _load_usage(_settings(config), events, user_col, time_col, type_col, value_col, where, duplicates,
-                       subscriptions, accounts)
+    data = _load_usage(source)
     result = run_evaluation(scores, data, churn_model, tiers=tiers)
     from churnml.monitoring import evaluation_lines
 
@@ -1056,7 +1227,7 @@ def monitor(
 
 # ----------------------------------------------------------------- analytics
 
-analytics_app = typer.Typer(help="Churn rate, revenue churn, activation, inactive users, segments, cohorts.",
+analytics_app = typer.Typer(cls=_Group, help="Churn rate, revenue churn, activation, inactive users, segments, cohorts.",
                             no_args_is_help=True)
 app.add_typer(analytics_app, name="analytics")
 
@@ -1083,13 +1254,6 @@ AsOfOpt = Annotated[Optional[str], typer.Option(
     "--as-of", help="Date (YYYY-MM-DD); default the day after the last event.")]
 AnalyticsOut = Annotated[Optional[Path], typer.Option("--out", help="Write the table, .parquet or .csv.")]
 PlotOpt = Annotated[Optional[Path], typer.Option("--plot", help="Write a chart (PNG).")]
-
-
-def _usage_for_analytics(config: Path | None, events: str | None, user_col: str | None, time_col: str | None,
-                         type_col: str | None, value_col: str | None, where: str | None, duplicates: str | None,
-                         subscriptions: str | None, accounts: str | None) -> Any:
-    return _load_usage(_settings(config), events, user_col, time_col, type_col, value_col, where, duplicates,
-                       subscriptions, accounts)
 
 
 def _show(frame: Any, title: str, out: Path | None, overwrite: bool, *, percent: tuple[str, ...] = (),
@@ -1125,24 +1289,21 @@ def _plot(figure: Any, plot: Path | None) -> None:
 
 
 @analytics_app.command("churn-rate")
+@_with_source
 def churn_rate_command(
-    events: Events = None, user_col: UserCol = None, time_col: TimeCol = None,
-    type_col: TypeCol = None, value_col: ValueCol = None, where: Where = None,
-    duplicates: Duplicates = None, subscriptions: Subscriptions = None, accounts: Accounts = None,
-    config: Config = None, period: PeriodOpt = PeriodChoice.month, as_of: AsOfOpt = None,
+    source: SourceOptions = _SOURCE, period: PeriodOpt = PeriodChoice.month, as_of: AsOfOpt = None,
     basis: Annotated[Basis, typer.Option("--basis", help="Active = a running subscription (auto when loaded) or "
                                          "recent events.")] = Basis.auto,
-    active_window_days: Annotated[int, typer.Option(
-        "--active-window-days", min=1, help="Inactivity basis: active = an event in this many days.")] = 30,
+    active_window_days: ActiveWindowOpt = None,
     gap_tolerance_days: GapOpt = None,
     out: AnalyticsOut = None, plot: PlotOpt = None, overwrite: OverwriteOpt = False,
 ) -> None:
     """Accounts active at the start of each period, lost during it, churn rate (and annualised)."""
     from churnml import analytics
+    from churnml.definitions import DEFAULT_ACTIVE_WINDOW_DAYS
 
-    data = _usage_for_analytics(config, events, user_col, time_col, type_col, value_col, where, duplicates,
-                                subscriptions, accounts)
-    frame = analytics.churn_rate(data, period=period.value, basis=basis.value, active_window_days=active_window_days,
+    data = _load_usage(source)
+    frame = analytics.churn_rate(data, period=period.value, basis=basis.value, active_window_days=active_window_days or DEFAULT_ACTIVE_WINDOW_DAYS,
                                  gap_tolerance_days=gap_tolerance_days or 0, as_of=as_of)
     rates = tuple(c for c in frame.columns if c.endswith("churn_rate"))
     _show(frame, f"churn rate per {period.value}", out, overwrite, percent=rates)
@@ -1155,38 +1316,32 @@ def churn_rate_command(
 
 
 @analytics_app.command("revenue-churn")
+@_with_source
 def revenue_churn_command(
-    events: Events = None, user_col: UserCol = None, time_col: TimeCol = None,
-    type_col: TypeCol = None, value_col: ValueCol = None, where: Where = None,
-    duplicates: Duplicates = None, subscriptions: Subscriptions = None, accounts: Accounts = None,
-    config: Config = None, period: PeriodOpt = PeriodChoice.month, as_of: AsOfOpt = None,
+    source: SourceOptions = _SOURCE, period: PeriodOpt = PeriodChoice.month, as_of: AsOfOpt = None,
     out: AnalyticsOut = None, plot: PlotOpt = None, overwrite: OverwriteOpt = False,
 ) -> None:
     """Gross and net MRR churn per period (net is negative when expansion outgrows the losses)."""
     from churnml import analytics
 
-    data = _usage_for_analytics(config, events, user_col, time_col, type_col, value_col, where, duplicates,
-                                subscriptions, accounts)
+    data = _load_usage(source)
     frame = analytics.revenue_churn(data, period=period.value, as_of=as_of)
     _show(frame, f"MRR churn per {period.value} (percentages of the MRR at the start)", out, overwrite)
     _plot(analytics.rate_figure(frame, "net_mrr_churn_pct", f"Net MRR churn per {period.value}"), plot)
 
 
 @analytics_app.command("activation")
+@_with_source
 def activation_command(
     event: Annotated[list[str], typer.Option("--event", help="Event type that counts as activation (repeatable).")],
     days: Annotated[int, typer.Option("--days", min=1, help="Within this many days of signup.")] = 7,
-    events: Events = None, user_col: UserCol = None, time_col: TimeCol = None,
-    type_col: TypeCol = None, value_col: ValueCol = None, where: Where = None,
-    duplicates: Duplicates = None, subscriptions: Subscriptions = None, accounts: Accounts = None,
-    config: Config = None, period: PeriodOpt = PeriodChoice.month, as_of: AsOfOpt = None,
+    source: SourceOptions = _SOURCE, period: PeriodOpt = PeriodChoice.month, as_of: AsOfOpt = None,
     out: AnalyticsOut = None, plot: PlotOpt = None, overwrite: OverwriteOpt = False,
 ) -> None:
     """Activation rate per signup cohort (activated / acquired x 100) and median days to activation."""
     from churnml import analytics
 
-    data = _usage_for_analytics(config, events, user_col, time_col, type_col, value_col, where, duplicates,
-                                subscriptions, accounts)
+    data = _load_usage(source)
     frame = analytics.activation(data, events=event, days=days, period=period.value, as_of=as_of)
     _show(frame, f"activation ({', '.join(event)} within {days} days of signup) per signup {period.value}", out,
           overwrite)
@@ -1198,11 +1353,9 @@ def activation_command(
 
 
 @analytics_app.command("inactive")
+@_with_source
 def inactive_command(
-    events: Events = None, user_col: UserCol = None, time_col: TimeCol = None,
-    type_col: TypeCol = None, value_col: ValueCol = None, where: Where = None,
-    duplicates: Duplicates = None, subscriptions: Subscriptions = None, accounts: Accounts = None,
-    config: Config = None, period: PeriodOpt = PeriodChoice.month, as_of: AsOfOpt = None,
+    source: SourceOptions = _SOURCE, period: PeriodOpt = PeriodChoice.month, as_of: AsOfOpt = None,
     thresholds: Annotated[str, typer.Option("--thresholds", help="Days, comma-separated.")] = "30,60,90",
     out: Annotated[Optional[Path], typer.Option("--out", help="Write the inactive accounts (user_id, last "
                                                 "event, days inactive), .parquet or .csv.")] = None,
@@ -1212,8 +1365,7 @@ def inactive_command(
     from churnml import analytics
     from churnml.errors import ConfigError
 
-    data = _usage_for_analytics(config, events, user_col, time_col, type_col, value_col, where, duplicates,
-                                subscriptions, accounts)
+    data = _load_usage(source)
     try:
         days = [int(t) for t in thresholds.split(",") if t.strip()]
     except ValueError:
@@ -1242,11 +1394,9 @@ def inactive_command(
 
 
 @analytics_app.command("segments")
+@_with_source
 def segments_command(
-    events: Events = None, user_col: UserCol = None, time_col: TimeCol = None,
-    type_col: TypeCol = None, value_col: ValueCol = None, where: Where = None,
-    duplicates: Duplicates = None, subscriptions: Subscriptions = None, accounts: Accounts = None,
-    config: Config = None, as_of: AsOfOpt = None,
+    source: SourceOptions = _SOURCE, as_of: AsOfOpt = None,
     method: Annotated[SegmentMethod, typer.Option("--method", help="Fixed rules or recency/frequency quintiles.")]
     = SegmentMethod.rules,
     horizon_days: Annotated[int, typer.Option("--horizon-days", min=1, help="Churn rate per segment: no event in "
@@ -1258,8 +1408,7 @@ def segments_command(
     """Engagement segments from recency and frequency, their churn rates, and the least-engaged profile."""
     from churnml import analytics
 
-    data = _usage_for_analytics(config, events, user_col, time_col, type_col, value_col, where, duplicates,
-                                subscriptions, accounts)
+    data = _load_usage(source)
     result = analytics.segments(data, as_of=as_of, method=method.value, horizon_days=horizon_days)
     _show(result.summary, f"engagement segments as of {result.as_of} ({method.value})", None, overwrite,
           percent=("share", "churn_rate"))
@@ -1281,18 +1430,15 @@ def segments_command(
 
 
 @analytics_app.command("cohorts")
+@_with_source
 def cohorts_command(
-    events: Events = None, user_col: UserCol = None, time_col: TimeCol = None,
-    type_col: TypeCol = None, value_col: ValueCol = None, where: Where = None,
-    duplicates: Duplicates = None, subscriptions: Subscriptions = None, accounts: Accounts = None,
-    config: Config = None, as_of: AsOfOpt = None,
+    source: SourceOptions = _SOURCE, as_of: AsOfOpt = None,
     out: AnalyticsOut = None, plot: PlotOpt = None, overwrite: OverwriteOpt = False,
 ) -> None:
     """Retention matrix: signup month x months since signup (share of the cohort active)."""
     from churnml import analytics
 
-    data = _usage_for_analytics(config, events, user_col, time_col, type_col, value_col, where, duplicates,
-                                subscriptions, accounts)
+    data = _load_usage(source)
     matrix = analytics.cohorts(data, as_of=as_of)
     _show(matrix, "retention by signup month (share of the cohort with an event, by months since signup)", out,
           overwrite, index=True)
@@ -1304,6 +1450,32 @@ def cohorts_command(
 # ----------------------------------------------------------------- entry point
 
 
+# The library's errors give their fix in Python (``where="..."``); on the command line the same
+# fix is a flag. Event-log mappings only: the other tables are mapped in the config file.
+_FLAG_SPELLING = [
+    (re.compile(r"overwrite=True( \(--overwrite\))?"), "--overwrite"),
+    (re.compile(r"drop_null_user_ids=True"), "--drop-null-user-ids"),
+    (re.compile(r"\b(where|time_format|duplicates|outliers)=(?=['\"]|\.|,|\)| |$)"),
+     lambda m: "--" + m.group(1).replace("_", "-") + ("" if m.string[m.end():m.end() + 1] in ".,) " else " ")),
+    (re.compile(r"\b(user_id|timestamp|event_type|value)='<column>'"),
+     lambda m: {"user_id": "--user-col", "timestamp": "--time-col", "event_type": "--type-col",
+                "value": "--value-col"}[m.group(1)] + " <column>"),
+]
+
+
+def _cli_spelling(text: str) -> str:
+    """``text`` with the Python spelling of a fix replaced by the command-line flag.
+
+    >>> _cli_spelling('Fix: drop them with where="id IS NOT NULL" or drop_null_user_ids=True.')
+    'Fix: drop them with --where "id IS NOT NULL" or --drop-null-user-ids.'
+    >>> _cli_spelling("Fix: pass duplicates='drop', or map it, e.g. user_id='<column>'.")
+    "Fix: pass --duplicates 'drop', or map it, e.g. --user-col <column>."
+    """
+    for pattern, flag in _FLAG_SPELLING:
+        text = pattern.sub(flag, text)
+    return text
+
+
 def main(argv: list[str] | None = None) -> None:
     """Console-script entry: run the app; known errors become one line on stderr and exit 1."""
     args = sys.argv[1:] if argv is None else argv
@@ -1313,7 +1485,7 @@ def main(argv: list[str] | None = None) -> None:
         if "--debug" in args:
             raise
         lines = [line.strip() for line in str(error).splitlines() if line.strip()]  # one line, all problems
-        _console(stderr=True).print(f"error: {' '.join(lines)}", markup=False, soft_wrap=True)
+        _console(stderr=True).print(f"error: {_cli_spelling(' '.join(lines))}", markup=False, soft_wrap=True)
         raise SystemExit(1) from None
     except KeyboardInterrupt:
         raise SystemExit(130) from None

@@ -118,6 +118,10 @@ def build_dataset(data: UsageData, definition: ChurnDefinition | None = None, *,
         check_labelled(dates, last, definition)
     if not hasattr(builder, "spec_"):
         builder.fit(data, observation_dates=dates, definition=definition)
+    from churnml import _progress
+
+    _progress.step(f"computing point-in-time features and labels at {len(dates)} observation dates "
+                   f"({dates[0]} .. {dates[-1]})")
     frame = engine.compute(data, builder.spec_, definition, dates, labels=True)
     if engine.__name__.endswith("spark"):  # a Spark DataFrame: the set stays on the cluster
         from churnml.spark import SparkTrainingSet

@@ -20,12 +20,13 @@ Examples
 from __future__ import annotations
 
 import datetime as dt
+import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
 from churnml.errors import ConfigError, NoEligibleUsersError
 
-__all__ = ["InactivityChurn", "SubscriptionChurn", "ChurnDefinition", "observation_grid",
+__all__ = ["InactivityChurn", "SubscriptionChurn", "ChurnDefinition", "describe_probability", "observation_grid",
            "parse_dates", "INVOLUNTARY_REASONS"]
 
 INVOLUNTARY_REASONS = ("payment_failed", "payment_failure", "failed_payment", "dunning", "involuntary",
@@ -36,6 +37,10 @@ def _check_days(owner: str, name: str, value: object, minimum: int) -> None:
     if not isinstance(value, int) or isinstance(value, bool) or value < minimum:
         kind = "positive int" if minimum == 1 else "non-negative int"
         raise ConfigError(f"The {name!r} parameter of {owner} must be a {kind}. Got {value!r} instead.")
+
+
+# One default for every command, the analytics and the report: active = an event in the last 90 days.
+DEFAULT_ACTIVE_WINDOW_DAYS = 90
 
 
 @dataclass(frozen=True)
@@ -54,7 +59,7 @@ class InactivityChurn:
     """
 
     horizon_days: int = 90
-    active_window_days: int = 90
+    active_window_days: int = DEFAULT_ACTIVE_WINDOW_DAYS
     lead_time_days: int = 0
 
     kind = "inactivity"
@@ -141,8 +146,50 @@ def observation_grid(*, first_event: dt.datetime, last_event: dt.datetime, lookb
     return [last - dt.timedelta(days=step_days * k) for k in range(count, -1, -1)]
 
 
+_ISO_DATE = re.compile(r"(\d{4})-(\d{2})-(\d{2})")
+
+
+def parse_date(text: str, what: str = "Date") -> dt.date:
+    """One date written as YYYY-MM-DD; anything else is refused with the part that is wrong.
+
+    >>> parse_date("2024-12-01")
+    datetime.date(2024, 12, 1)
+    >>> parse_date("2024-13-01")
+    Traceback (most recent call last):
+    ...
+    churnml.errors.ConfigError: Date '2024-13-01' has month 13; months are 01 to 12. Write dates as YYYY-MM-DD.
+    """
+    value = str(text).strip()
+    match = _ISO_DATE.fullmatch(value)
+    if match is None:
+        if re.fullmatch(r"\d{8}", value):
+            problem = f"has no dashes; write it as {value[:4]}-{value[4:6]}-{value[6:]}"
+        elif re.fullmatch(r"\d{4}[/.]\d{1,2}[/.]\d{1,2}", value):
+            problem = "separates its parts with '/' or '.'; use '-'"
+        elif re.fullmatch(r"\d{4}-\d{1,2}", value):
+            problem = "has no day"
+        elif re.fullmatch(r"\d{1,2}[/.-]\d{1,2}[/.-]\d{4}", value):
+            problem = "puts the year last; put it first"
+        elif re.fullmatch(r"\d{4}-\d{1,2}-\d{1,2}", value):
+            problem = "needs two digits for the month and the day"
+        elif re.match(r"\d{4}-\d{2}-\d{2}[T ]", value):
+            problem = "has a time; pass the date alone (features use the events before its midnight)"
+        else:
+            problem = "is not a date"
+        raise ConfigError(f"{what} {value!r} {problem}. Write dates as YYYY-MM-DD.")
+    year, month, day = (int(part) for part in match.groups())
+    if not 1 <= month <= 12:
+        raise ConfigError(f"{what} {value!r} has month {month}; months are 01 to 12. Write dates as YYYY-MM-DD.")
+    try:
+        return dt.date(year, month, day)
+    except ValueError:
+        last = (dt.date(year + month // 12, month % 12 + 1, 1) - dt.timedelta(days=1)).day
+        raise ConfigError(f"{what} {value!r} has day {day}; {dt.date(year, month, 1):%B %Y} has days 01 to "
+                          f"{last}.") from None
+
+
 def parse_dates(values: Iterable[str | dt.date | dt.datetime]) -> list[dt.date]:
-    """Observation dates from text or date objects, sorted and unique.
+    """Observation dates from text (YYYY-MM-DD) or date objects, sorted and unique.
 
     >>> parse_dates(["2024-02-01", dt.date(2024, 1, 1), "2024-02-01"])
     [datetime.date(2024, 1, 1), datetime.date(2024, 2, 1)]
@@ -156,10 +203,7 @@ def parse_dates(values: Iterable[str | dt.date | dt.datetime]) -> list[dt.date]:
         elif isinstance(value, dt.date):
             out.add(value)
         else:
-            try:
-                out.add(dt.date.fromisoformat(str(value).strip()))
-            except ValueError as error:
-                raise ConfigError(f"Observation date {value!r} is not a date as YYYY-MM-DD.") from error
+            out.add(parse_date(value, "Observation date"))
     if not out:
         raise ConfigError("No observation dates given.")
     return sorted(out)
@@ -189,6 +233,32 @@ def eligibility_rule(definition: ChurnDefinition) -> str:
                 "(and they signed up before it)")
     return (f"a user is eligible at a date when they had an event in the {definition.active_window_days} days "
             "before it (and signed up before it)")
+
+
+def describe_probability(definition: ChurnDefinition, as_of: str | dt.date | dt.datetime | None = None) -> str:
+    """What a churn probability of this definition means, in one sentence for people (report, ``explain``).
+
+    It names the event (no activity, or the subscription ending without renewal), the horizon, the
+    dates it covers when ``as_of`` is known, and who is scored.
+
+    >>> describe_probability(InactivityChurn(horizon_days=90), "2024-12-01")
+    'Churn probability: the probability of no activity in the next 90 days (2024-12-01 to 2025-02-28), as of 2024-12-01, for an account active in the 90 days before (inactivity churn).'
+    >>> describe_probability(SubscriptionChurn(horizon_days=30, gap_tolerance_days=7))
+    'Churn probability: the probability that the subscription ends without renewal within the next 30 days (a restart within 7 days counts as a renewal), for an account with a running subscription (subscription churn).'
+    """
+    day = None if as_of is None else parse_dates([as_of.date() if isinstance(as_of, dt.datetime) else as_of])[0]
+    h, lead = definition.horizon_days, definition.lead_time_days
+    window = f"next {h} days" if not lead else f"{h} days starting {lead} days after the date"
+    if day is not None:
+        start = day + dt.timedelta(days=lead)
+        window += f" ({start.isoformat()} to {(start + dt.timedelta(days=h - 1)).isoformat()}), as of {day.isoformat()}"
+    if isinstance(definition, SubscriptionChurn):
+        renewal = (f" (a restart within {definition.gap_tolerance_days} days counts as a renewal)"
+                   if definition.gap_tolerance_days else "")
+        return (f"Churn probability: the probability that the subscription ends without renewal within the "
+                f"{window}{renewal}, for an account with a running subscription (subscription churn).")
+    return (f"Churn probability: the probability of no activity in the {window}, for an account active in the "
+            f"{definition.active_window_days} days before (inactivity churn).")
 
 
 def no_eligible_users(what: str, dates: Sequence[dt.date], first_event: dt.datetime | None,

@@ -307,10 +307,7 @@ class ChurnModel:
 
     def save(self, folder: str | os.PathLike[str], *, overwrite: bool = False) -> Path:
         """Write the model folder through a temporary folder and a rename."""
-        target = Path(folder)
-        if target.exists() and not overwrite:
-            raise ConfigError(f"{str(target)!r} already exists. Fix: pass overwrite=True (--overwrite) "
-                              "or choose another folder.")
+        target = check_model_folder(folder, overwrite=overwrite)
         target.parent.mkdir(parents=True, exist_ok=True)
         staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
         try:
@@ -331,6 +328,17 @@ class ChurnModel:
 
 def _json_bytes(value: Any) -> bytes:
     return (json.dumps(value, indent=2, sort_keys=True, allow_nan=False) + "\n").encode()
+
+
+def check_model_folder(folder: str | os.PathLike[str], *, overwrite: bool = False) -> Path:
+    """Refuse an existing model folder unless ``overwrite``; the check ``save`` makes, callable before work."""
+    target = Path(folder)
+    if target.exists() and not overwrite:
+        raise ConfigError(f"{str(target)!r} already exists. Fix: pass overwrite=True (--overwrite) "
+                          "or choose another folder.")
+    if target.exists() and not target.is_dir():
+        raise ConfigError(f"{str(target)!r} is a file, not a model folder. Fix: choose another folder.")
+    return target
 
 
 def load_model(folder: str | os.PathLike[str]) -> ChurnModel:

@@ -318,6 +318,9 @@ class _Run:
         warn_unseen_types(spec, data)
         day = _parse_day(self.as_of) if self.as_of is not None else (time_span(data)[1] + dt.timedelta(days=1)).date()
         _check_inputs(data, spec, day)
+        from churnml import _progress
+
+        _progress.step(f"computing the features of every eligible account as of {day}")
         table = self._stack.enter_context(materialised(data, spec, definition, [day], labels=False))
         from churnml._lifetime import stand_ins
 
@@ -345,7 +348,12 @@ class _Run:
         explainer = ChurnExplainer(self.model, top_k=self.top_k, engine=self.shap_engine)
         schema: pa.Schema | None = None
         writer = None
+        from churnml import _progress
+
+        done = 0
         for features in batches:
+            done += len(features)
+            _progress.step(f"scoring and explaining: {done:,} accounts")
             out, prepared, explained = score_chunk(self.model, features, day=self.day, thresholds=self.thresholds,
                                                    reasons=self.reasons, top_k=self.top_k, explainer=explainer)
             tier = out["risk_tier"].to_numpy()

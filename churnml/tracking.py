@@ -12,12 +12,16 @@ The tracking store is ``sqlite:///mlflow.db`` in the working folder unless
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
+import io
 import json
 import math
 import os
 import subprocess
+import sys
 import tempfile
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -126,6 +130,9 @@ def log_training(trainer: ChurnTrainer, *, config: dict[str, Any] | None = None,
     mlflow.set_registry_uri(uri)
     experiment_id = mlflow.set_experiment(experiment).experiment_id
     model = trainer.model_
+    from churnml import _progress
+
+    _progress.step("logging the run to MLflow: metrics, charts, SHAP views, the model")
     with mlflow.start_run(run_name=run_name, nested=nested) as run:
         commit = git_commit()
         mlflow.set_tags({"churnml.version": __version__, "xgboost.version": xgb.__version__,
@@ -190,19 +197,38 @@ def log_training(trainer: ChurnTrainer, *, config: dict[str, Any] | None = None,
             model_folder = model.save(folder / MODEL_ARTIFACT)
             example = _input_example(trainer)
             signature = _signature(model)
-            info = mlflow.pyfunc.log_model(
-                name="model", python_model=str(_PYFUNC_CODE), artifacts={MODEL_ARTIFACT: str(model_folder)},
-                code_paths=[str(Path(__file__).parent)], signature=signature, input_example=example,
-                pip_requirements=_requirements(), registered_model_name=register)
+            # the export is written before anything is registered: a step that fails registers nothing
+            export_path = model.save(export, overwrite=overwrite) if export is not None else None
+            with _registry_quiet():
+                info = mlflow.pyfunc.log_model(
+                    name="model", python_model=str(_PYFUNC_CODE), artifacts={MODEL_ARTIFACT: str(model_folder)},
+                    code_paths=[str(Path(__file__).parent)], signature=signature, input_example=example,
+                    pip_requirements=_requirements(), registered_model_name=register)
     version = str(info.registered_model_version) if register is not None else None
     alias_uri = None
     if promote and version is not None:
         MlflowClient(uri, uri).set_registered_model_alias(register, "champion", version)  # type: ignore[arg-type]
         alias_uri = f"models:/{register}@champion"
-    export_path = model.save(export, overwrite=overwrite) if export is not None else None
     return TrackedRun(run_id=run.info.run_id, experiment_id=experiment_id, model_uri=f"runs:/{run.info.run_id}/model",
                       registered_name=register, registered_version=version, alias_uri=alias_uri,
                       export_path=export_path)
+
+
+# What MLflow prints (not logs) on stderr when it registers a version: the run says it already.
+_REGISTRY_CHATTER = ("Successfully registered model", "Created version", "Registered model")
+
+
+@contextlib.contextmanager
+def _registry_quiet() -> Iterator[None]:
+    """Drop MLflow's registration messages from stderr; anything else it prints is passed on."""
+    buffer = io.StringIO()
+    try:
+        with contextlib.redirect_stderr(buffer):
+            yield
+    finally:
+        kept = [line for line in buffer.getvalue().splitlines(keepends=True)
+                if not line.startswith(_REGISTRY_CHATTER)]
+        sys.stderr.write("".join(kept))
 
 
 def _log_shap(trainer: ChurnTrainer, folder: Path, *, rows: int = 2_000, dependence: int = 3) -> None:

@@ -28,7 +28,7 @@ import pandas as pd
 from sklearn.base import BaseEstimator
 from sklearn.utils.validation import check_is_fitted
 
-from churnml import metrics
+from churnml import _progress as progress, metrics
 from churnml.errors import ConfigError, LabelError
 from churnml.model import (
     ChurnModel,
@@ -413,6 +413,12 @@ def fingerprint(X: pd.DataFrame, y: np.ndarray, keys: pd.DataFrame) -> dict[str,
 # ----------------------------------------------------------------- the trainer
 
 
+
+def _callbacks(what: str) -> list[Any] | None:
+    """XGBoost callbacks: the boosting round told to the progress listener, when there is one."""
+    callback = progress.rounds_callback(what)
+    return None if callback is None else [callback]
+
 class ChurnTrainer(BaseEstimator):
     """Fit a calibrated XGBoost churn classifier with an out-of-time split, and its baselines.
 
@@ -577,12 +583,14 @@ class ChurnTrainer(BaseEstimator):
 
         train, validation = matrix("train"), matrix("validation")
         params = self.xgboost_params(labels[masks["train"]])
+        progress.step(f"boosting on {int(masks['train'].sum()):,} rows (early stopping on the validation slice)")
         booster = xgb.train(params, train, num_boost_round=self.n_estimators,
                             evals=[(validation, "validation")], early_stopping_rounds=self.early_stopping_rounds,
-                            verbose_eval=False)
+                            verbose_eval=False, callbacks=_callbacks("boosting"))
         self.best_iteration_ = int(booster.best_iteration)
         self.validation_log_loss_ = float(booster.best_score)
         iterations = (0, self.best_iteration_ + 1)
+        progress.step("calibrating the probabilities")
         raw_calibration = booster.inplace_predict(X[masks["calibration"]], iteration_range=iterations)
         calibrator, self.calibration_log_loss_ = self._calibrate(raw_calibration, labels[masks["calibration"]])
         self.calibration_method_ = calibrator.method
@@ -605,6 +613,7 @@ class ChurnTrainer(BaseEstimator):
         gain = booster.get_score(importance_type="total_gain")
         self.feature_importance_ = pd.Series({c.name: gain.get(c.name, 0.0) for c in inputs.columns},
                                              name="total_gain").sort_values(ascending=False)
+        progress.step("fitting the baselines and judging every model on the test slice")
         self._evaluate(inputs, booster, iterations)
         self.evaluated_model_ = self.model_
         info["exported"] = "evaluated"
@@ -626,14 +635,16 @@ class ChurnTrainer(BaseEstimator):
         params = self.xgboost_params(y)  # class weights, if asked for, from every labelled row
         folds = self._refit_folds(inputs)
         raw = np.full(len(y), np.nan)
-        for held in folds:
+        for number, held in enumerate(folds, start=1):
             fit = ~held
+            progress.step(f"refit: cross-fitting fold {number} of {len(folds)} for the calibration")
             booster = xgb.train(params, xgb.DMatrix(X[fit], label=y[fit], enable_categorical=True),
                                 num_boost_round=rounds, verbose_eval=False)
             raw[held] = booster.inplace_predict(X[held])
         calibrator, self.refit_calibration_log_loss_ = self._calibrate(raw, y)
+        progress.step(f"refit: {rounds} rounds on all {len(y):,} labelled rows")
         booster = xgb.train(params, xgb.DMatrix(X, label=y, enable_categorical=True), num_boost_round=rounds,
-                            verbose_eval=False)
+                            verbose_eval=False, callbacks=_callbacks("refit"))
         latest = self._latest_rows(inputs)
         probability = np.clip(calibrator.transform(raw), 0.0, 1.0)
         info = {**self.evaluated_model_.info, "best_iteration": rounds - 1, "calibration": calibrator.method,

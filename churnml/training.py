@@ -60,6 +60,10 @@ def run_training(data: Any, config: dict[str, Any], options: TrainingOptions) ->
     from sklearn.model_selection import ParameterSampler
 
     ChurnTrainer = _trainer_class(data)  # noqa: N806 - a class chosen by the data
+    if options.export is not None:  # refuse a bad output before the work, not after it
+        from churnml.model import check_model_folder
+
+        check_model_folder(options.export, overwrite=options.overwrite)
 
     params = dict(options.trainer)
     trials: list[dict[str, Any]] = []

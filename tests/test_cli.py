@@ -8,7 +8,7 @@ import sys
 import pytest
 from typer.testing import CliRunner
 
-from churnml.cli import app
+from churnml.cli import app, main
 
 runner = CliRunner()
 DESIGN_COMMANDS = ["demo", "generate", "features", "dataset", "train", "score", "explain", "report", "analytics"]
@@ -60,23 +60,29 @@ def test_validate_with_mapping_flags_on_online_retail(shared_data):
     assert "541,909" in result.output and "135,080 rows: where CustomerID IS NOT NULL" in result.output
 
 
-def test_validate_reads_mappings_from_the_config_file(shared_data, tmp_path):
+def test_validate_reads_mappings_from_the_config_file(shared_data, tmp_path, capsys):
     config = tmp_path / "churnml.toml"
     config.write_text(f"""
 [events]
 path = "{(shared_data / 'online_retail/online_retail.parquet').as_posix()}"
-user_id = "CustomerID"
+user_id = "Country"
 timestamp = "InvoiceDate"
 value = "Quantity * UnitPrice"
-drop_null_user_ids = true
 """)
     result = runner.invoke(app, ["validate", "--config", str(config)])
     assert result.exit_code == 0, result.output
-    assert "135,080 rows: null user_id" in result.output
-    # A flag overrides the file: without the where/drop rule the nulls come back as an error.
-    result = runner.invoke(app, ["validate", "--config", str(config), "--user-col", "Country"])
+    assert "135,080" not in result.output and "Country" in result.output  # the file's mapping: no null ids
+    # A flag overrides the file: CustomerID has 135,080 null ids, refused with the CLI's fix...
+    with pytest.raises(SystemExit) as exit_:
+        main(["validate", "--config", str(config), "--user-col", "CustomerID"])
+    err = capsys.readouterr().err
+    assert exit_.value.code == 1 and "135,080" in err and "--drop-null-user-ids" in err, err
+    assert "drop_null_user_ids=True" not in err
+    # ...and the flag that drops them counts them
+    result = runner.invoke(app, ["validate", "--config", str(config), "--user-col", "CustomerID",
+                                 "--drop-null-user-ids"])
     assert result.exit_code == 0, result.output
-    assert "users" in result.output and "135,080" not in result.output
+    assert "135,080 rows: null user_id (--drop-null-user-ids)" in result.output
 
 
 def test_validate_labelled_table(shared_data):

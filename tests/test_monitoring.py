@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import os
 import warnings
 
 import numpy as np
@@ -210,12 +211,24 @@ def test_scores_that_are_not_one_run_of_this_data_are_refused(data, trained, tmp
 # ----------------------------------------------------------------- the CLI over MLflow
 
 
+@pytest.fixture
+def mlflow_environment():
+    """MLflow writes the store it was pointed at into os.environ (MLFLOW_TRACKING_URI, MLFLOW_REGISTRY_URI,
+    MLFLOW_EXPERIMENT_ID); put them back, so later tests (and their subprocesses) do not inherit this store."""
+    before = {k: v for k, v in os.environ.items() if k.startswith("MLFLOW_")}
+    yield
+    for key in [k for k in os.environ if k.startswith("MLFLOW_") and k not in before]:
+        del os.environ[key]
+    os.environ.update(before)
+
+
 def _run_id(output: str) -> str:
     return output.split("scoring run logged to MLflow: ")[1].split()[0]
 
 
 @pytest.mark.slow  # three scoring runs, three evaluations and a registered model in MLflow: ~20 s
-def test_monitor_flags_the_run_with_a_shifted_input_and_plots(small_product, trained, tmp_path, monkeypatch):
+def test_monitor_flags_the_run_with_a_shifted_input_and_plots(small_product, trained, tmp_path, monkeypatch,
+                                                              mlflow_environment):
     from churnml.cli import app
     from churnml.tracking import log_training
 

@@ -14,11 +14,13 @@ import pandas as pd
 import pytest
 
 from churnml import AccountSource, EventSource, SubscriptionSource, load
+from churnml._duckdb import quote_identifier
 from churnml.dataset import build_dataset
-from churnml.definitions import SubscriptionChurn
+from churnml.definitions import InactivityChurn, SubscriptionChurn, describe_probability
 from churnml.errors import ConfigError
 from churnml.features import FeatureBuilder
-from churnml.report import ReportContext, render_report, write_report
+from churnml.report import (DEFAULT_ACTIONS, ReportContext, format_money, format_percent, reason_family,
+                            render_report, write_report)
 from churnml.scoring import DriftWarning, write_scores
 from churnml.trainer import ChurnTrainer
 
@@ -51,7 +53,7 @@ def test_headline_numbers_and_the_ranked_list(scores, tmp_path):
     assert f'data-card="accounts scored">{len(frame):,}<' in page
     for tier in ("high", "medium", "low"):
         assert f'data-card="{tier} risk">{tiers.get(tier, 0):,}<' in page
-    assert f"{frame['revenue_at_risk'].sum():,.0f}" in page
+    assert f'data-card="revenue at risk">{frame["revenue_at_risk"].sum():,.2f}<' in page
     at_risk = frame[frame["risk_tier"] != "low"]
     assert f"Showing the top 25 of {len(at_risk):,} at-risk accounts" in page
     listed = re.findall(r'<td class="num" data-value="(\d+)">', page)
@@ -70,12 +72,13 @@ def test_retention_numbers_appear_with_the_event_data(scores, small_product, tmp
                 AccountSource(small_product["accounts"]))
     page = write_report(path, tmp_path / "report.html", model=model, data=data).read_text()
     rates = analytics.churn_rate(data).tail(12)
+    rates = rates[analytics.steady_periods(rates)]
     mean = rates["churn_rate"].dropna().mean()
     assert f"Mean monthly churn rate {mean:.1%}" in page
     for title in ("Revenue churn", "Activation (core_action within 7 days of signup)", "Inactive accounts",
                   "Engagement segments", "Retention by signup month"):
         assert f"<h3>{html.escape(title)}</h3>" in page
-    inactive = analytics.inactive(data).counts
+    inactive = analytics.inactive(data, as_of="2024-12-01", accounts=path).counts
     assert f"{int(inactive['inactive_accounts'].iloc[0]):,}" in page
     without = render_report(path)
     assert "Retention numbers" not in without
@@ -94,9 +97,11 @@ def test_refuses_files_that_are_not_scores(tmp_path):
 def test_model_metrics_and_charts_appear_when_given(scores):
     path, _ = scores
     page = render_report(path, context=ReportContext(
-        model_name="models:/churn@champion", metrics={"test.roc_auc": 0.8123, "baseline.logistic.test.roc_auc": 0.7},
+        model_name="models:/churn@champion", metrics={"test.roc_auc": 0.8123, "test.capture_at_20": 0.3731,
+                                                      "baseline.logistic.test.roc_auc": 0.7},
         charts={"calibration": b"\x89PNG fake"}))
     assert "0.812" in page and "logistic regression" in page and "models:/churn@champion" in page
+    assert '<td class="num">37.3%</td>' in page  # a share of churners, written as every percentage is
     assert "<figcaption>calibration</figcaption>" in page
 
 
@@ -138,3 +143,165 @@ def test_renders_in_headless_chromium_without_console_errors(scores, tmp_path):
     subprocess.run([browser, *flags, "--window-size=1300,2200", f"--screenshot={shot}", report.as_uri()],
                    capture_output=True, timeout=120, check=True)
     assert shot.read_bytes()[:4] == b"\x89PNG" and shot.stat().st_size > 20_000
+
+
+# ----------------------------------------------------------------- what the page says, and how
+
+
+@pytest.fixture(scope="module")
+def usage(small_product):
+    return load(EventSource(small_product["events"]), SubscriptionSource(small_product["subscriptions"]),
+                AccountSource(small_product["accounts"]))
+
+
+def _browser_dom(url: str, profile: Path) -> str:
+    browser = _chromium()
+    if browser is None:
+        if os.environ.get("CI"):
+            pytest.fail("CI must install Chromium (Debian's chromium package) for the report test")
+        pytest.skip("Chromium not installed (apt-get install chromium)")
+    flags = ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", f"--user-data-dir={profile}"]
+    return subprocess.run([browser, *flags, "--dump-dom", url], capture_output=True, text=True, timeout=120,
+                          check=True).stdout
+
+
+def test_describe_probability_words_the_definition_horizon_and_dates():
+    inactivity = describe_probability(InactivityChurn(horizon_days=90), "2024-12-01")
+    assert "probability of no activity in the next 90 days (2024-12-01 to 2025-02-28)" in inactivity
+    assert "as of 2024-12-01" in inactivity and "inactivity churn" in inactivity
+    subscription = describe_probability(SubscriptionChurn(horizon_days=30, lead_time_days=7), "2024-12-01")
+    assert "ends without renewal within the 30 days starting 7 days after the date (2024-12-08 to 2025-01-06)" \
+        in subscription
+
+
+def test_the_dom_states_what_the_probability_means_and_opens_an_account_on_click(scores, usage, tmp_path):
+    path, model = scores
+    frame = pd.read_parquet(path)
+    report = write_report(path, tmp_path / "report.html", model=model, data=usage, top=50)
+    # the page's own click handler opens the first listed account
+    clicked = tmp_path / "clicked.html"
+    clicked.write_text(report.read_text().replace(
+        "</body></html>", '<script>document.querySelector("#accounts tbody tr").click();</script></body></html>'))
+    dom = _browser_dom(clicked.as_uri(), tmp_path / "profile")
+    assert 'data-console-errors="' not in dom and 'data-ready="yes"' in dom
+    definition = model.churn_definition()
+    assert html.escape(describe_probability(definition, "2024-12-01")) in dom
+    assert f'data-fact="horizon">{definition.horizon_days} days<' in dom
+    assert 'data-fact="as-of">2024-12-01<' in dom
+    assert 'data-fact="definition">subscription churn' in dom
+    # the per-account view: the top account, its reasons as waterfall steps, its 12 weeks of events
+    first = frame.sort_values("rank").iloc[0]
+    view = re.search(r'<div id="account-view"([^>]*)>(.*?)<p id="av-action"', dom, re.S)
+    assert view and "hidden" not in view.group(1) and f'data-account="{first["user_id"]}"' in view.group(1)
+    steps = [float(c) for c in re.findall(r'data-contribution="([^"]+)"', view.group(2))]
+    wanted = [first[f"reason_{i}_contribution"] for i in (1, 2, 3) if pd.notna(first[f"reason_{i}_contribution"])]
+    assert steps == pytest.approx(wanted, abs=1e-4) and len(steps) == 3
+    total = float(re.search(r'data-total="([^"]+)"', view.group(2)).group(1))
+    assert total == pytest.approx(sum(wanted), abs=1e-3)
+    weeks = [int(c) for c in re.findall(r'class="week" data-count="(\d+)"', view.group(2))]
+    assert len(weeks) == 12
+    log = usage.backend.sql(
+        f"SELECT timestamp FROM {quote_identifier(usage.events.view)} WHERE CAST(user_id AS VARCHAR) = '{first['user_id']}' "
+        "AND timestamp < TIMESTAMP '2024-12-01' AND timestamp >= TIMESTAMP '2024-12-01' - INTERVAL 84 DAY").df()
+    ago = ((pd.Timestamp("2024-12-01") - log["timestamp"]).dt.total_seconds() // (7 * 86400)).astype(int)
+    assert weeks == [int((ago == 11 - k).sum()) for k in range(12)] and sum(weeks) == len(log) > 0
+    assert "Suggested action (" in dom
+    # plan and MRR of the listed accounts, from the subscriptions running at the date
+    assert re.search(r'id="av-meta"[^>]*>plan \w+ · MRR [\d,]+\.\d\d<', dom)
+
+
+def test_currency_is_shown_when_given_and_not_otherwise(scores, tmp_path):
+    path, model = scores
+    total = pd.read_parquet(path)["revenue_at_risk"].sum()
+    plain = render_report(path)
+    assert f'data-card="revenue at risk">{total:,.2f}<' in plain and "£" not in plain
+    pounds = write_report(path, tmp_path / "r.html", model=model, currency="£").read_text()
+    assert f'data-card="revenue at risk">£{total:,.2f}<' in pounds
+    amounts = re.findall(r'<td class="num" data-value="[^"]+">([^<]*)</td>', pounds)
+    money = [a for a in amounts if "." in a and not a.endswith("%")]
+    assert money and all(a.startswith("£") for a in money)
+    assert format_money(-3, "EUR") == "EUR -3.00" and format_money(-3, "€") == "-€3.00"
+
+
+def test_percentages_are_written_one_way(scores, usage, tmp_path):
+    path, model = scores
+    page = write_report(path, tmp_path / "r.html", model=model, data=usage).read_text()
+    text = re.sub(r"<script.*?</script>|<style.*?</style>|<img[^>]*>", "", page, flags=re.S)
+    cells = re.findall(r"<td[^>]*>([^<]*)</td>", text)
+    # columns that hold shares or percentages: every cell is "-" or one-decimal "%"
+    heads = [re.findall(r"<th[^>]*>([^<]*)</th>", t) for t in re.findall(r"<table.*?</table>", text, flags=re.S)]
+    assert not any("pct" in h for hs in heads for h in hs)
+    for table in re.findall(r"<table.*?</table>", text, flags=re.S):
+        names = re.findall(r"<th[^>]*>([^<]*)</th>", table)
+        for row in re.findall(r"<tr>(.*?)</tr>", table.split("</thead>")[-1], flags=re.S):
+            values = re.findall(r"<td[^>]*>(.*?)</td>", row, flags=re.S)
+            for name, value in zip(names, values):
+                if any(w in name for w in ("rate", "share", "churn probability", "gross MRR", "net MRR")):
+                    assert value == "-" or re.fullmatch(r"-?\d{1,3}(,\d{3})*\.\d%", value), (name, value)
+    assert re.search(r"<th>gross MRR churn</th>", page) and re.search(r"\d\.\d%</td>", page)
+    assert cells
+
+
+def test_histogram_bins_split_at_the_tier_cut_offs(scores):
+    import json
+
+    path, model = scores
+    frame = pd.read_parquet(path)
+    page = render_report(path, context=ReportContext(thresholds=model.info.get("tiers")))
+    bins = json.loads(html.unescape(re.search(r'data-bins="([^"]+)"', page).group(1)))
+    bins.sort(key=lambda b: b[1])
+    for (_, _, upper), (_, lower, _) in zip([b[:3] for b in bins], [b[:3] for b in bins[1:]]):
+        assert upper <= lower + 1e-9  # no two bins overlap
+    cuts = model.info["tiers"]
+    for tier, lower, upper, _ in bins:
+        if tier == "low":
+            assert upper <= cuts["medium"] + 1e-6
+        if tier == "medium":
+            assert lower >= cuts["medium"] - 1e-6 and upper <= cuts["high"] + 1e-6
+        if tier == "high":
+            assert lower >= cuts["high"] - 1e-6
+    counted = {t: sum(b[3] for b in bins if b[0] == t) for t in ("low", "medium", "high")}
+    assert counted == {t: int((frame["risk_tier"] == t).sum()) for t in ("low", "medium", "high")}
+
+
+def test_populations_agree_and_unreliable_numbers_are_left_out_with_a_note(scores, usage, tmp_path):
+    from churnml import analytics
+
+    path, model = scores
+    scored = len(pd.read_parquet(path))
+    page = write_report(path, tmp_path / "r.html", model=model, data=usage).read_text()
+    assert page.count(f"Among the {scored:,} scored accounts, as of 2024-12-01.") == 2
+    segments = analytics.segments(usage, as_of="2024-12-01", accounts=path)
+    assert int(segments.summary["accounts"].sum()) <= scored < int(analytics.segments(usage).summary["accounts"].sum())
+    # the 30 days after the date are in the data: each segment's churn rate is known and shown
+    known = segments.summary["churn_rate"]
+    assert known.notna().any() and "<th>churn rate (no event in 30 days)</th>" in page
+    assert format_percent(known.dropna().iloc[0]) in page and 'id="segment-churn-note"' not in page
+    # scored at the end of the data, they are not: no column of '-', a note says why
+    late = tmp_path / "late.parquet"
+    pd.read_parquet(path).assign(as_of=pd.Timestamp("2025-06-01").date()).to_parquet(late)
+    page = write_report(late, tmp_path / "late.html", model=model, data=usage).read_text()
+    assert 'id="segment-churn-note"' in page and "churn rate (no event" not in page
+    rates = analytics.churn_rate(usage).tail(12)
+    small = rates[~analytics.steady_periods(rates)]
+    assert len(small) and f"{small['period'].iloc[0]:%Y-%m} ({small['active_at_start'].iloc[0]:,})" in page
+
+
+def test_suggested_actions_per_reason_family_configurable(scores, tmp_path):
+    path, model = scores
+    frame = pd.read_parquet(path)
+    page = write_report(path, tmp_path / "r.html", model=model,
+                        actions={"activation": "Call them about set-up."}).read_text()
+    assert "Call them about set-up." in page and DEFAULT_ACTIONS["activation"] not in page
+    assert DEFAULT_ACTIONS["inactivity"] in page or DEFAULT_ACTIONS["usage"] in page
+    at_risk = frame[frame["risk_tier"] != "low"]
+    activation = int(at_risk["reason_1_feature"].map(reason_family).eq("activation").sum())
+    row = re.search(r'<tr data-family="activation">.*?<td class="num">([\d,]+)</td>', page, re.S)
+    assert activation and row and int(row.group(1).replace(",", "")) == activation
+    # a reason_<i>_family column, when the scores carry one, wins over the feature's name
+    tagged = frame.assign(**{f"reason_{i}_family": "billing" for i in (1, 2, 3)})
+    other = tmp_path / "tagged.parquet"
+    tagged.to_parquet(other)
+    page = write_report(other, tmp_path / "t.html", actions={"billing": "Check the invoices."}).read_text()
+    assert '<tr data-family="billing">' in page and "Check the invoices." in page
+    assert reason_family("count_other_30d", "1 rare event (payment failure) in the last 30 days") == "payment"
