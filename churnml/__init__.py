@@ -18,6 +18,7 @@ _LAZY = {
     "TrainingSet": "dataset", "build_dataset": "dataset",
     "InactivityChurn": "definitions", "SubscriptionChurn": "definitions",
     "ChurnMLError": "errors",
+    "EvaluationResult": "evaluation", "evaluate": "evaluation",
     "ChurnExplainer": "explain",
     "FeatureBuilder": "features", "FeatureInfo": "features", "FeatureSpec": "features",
     "LabelledTable": "labelled", "LabelledTableSource": "labelled",
@@ -35,6 +36,7 @@ if TYPE_CHECKING:
     from churnml.dataset import TrainingSet, build_dataset
     from churnml.definitions import InactivityChurn, SubscriptionChurn
     from churnml.errors import ChurnMLError
+    from churnml.evaluation import EvaluationResult, evaluate
     from churnml.explain import ChurnExplainer
     from churnml.features import FeatureBuilder, FeatureInfo, FeatureSpec
     from churnml.labelled import LabelledTable, LabelledTableSource
@@ -62,6 +64,7 @@ __all__ = [
     "ChurnMLError",
     "ChurnModel",
     "ChurnTrainer",
+    "EvaluationResult",
     "EventSource",
     "FeatureBuilder",
     "FeatureInfo",
@@ -78,6 +81,7 @@ __all__ = [
     "UsageData",
     "backtest",
     "build_dataset",
+    "evaluate",
     "load",
     "load_model",
     "score",

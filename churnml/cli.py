@@ -1088,6 +1088,11 @@ def _print_scores(console: Console, result: Any) -> None:
     console.print(tiers)
     if result.revenue_at_risk is not None:
         console.print(f"revenue at risk (probability x monthly revenue): {result.revenue_at_risk:,.2f}")
+    if result.expected:
+        from churnml.monitoring import expected_lines
+
+        for line in expected_lines(result.expected):
+            console.print(line, soft_wrap=True)
     if not result.drift.empty:
         top = result.drift.head(3)
         console.print("largest drift (PSI): " + ", ".join(f"{r.feature} {r.psi:.3f}" for r in top.itertuples()),
@@ -1131,6 +1136,93 @@ def _open_model(where: str, tracking_uri: str | None) -> Any:
     from churnml.model import load_model
 
     return load_model(where)
+
+
+# ----------------------------------------------------------------- monitoring
+
+
+@app.command()
+@_with_source
+def evaluate(
+    scores: Annotated[Optional[Path], typer.Option(
+        "--scores", help="A scores file written by `churnml score` (default: the one of --run).")] = None,
+    run: Annotated[Optional[str], typer.Option(
+        "--run", help="The MLflow scoring run (id printed by `churnml score`): its scores file, model version and "
+        "tier cut-offs; the realised figures are logged to it.", rich_help_panel="MLflow")] = None,
+    model: Annotated[Optional[str], typer.Option(
+        "--model", help="The model that made the scores (default: the run's version, else "
+        "models:/churn@champion).")] = None,
+    source: SourceOptions = _SOURCE,
+    out: Annotated[Optional[Path], typer.Option("--out", help="Write the per-model table, .parquet or .csv.")] = None,
+    overwrite: OverwriteOpt = False,
+    tracking_uri: TrackingOpt = None,
+) -> None:
+    """How a past scoring run turned out: label its accounts from the events after its date (the model's churn
+    definition and horizon) and report ranking and calibration, for the model and each baseline."""
+    from churnml.errors import ConfigError
+    from churnml.evaluation import evaluate as run_evaluation
+
+    tiers = None
+    if run is not None:
+        from churnml.tracking import scoring_run
+
+        logged = scoring_run(run, tracking_uri_=tracking_uri)
+        scores = scores or Path(logged["scores"])
+        model = model or logged["model_uri"]
+        tiers = logged["tiers"]
+    if scores is None:
+        raise ConfigError("evaluate needs the scores: --scores FILE, or --run RUN_ID of a logged scoring run.")
+    churn_model = _open_model(model or "models:/churn@champion", tracking_uri)
+    data = _load_usage(source)
+    result = run_evaluation(scores, data, churn_model, tiers=tiers)
+    from churnml.monitoring import evaluation_lines
+
+    console = _console()
+    for line in evaluation_lines(result, churn_model):
+        console.print(line, soft_wrap=True, highlight=False)
+    if run is not None:
+        from churnml.tracking import log_evaluation
+
+        logged_to = log_evaluation(result, run, tracking_uri_=tracking_uri)
+        console.print(f"realised figures logged to the scoring run {logged_to}")
+    if out is not None:
+        from churnml._io import write_table
+
+        console.print(f"wrote {write_table(result.metrics.reset_index(), out, overwrite=overwrite)}", soft_wrap=True)
+
+
+@app.command()
+def monitor(
+    model: Annotated[str, typer.Option(
+        "--model", help="The registered model: its name, or models:/NAME@ALIAS / models:/NAME/VERSION.")] = "churn",
+    auc_drop: Annotated[float, typer.Option(
+        "--auc-drop", min=0.0, help="Flag a run whose realised ROC-AUC is below the expected one by more than "
+        "this.")] = 0.05,
+    plot: Annotated[Optional[Path], typer.Option("--plot", help="Draw expected against realised over time (PNG).")]
+    = None,
+    out: Annotated[Optional[Path], typer.Option("--out", help="Write the history, .parquet or .csv.")] = None,
+    overwrite: OverwriteOpt = False,
+    tracking_uri: TrackingOpt = None,
+) -> None:
+    """The scoring runs of a registered model in time order, expected against realised; exits 1 when a run is
+    flagged (ranking fell, or calibration broke), so a scheduler can alert on it."""
+    from churnml.monitoring import history, history_figure, history_lines
+    from churnml.tracking import registered_name
+
+    name = registered_name(model) or model
+    frame = history(name, tracking_uri_=tracking_uri, auc_drop=auc_drop)
+    console = _console()
+    for line in history_lines(frame, name):
+        console.print(line, soft_wrap=True, highlight=False)
+    if plot is not None:
+        _plot(history_figure(frame, title=f"Scoring runs of {name}: expected against realised"), plot)
+    if out is not None:
+        from churnml._io import write_table
+
+        saved = frame.assign(flags=frame["flags"].map("; ".join), as_of=frame["as_of"].astype(str))
+        console.print(f"wrote {write_table(saved, out, overwrite=overwrite)}", soft_wrap=True)
+    if frame["flags"].map(bool).any():
+        raise typer.Exit(1)
 
 
 # ----------------------------------------------------------------- analytics

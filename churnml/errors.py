@@ -30,6 +30,7 @@ __all__ = [
     "NoEligibleUsersError",
     "LabelError",
     "MissingFeatureError",
+    "LabelWindowOpenError",
 ]
 
 
@@ -148,3 +149,14 @@ class NoEligibleUsersError(ChurnMLError, ValueError):
 
 class ModelFileError(ChurnMLError, ValueError):
     """A model folder is missing a file, or a file does not match its manifest."""
+
+
+class LabelWindowOpenError(ChurnMLError, ValueError):
+    """Scores whose label window is not yet fully observed in the data: their outcome is not known.
+
+    ``ready_on`` is the first date the data must reach for them to be labelled.
+    """
+
+    def __init__(self, message: str, *, ready_on: object) -> None:
+        super().__init__(message)
+        self.ready_on = ready_on

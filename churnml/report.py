@@ -86,6 +86,7 @@ class ReportContext:
     activation_events: tuple[str, ...] = ()
     currency: str | None = None  # shown with every amount of money; None: plain numbers
     actions: dict[str, str] = field(default_factory=dict)  # reason family -> suggested action, over the defaults
+    realised: dict[str, Any] = field(default_factory=dict)  # the latest evaluated scoring run (monitoring)
 
 
 def write_report(scores: str | os.PathLike[str], out: str | os.PathLike[str], *, model: ChurnModel | None = None,
@@ -591,6 +592,12 @@ def render_report(scores: str | os.PathLike[str], *, context: ReportContext | No
                                  "scored accounts or the whole account base."))
     if context.metrics or context.charts:
         sections.append(_model_section(context))
+    if context.realised:
+        from churnml.monitoring import realised_html
+
+        sections.append(_section("How the last evaluated scores turned out", realised_html(context.realised),
+                                 "Expected figures are what the calibrated probabilities promised when the list was "
+                                 "made; realised ones are what happened over the horizon (`churnml evaluate`)."))
     title = "Churn risk report"
     generated = f"{n:,} accounts scored as of {as_of}"
     return _PAGE.format(title=title, generated=html.escape(generated),
@@ -858,6 +865,7 @@ def _model_context(model: ChurnModel, model_uri: str | None, tracking_uri_: str 
     """The model's test metrics and charts from its MLflow run, when that run can be reached."""
     metrics: dict[str, float] = {}
     charts: dict[str, bytes] = {}
+    realised: dict[str, Any] = {}
     run_id = model.info.get("run_id")
     if run_id and _store_reachable(tracking_uri_):
         from mlflow.exceptions import MlflowException
@@ -871,8 +879,11 @@ def _model_context(model: ChurnModel, model_uri: str | None, tracking_uri_: str 
             charts = run_figures(run_id, ("calibration", "gain"), tracking_uri_=tracking_uri_)
         except MlflowException:
             metrics, charts = {}, {}
+        from churnml.monitoring import latest_realised
+
+        realised = latest_realised(run_id, tracking_uri_=tracking_uri_)
     return ReportContext(model_name=model_uri, metrics=metrics, charts=charts,
-                         thresholds=model.info.get("tiers"))
+                         thresholds=model.info.get("tiers"), realised=realised)
 
 
 def _store_reachable(explicit: str | None) -> bool:

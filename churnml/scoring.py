@@ -72,6 +72,9 @@ class ScoringResult:
     frame: pd.DataFrame | None = None  # the scores, from score()
     path: Path | None = None  # the file, from write_scores()
     columns: list[str] = field(default_factory=list)
+    #: what the run should achieve if calibration holds (:func:`churnml.estimation.expected_performance`);
+    #: None with no account scored, and on the Spark path
+    expected: dict[str, float] | None = None
 
     @property
     def drifted(self) -> list[str]:
@@ -265,6 +268,7 @@ class _Run:
             self.tier_counts = dict.fromkeys(TIERS, 0)
             self.explained = 0
             self.revenue: float | None = None
+            self._probabilities: list[np.ndarray] = []  # 8 bytes an account: the expected figures need them all
             handle, self._scratch = self._stack.enter_context(scratch_file(".parquet"))
             self._write_scratch(batches, handle)
             self._db = duckdb.connect()
@@ -366,6 +370,7 @@ class _Run:
             out, prepared, explained = score_chunk(self.model, features, day=self.day, thresholds=self.thresholds,
                                                    reasons=self.reasons, top_k=self.top_k, explainer=explainer)
             tier = out["risk_tier"].to_numpy()
+            self._probabilities.append(out["churn_probability"].to_numpy(dtype="float64"))
             if "revenue_at_risk" in out:
                 self.revenue = (self.revenue or 0.0) + float(np.nansum(out["revenue_at_risk"]))
             self.explained += explained
@@ -401,12 +406,16 @@ class _Run:
     def result(self, *, frame: pd.DataFrame | None = None, path: Path | None = None) -> ScoringResult:
         from churnml.drift import DriftCounter
 
+        from churnml.estimation import expected_performance
+
         drift = self.counter.table() if isinstance(self.counter, DriftCounter) else pd.DataFrame(
             columns=["feature", "psi", "training_missing_share", "scored_missing_share"])
+        expected = (expected_performance(np.concatenate(self._probabilities), self.thresholds)
+                    if self.accounts else None)
         return ScoringResult(accounts=self.accounts, as_of=self.day, tier_counts=dict(self.tier_counts),
                              thresholds=dict(self.thresholds), explained=self.explained,
                              revenue_at_risk=self.revenue, drift=drift, drift_threshold=self.drift_threshold,
-                             frame=frame, path=path, columns=list(self._columns))
+                             frame=frame, path=path, columns=list(self._columns), expected=expected)
 
 
 # ----------------------------------------------------------------- helpers

@@ -13,8 +13,10 @@ The tracking store is ``sqlite:///mlflow.db`` in the working folder unless
 from __future__ import annotations
 
 import contextlib
+import datetime as dt
 import io
 import json
+import math
 import os
 import subprocess
 import sys
@@ -31,7 +33,8 @@ if TYPE_CHECKING:
     from churnml.scoring import ScoringResult
     from churnml.trainer import ChurnTrainer
 
-__all__ = ["TrackedRun", "load_registered", "log_scoring", "log_training", "run_figures", "tracking_uri"]
+__all__ = ["TrackedRun", "load_registered", "log_evaluation", "log_scoring", "log_training", "registered_name",
+           "run_figures", "scoring_run", "scoring_runs", "tracking_uri"]
 
 MODEL_ARTIFACT = "churn_model"
 _PYFUNC_CODE = Path(__file__).with_name("_pyfunc_model.py")
@@ -336,6 +339,17 @@ def model_version(uri: str, *, tracking_uri_: str | None = None) -> str | None:
     return uri.rstrip("/").rsplit("/", 1)[-1]
 
 
+def registered_name(uri: str) -> str | None:
+    """The registered model's name in ``models:/NAME@ALIAS`` or ``models:/NAME/VERSION``; None otherwise.
+
+    >>> registered_name("models:/churn@champion"), registered_name("models:/churn/3"), registered_name("models/x")
+    ('churn', 'churn', None)
+    """
+    if not uri.startswith("models:/"):
+        return None
+    return uri.removeprefix("models:/").split("@", 1)[0].split("/", 1)[0] or None
+
+
 def log_scoring(result: ScoringResult, *, model_uri: str, model: ChurnModel, tracking_uri_: str | None = None,
                 experiment: str = "churnml") -> str:
     """Record a scoring run in MLflow: the model and its version, the as-of date, counts per tier,
@@ -347,20 +361,31 @@ def log_scoring(result: ScoringResult, *, model_uri: str, model: ChurnModel, tra
     set_experiment(experiment, uri)
     version = model_version(model_uri, tracking_uri_=tracking_uri_)
     as_of = result.as_of.isoformat() if result.as_of else None
+    name = registered_name(model_uri)
+    definition = model.churn_definition()
+    closes = (result.as_of + dt.timedelta(days=definition.label_span_days)
+              if result.as_of is not None and definition is not None else None)
     with mlflow.start_run(run_name=f"score {as_of or ''}".strip()) as run:
         mlflow.set_tags({"churnml.kind": "scoring", "model.uri": model_uri,
+                         **({"model.name": name} if name else {}),
                          **({"model.version": version} if version else {}),
-                         **({"model.run_id": model.info["run_id"]} if model.info.get("run_id") else {})})
+                         **({"model.run_id": model.info["run_id"]} if model.info.get("run_id") else {}),
+                         # evaluate --run reads the file back from here, whatever the folder it runs in
+                         **({"scores.path": str(Path(result.path).resolve())} if result.path else {})})
         mlflow.log_params({"as_of": as_of, "model_uri": model_uri, "model_version": version,
                            "output": str(result.path) if result.path else None,
                            "tier_threshold.high": result.thresholds["high"],
                            "tier_threshold.medium": result.thresholds["medium"],
-                           "drift_threshold": result.drift_threshold})
+                           "drift_threshold": result.drift_threshold,
+                           **({"label_window_closes": closes.isoformat()} if closes else {})})
         metrics = {"accounts": float(result.accounts), "explained": float(result.explained),
                    **{f"tier.{name}": float(count) for name, count in result.tier_counts.items()},
                    "drift.features_over_threshold": float(len(result.drifted))}
         if result.revenue_at_risk is not None:
             metrics["revenue_at_risk"] = result.revenue_at_risk
+        for key, value in (result.expected or {}).items():
+            if math.isfinite(value):
+                metrics[f"expected.{key}"] = value
         if not result.drift.empty:
             metrics["drift.max_psi"] = float(result.drift["psi"].max())
             for row in result.drift.head(20).itertuples():
@@ -427,3 +452,81 @@ def log_backtest(result: Any, *, config: dict[str, Any] | None = None, tracking_
             result.predictions.to_parquet(folder / "predictions.parquet", index=False)
             mlflow.log_artifact(str(folder / "predictions.parquet"), "backtest")
         return run.info.run_id
+
+
+def log_evaluation(result: Any, run_id: str, *, tracking_uri_: str | None = None) -> str:
+    """Add a :func:`churnml.evaluate` result to its scoring run: the realised figures as ``realised.*``
+    beside the run's ``expected.*``, the tables as artifacts, and the tag ``churnml.evaluated`` (the
+    label window's end). Evaluating again replaces the figures. Returns the run id."""
+    import mlflow
+    from mlflow.exceptions import MlflowException
+    from mlflow.tracking import MlflowClient
+
+    uri = tracking_uri(tracking_uri_)
+    client = MlflowClient(uri, uri)
+    try:
+        run = client.get_run(run_id)
+    except MlflowException as error:
+        raise ConfigError(f"No MLflow run {run_id!r} in the tracking store {uri!r}: {error.message}") from error
+    if run.data.tags.get("churnml.kind") != "scoring":
+        raise ConfigError(f"The MLflow run {run_id!r} is not a scoring run (tag churnml.kind is "
+                          f"{run.data.tags.get('churnml.kind')!r}). Fix: pass the run id `churnml score` printed.")
+    mlflow.set_tracking_uri(uri)
+    with mlflow.start_run(run_id=run_id):
+        mlflow.set_tags({"churnml.evaluated": result.label_window_closes.isoformat()})
+        mlflow.log_metrics({_metric_key(f"realised.{key}"): value for key, value in result.figures().items()})
+        with tempfile.TemporaryDirectory(prefix="churnml-evaluate-") as scratch:
+            folder = Path(scratch)
+            result.metrics.to_csv(folder / "realised_metrics.csv")
+            result.tiers.to_csv(folder / "realised_tiers.csv", index=False)
+            mlflow.log_artifact(str(folder / "realised_metrics.csv"), "evaluation")
+            mlflow.log_artifact(str(folder / "realised_tiers.csv"), "evaluation")
+    return run_id
+
+
+def scoring_run(run_id: str, *, tracking_uri_: str | None = None) -> dict[str, Any]:
+    """What a logged scoring run says about itself: ``scores`` (the file), ``as_of``, ``model_uri`` (the exact
+    version when it was registered), ``tiers``."""
+    from mlflow.exceptions import MlflowException
+    from mlflow.tracking import MlflowClient
+
+    uri = tracking_uri(tracking_uri_)
+    try:
+        run = MlflowClient(uri, uri).get_run(run_id)
+    except MlflowException as error:
+        raise ConfigError(f"No MLflow run {run_id!r} in the tracking store {uri!r}: {error.message}") from error
+    tags, params = run.data.tags, run.data.params
+    if tags.get("churnml.kind") != "scoring":
+        raise ConfigError(f"The MLflow run {run_id!r} is not a scoring run (tag churnml.kind is "
+                          f"{tags.get('churnml.kind')!r}). Fix: pass the run id `churnml score` printed.")
+    scores = tags.get("scores.path") or params.get("output")
+    if not scores or scores == "None":
+        raise ConfigError(f"The scoring run {run_id!r} did not record its scores file. Fix: pass --scores.")
+    name, version = tags.get("model.name"), tags.get("model.version")
+    model_uri = f"models:/{name}/{version}" if name and version else params.get("model_uri")
+    return {"scores": scores, "as_of": params.get("as_of"), "model_uri": model_uri,
+            "tiers": {"high": float(params["tier_threshold.high"]), "medium": float(params["tier_threshold.medium"])}}
+
+
+def scoring_runs(model_name: str, *, tracking_uri_: str | None = None) -> list[Any]:
+    """Every scoring run of the registered model ``model_name``, in every experiment of the store."""
+    from mlflow.exceptions import MlflowException
+    from mlflow.tracking import MlflowClient
+
+    uri = tracking_uri(tracking_uri_)
+    client = MlflowClient(uri, uri)
+    escaped = model_name.replace("'", "\\'")
+    try:
+        experiments = [e.experiment_id for e in client.search_experiments()]
+        runs: list[Any] = []
+        token = None
+        while experiments:
+            page = client.search_runs(experiments, f"tags.`churnml.kind` = 'scoring' AND tags.`model.name` = "
+                                      f"'{escaped}'", max_results=1000, page_token=token)
+            runs.extend(page)
+            token = page.token
+            if not token:
+                break
+    except MlflowException as error:
+        raise ConfigError(f"Could not read the runs of the tracking store {uri!r}: {error.message}") from error
+    return runs

@@ -174,6 +174,16 @@ class RecencyBaseline:
     def predict_proba(self, frame: pd.DataFrame) -> np.ndarray:
         return self.platt_.transform(1 / (1 + np.exp(-np.log1p(self._days(frame)))))
 
+    def to_dict(self) -> dict[str, Any]:
+        return {"kind": "recency", "fill": self.fill_, "platt": self.platt_.to_dict()}
+
+    @classmethod
+    def from_dict(cls, raw: dict[str, Any], columns: list[FeatureColumn]) -> RecencyBaseline:
+        out = cls()
+        out.fill_ = float(raw["fill"])
+        out.platt_ = PlattCalibrator(slope=float(raw["platt"]["slope"]), intercept=float(raw["platt"]["intercept"]))
+        return out
+
 
 class BGNBDBaseline:
     """BG/NBD (Fader, Hardie & Lee 2005) as a churn score: fewer expected active days in the horizon,
@@ -194,6 +204,15 @@ class BGNBDBaseline:
 
     def predict_proba(self, frame: pd.DataFrame) -> np.ndarray:
         return self.platt_.transform(self._score(frame))
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"kind": "bgnbd", "column": self.column, "platt": self.platt_.to_dict()}
+
+    @classmethod
+    def from_dict(cls, raw: dict[str, Any], columns: list[FeatureColumn]) -> BGNBDBaseline:
+        out = cls(str(raw["column"]))
+        out.platt_ = PlattCalibrator(slope=float(raw["platt"]["slope"]), intercept=float(raw["platt"]["intercept"]))
+        return out
 
 
 class LogisticBaseline:
@@ -224,10 +243,12 @@ class LogisticBaseline:
             transformers.append(("categories", make_pipeline(
                 SimpleImputer(strategy="constant", fill_value="missing"),
                 OneHotEncoder(handle_unknown="ignore")), categorical))
-        self.pipeline_ = make_pipeline(
+        pipeline = make_pipeline(
             ColumnTransformer(transformers),
             LogisticRegression(max_iter=2000, class_weight=self.class_weight, random_state=self.random_state))
-        self.pipeline_.fit(self._input(frame), y)
+        pipeline.fit(self._input(frame), y)
+        self.pipeline_ = pipeline  # kept in memory only; the files keep its parameters
+        self.params_ = _logistic_params(pipeline, numeric, categorical)
         return self
 
     def _input(self, frame: pd.DataFrame) -> pd.DataFrame:
@@ -238,7 +259,77 @@ class LogisticBaseline:
         return out
 
     def predict_proba(self, frame: pd.DataFrame) -> np.ndarray:
-        return self.pipeline_.predict_proba(self._input(frame))[:, 1]
+        """The fitted pipeline's probability, from its parameters (what the model files keep): signed log,
+        median imputation and missing flags, standardisation, one-hot categories, then the logistic."""
+        params = self.params_
+        blocks = []
+        if params["numeric"]:
+            x = frame[params["numeric"]].to_numpy(dtype="float64", na_value=np.nan)
+            x = np.sign(x) * np.log1p(np.abs(x))
+            missing = np.isnan(x)
+            filled = np.where(missing, np.asarray(params["medians"], dtype="float64"), x)
+            flags = missing[:, np.asarray(params["flagged"], dtype="int64")].astype("float64")
+            numbers = np.column_stack([filled, flags])
+            blocks.append((numbers - np.asarray(params["means"])) / np.asarray(params["scales"]))
+        for name, levels in zip(params["categorical"], params["levels"]):
+            text = frame[name].astype("object").where(frame[name].notna(), "missing").to_numpy()
+            blocks.append((text[:, None] == np.asarray(levels, dtype="object")[None, :]).astype("float64"))
+        design = np.column_stack(blocks) if blocks else np.zeros((len(frame), 0))
+        margin = design @ np.asarray(params["coef"], dtype="float64") + float(params["intercept"])
+        return 1.0 / (1.0 + np.exp(-margin))
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"kind": "logistic", **self.params_}
+
+    @classmethod
+    def from_dict(cls, raw: dict[str, Any], columns: list[FeatureColumn]) -> LogisticBaseline:
+        out = cls(columns, class_weight=None, random_state=0)
+        out.params_ = {key: raw[key] for key in ("numeric", "medians", "flagged", "means", "scales", "categorical",
+                                                 "levels", "coef", "intercept")}
+        return out
+
+
+def _logistic_params(pipeline: Any, numeric: list[str], categorical: list[str]) -> dict[str, Any]:
+    """A fitted LogisticBaseline pipeline as plain numbers (JSON-ready)."""
+    transformer, regression = pipeline[0], pipeline[-1]
+    out: dict[str, Any] = {"numeric": numeric, "medians": [], "flagged": [], "means": [], "scales": [],
+                           "categorical": categorical, "levels": []}
+    if numeric:
+        _, imputer, scaler = (step for _, step in transformer.named_transformers_["numbers"].steps)
+        medians = np.asarray(imputer.statistics_, dtype="float64")
+        out["medians"] = [0.0 if np.isnan(m) else float(m) for m in medians]  # an all-missing column is imputed by 0
+        flagged = imputer.indicator_.features_ if imputer.indicator_ is not None else []
+        out["flagged"] = [int(i) for i in flagged]
+        out["means"] = [float(v) for v in scaler.mean_]
+        out["scales"] = [float(v) for v in scaler.scale_]
+    if categorical:
+        encoder = transformer.named_transformers_["categories"].steps[-1][1]
+        out["levels"] = [[str(v) for v in levels] for levels in encoder.categories_]
+    out["coef"] = [float(v) for v in regression.coef_[0]]
+    out["intercept"] = float(regression.intercept_[0])
+    return out
+
+
+_BASELINE_KINDS: dict[str, Any] = {"recency": RecencyBaseline, "bgnbd": BGNBDBaseline, "logistic": LogisticBaseline}
+
+
+def model_baselines(model: ChurnModel) -> dict[str, Any]:
+    """The baselines a model carries in its files (fitted beside it on the same rows), ready to predict
+    on the model's prepared features; empty for a model trained without baselines."""
+    from churnml.errors import ModelFileError
+
+    out = {}
+    for name, raw in (model.info.get("baselines") or {}).items():
+        kind = _BASELINE_KINDS.get(raw.get("kind")) if isinstance(raw, dict) else None
+        if kind is None:
+            raise ModelFileError(f"model.json: the baseline {name!r} has an unknown kind "
+                                 f"{raw.get('kind') if isinstance(raw, dict) else raw!r}. Fix: export the model again.")
+        try:
+            out[name] = kind.from_dict(raw, model.columns)
+        except (KeyError, TypeError, ValueError) as error:
+            raise ModelFileError(f"model.json: the baseline {name!r} lacks a field or has a bad value: {error}. "
+                                 "Fix: export the model again.") from error
+    return out
 
 
 # ----------------------------------------------------------------- inputs
@@ -526,8 +617,10 @@ class ChurnTrainer(BaseEstimator):
         self._evaluate(inputs, booster, iterations)
         self.evaluated_model_ = self.model_
         info["exported"] = "evaluated"
+        info["baselines"] = {name: b.to_dict() for name, b in self.baselines_.items()}
         if self.refit:
             self.model_ = self._refit(inputs)
+            self.model_.info["baselines"] = {name: b.to_dict() for name, b in self.baselines_.items()}
         return self
 
     def _refit(self, inputs: _Inputs) -> ChurnModel:
