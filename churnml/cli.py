@@ -944,13 +944,13 @@ def explain(
 
         console.print(describe_probability(churn_model.churn_definition(), as_of), soft_wrap=True)
     drivers = Table(title="what raises the risk (SHAP, log-odds)", title_justify="left")
-    for column in ("#", "reason", "feature", "contribution"):
+    for column in ("#", "reason", "family", "feature", "contribution"):
         drivers.add_column(column, justify="right" if column in ("#", "contribution") else "left")
     for i in range(1, top_k + 1):
         if reasons[f"reason_{i}"] is None:
             break
-        drivers.add_row(str(i), str(reasons[f"reason_{i}"]), str(reasons[f"reason_{i}_feature"]),
-                        f"{reasons[f'reason_{i}_contribution']:+.3f}")
+        drivers.add_row(str(i), str(reasons[f"reason_{i}"]), str(reasons[f"reason_{i}_family"]),
+                        str(reasons[f"reason_{i}_feature"]), f"{reasons[f'reason_{i}_contribution']:+.3f}")
     console.print(drivers)
     if plot is not None:
         from churnml._io import write_figure

@@ -8,12 +8,43 @@ raises the margin raises the probability.
 
 Each reason is a sentence made from the feature's metadata, the account's value
 and a reference value (the median among retained accounts of the training
-slice), e.g. "No activity for 45 days (retained accounts: 3)".
+slice), e.g. "No activity for 45 days (retained accounts: 3 days)".
+
+How reasons are chosen
+----------------------
+*One fact, one reason.* Every feature states a fact about the customer, its reason
+family (:data:`churnml.features.REASON_FAMILIES`: inactivity, engagement, rhythm,
+value, tenure, activation, payment_failure, friction, account; a feature without
+metadata, such as a labelled table's column, is a family of its own). An account's
+contributions are summed per family, so a reason weighs what its fact weighs
+(``reason_<i>_contribution``), and the families whose sum raises the risk are its
+reasons, strongest first, each named in ``reason_<i>_family``.
+
+*Sentences that read the right way round.* A family's reason is phrased from its
+strongest member whose own contribution raises the risk and whose value lies on
+the risky side of the reference, by the direction in the feature's metadata:
+
+- ``direction`` +1 (more means riskier): the value is above the retained accounts'
+  median; -1: below it (a trend without a reference compares with no change);
+- a missing value: its ``missing_direction`` is not -1 ("never a payment failure"
+  does not explain risk; "never came back after the first day" does);
+- direction 0 (it depends: the plan, MRR, account attributes) or no reference: the
+  sentence states the value and the reference without a judgement, so it is kept.
+
+When the model's contribution goes against that direction (an interaction: "login
+events rose 200%" raising the risk), the sentence would read backwards, so the
+member is passed over for the family's next one; a family with no member left is
+passed over for the next family. Sentences follow the sign and unit of the value:
+negative money is returns exceeding purchases, less than half a day is "less than a
+day ago", counts of one are singular. A missing value is said in words that describe
+the customer, reading the row's other features where it needs them: no usual rhythm
+(a single active day in the lookback) is "Active on only 1 day so far" with the
+retained accounts' lifetime active days.
 
 Examples
 --------
->>> _plurals(pd.Series([1.0, 3.0]), "support ticket").tolist(), _changes(pd.Series([-0.8])).tolist()
-(['1 support ticket', '3 support tickets'], ['fell 80%'])
+>>> _plurals(pd.Series([1.0, 3.0]), "rare event", " (payment failure)").tolist(), _changes(pd.Series([-0.8])).tolist()
+(['1 rare event (payment failure)', '3 rare events (payment failure)'], ['fell 80%'])
 """
 
 from __future__ import annotations
@@ -108,8 +139,8 @@ class ChurnExplainer:
         self.reference: dict[str, Any] = dict(model.info.get("reference", {}))
         # 'other' holds the event types too rare to keep at fit: name them in sentences
         rare = sorted(set(model.spec.known_types) - set(model.spec.event_types)) if model.spec else []
-        self.other_words = "rare event" + (f" ({', '.join(t.replace('_', ' ') for t in rare[:2])}"
-                                           f"{', ...' if len(rare) > 2 else ''})" if rare else "")
+        self.rare_detail = (f" ({', '.join(t.replace('_', ' ') for t in rare[:2])}{', ...' if len(rare) > 2 else ''})"
+                            if rare else "")
 
     def explain(self, frame: pd.DataFrame) -> Explanation:
         """Exact TreeSHAP contributions of each feature to each row's log-odds."""
@@ -148,39 +179,80 @@ class ChurnExplainer:
             self._fast = FastTreeShap.from_booster(self.model.booster, rounds=rounds)
         return self._fast
 
+    def family(self, name: str) -> str:
+        """The reason family of a feature (its own name where the model has no metadata for it)."""
+        info = self.info.get(name)
+        return info.reason_family if info is not None and info.reason_family else name
+
     def reasons(self, frame: pd.DataFrame, *, explanation: Explanation | None = None,
                 top_k: int | None = None) -> pd.DataFrame:
-        """The drivers that raise each account's risk, strongest first.
+        """The facts that raise each account's risk, strongest first, one per reason family.
 
         Returns one row per input row (same index) with ``churn_probability`` and, for
-        ``i`` in ``1..k``: ``reason_<i>`` (a sentence), ``reason_<i>_feature``,
-        ``reason_<i>_value`` and ``reason_<i>_contribution`` (log-odds). An account with
-        fewer than ``k`` risk-raising features gets empty reasons after the last one.
+        ``i`` in ``1..k``: ``reason_<i>`` (a sentence), ``reason_<i>_feature`` (the feature
+        it is phrased from), ``reason_<i>_value`` (that feature's value),
+        ``reason_<i>_contribution`` (the family's summed log-odds) and ``reason_<i>_family``.
+        An account with fewer than ``k`` risk-raising families gets empty reasons after
+        the last one. The module docstring gives the rules.
         """
         k = top_k or self.top_k
         explanation = explanation or self.explain(frame)
         values = explanation.values
         names = np.array(explanation.feature_names, dtype=object)
-        k = min(k, values.shape[1])
-        order = np.argsort(-values, axis=1, kind="stable")[:, :k]
-        rows = np.arange(values.shape[0])[:, None]
-        top = values[rows, order]
+        n = values.shape[0]
+        keys = list(dict.fromkeys(self.family(str(name)) for name in names))
+        members = [np.flatnonzero([self.family(str(name)) == key for name in names]) for key in keys]
+        weights = np.stack([values[:, m].sum(axis=1) for m in members], axis=1)
+        # the member each family is phrased from: the strongest one that raises the risk and reads right
+        speaking = np.where((values > 0) & self._reads_right(explanation.data), values, -np.inf)
+        voice = np.stack([m[np.argmax(speaking[:, m], axis=1)] for m in members], axis=1)
+        heard = np.stack([np.isfinite(speaking[:, m].max(axis=1)) for m in members], axis=1)
+        ranked = np.where((weights > 0) & heard, weights, -np.inf)
+        k = min(k, len(keys))
+        order = np.argsort(-ranked, axis=1, kind="stable")[:, :k]
+        rows = np.arange(n)[:, None]
         out = pd.DataFrame(index=frame.index)
         out["churn_probability"] = self.model._calibrated(_sigmoid(explanation.margin))
+        family_names = np.array(keys, dtype=object)
         for i in range(k):
-            chosen, strength = order[:, i], top[:, i]
-            raising = strength > 0
-            sentences = np.full(len(chosen), None, dtype=object)
-            shown_values = np.full(len(chosen), None, dtype=object)
-            for j in np.unique(chosen[raising]):
-                picked = raising & (chosen == j)
-                column = explanation.data.iloc[np.flatnonzero(picked), j]
-                sentences[picked] = self._sentences(str(names[j]), column)
-                shown_values[picked] = column.to_numpy(dtype=object)
+            chosen = order[:, i]
+            raising = np.isfinite(ranked[rows[:, 0], chosen])
+            feature = voice[rows[:, 0], chosen]
+            sentences = np.full(n, None, dtype=object)
+            shown_values = np.full(n, None, dtype=object)
+            for j in np.unique(feature[raising]):
+                picked = raising & (feature == j)
+                sentences[picked] = self._sentences(str(names[j]), explanation.data.iloc[np.flatnonzero(picked)])
+                shown_values[picked] = explanation.data.iloc[np.flatnonzero(picked), j].to_numpy(dtype=object)
             out[f"reason_{i + 1}"] = sentences
-            out[f"reason_{i + 1}_feature"] = np.where(raising, names[chosen], None)
+            out[f"reason_{i + 1}_feature"] = np.where(raising, names[feature], None)
             out[f"reason_{i + 1}_value"] = shown_values
-            out[f"reason_{i + 1}_contribution"] = np.where(raising, strength, np.nan)
+            out[f"reason_{i + 1}_contribution"] = np.where(raising, weights[rows[:, 0], chosen], np.nan)
+            out[f"reason_{i + 1}_family"] = np.where(raising, family_names[chosen], None)
+        return out
+
+    def _reads_right(self, data: pd.DataFrame) -> np.ndarray:
+        """Whether each value's sentence would explain a higher risk: on the risky side of the reference by
+        the feature's direction (missing values by ``missing_direction``); True where the direction is 0 or
+        unknown, or there is no reference to compare with."""
+        out = np.ones(data.shape, dtype=bool)
+        for j, name in enumerate(data.columns):
+            info = self.info.get(name)
+            if info is None or info.unit == "category":
+                continue
+            column = data.iloc[:, j].astype("float64").to_numpy()
+            reference = self.reference.get(name)
+            if reference is None and info.family == "trend":
+                reference = 0.0
+            if info.direction != 0 and isinstance(reference, int | float):
+                out[:, j] = info.direction * (_snapped(pd.Series(column)).to_numpy() - float(reference)) > 0
+            missing = np.isnan(column)
+            out[missing, j] = info.missing_direction >= 0
+            recent = _trend_count(info)
+            if info.family == "trend" and info.direction != 0 and recent in data:
+                # none in the window before: events that began are a rise, none in either window a fall
+                began = data[recent].fillna(0).to_numpy() > 0
+                out[missing, j] = np.where(began, info.direction > 0, info.direction < 0)[missing]
         return out
 
     def global_importance(self, explanation: Explanation) -> pd.Series:
@@ -188,19 +260,64 @@ class ChurnExplainer:
         return pd.Series(np.abs(explanation.values).mean(axis=0), index=explanation.feature_names,
                          name="mean_abs_shap").sort_values(ascending=False)
 
+    def global_family_importance(self, explanation: Explanation) -> pd.Series:
+        """Mean |sum of SHAP| per reason family, highest first: how much each fact moves the risk."""
+        names = explanation.feature_names
+        sums = pd.DataFrame(explanation.values, columns=names).T.groupby([self.family(n) for n in names]).sum().T
+        return sums.abs().mean(axis=0).rename("mean_abs_shap").sort_values(ascending=False)
+
     # ------------------------------------------------------------- sentences
 
-    def _sentences(self, name: str, column: pd.Series) -> np.ndarray:
-        """Sentences for one feature over many accounts, built with vectorised string operations."""
+    def _sentences(self, name: str, rows: pd.DataFrame) -> np.ndarray:
+        """Sentences for one feature over many accounts (``rows``: their model inputs), vectorised."""
         info = self.info.get(name)
+        column = rows[name]
         reference = self.reference.get(name)
-        if info is None:
-            text = _generic(name, column)
-        else:
-            text = _describe(info, column, other=self.other_words)
-        if reference is not None:
-            text = text + f" (retained accounts: {_format_reference(info, reference, other=self.other_words)})"
-        return text.to_numpy(dtype=object)
+        text = np.array(_generic(name, column) if info is None else _describe(info, column, rare=self.rare_detail),
+                        dtype=object)
+        shown = np.full(len(rows), "" if reference is None else
+                        f" (retained accounts: {_format_reference(info, reference, rare=self.rare_detail)})",
+                        dtype=object)
+        missing = column.isna().to_numpy()
+        if info is not None and info.family == "rhythm" and missing.any():  # no rhythm yet: how little activity
+            text[missing], shown[missing] = self._single_day(info, rows[missing])
+        if info is not None and info.family == "trend" and missing.any() and _trend_count(info) in rows:
+            text[missing], shown[missing] = self._no_trend(info, rows[missing])
+        return text + shown
+
+    def _no_trend(self, info: FeatureInfo, rows: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+        """Words for a trend with nothing in the window before: the events began, or there were none in either
+        window (with the retained accounts' count in the window)."""
+        w, recent = info.window_days, _trend_count(info)
+        noun, detail = _nouns(info, self.rare_detail)
+        began = rows[recent].fillna(0).to_numpy() > 0
+        count = self.reference.get(recent)
+        retained = "" if count is None else (
+            f" (retained accounts: {_format_reference(self.info.get(recent), count, rare=self.rare_detail)} "
+            f"in the last {w} days)")
+        subject = "Activity" if info.event_type is None else f"{_plural(noun).capitalize()}{detail}"
+        text = np.where(began, f"{subject} began in the last {w} days, none in the {w} before",
+                        f"No {_plural(noun)}{detail} in the last {2 * w} days").astype(object)
+        return text, np.where(began, "", retained).astype(object)
+
+    def _single_day(self, info: FeatureInfo, rows: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+        """Words for no usual rhythm (at most one active day in the lookback), from the row's whole history
+        where the model has it, with the matching reference."""
+        lookback = info.window_days
+        recent, lifetime = f"active_days_{lookback}d", "lifetime_active_days"
+
+        def retained(name: str) -> str:
+            value = self.reference.get(name)
+            return "" if value is None else f" (retained accounts: {_days(pd.Series([value]))[0]})"
+
+        text = np.full(len(rows), f"Active on only 1 day of the last {lookback}", dtype=object)
+        shown = np.full(len(rows), retained(recent), dtype=object)
+        if recent in rows:
+            text[rows[recent].fillna(0).to_numpy() < 1] = f"No activity in the last {lookback} days"
+        if lifetime in rows:
+            once = rows[lifetime].fillna(0).to_numpy() <= 1
+            text[once], shown[once] = "Active on only 1 day so far", retained(lifetime)
+        return text, shown
 
     # ------------------------------------------------------------- plots
 
@@ -259,10 +376,21 @@ def _number(values: pd.Series, decimals: int = 1) -> pd.Series:
     return text
 
 
-def _plurals(values: pd.Series, word: str) -> pd.Series:
+def _plural(word: str) -> str:
+    """The plural of an English noun (the nouns of churnml's sentences).
+
+    >>> [_plural(w) for w in ("event", "kind", "downgrade", "query", "day", "box", "status")]
+    ['events', 'kinds', 'downgrades', 'queries', 'days', 'boxes', 'statuses']
+    """
+    if word.endswith("y") and word[-2:-1] not in tuple("aeiou"):
+        return word[:-1] + "ies"
+    return word + ("es" if word.endswith(("s", "sh", "ch", "x", "z")) else "s")
+
+
+def _plurals(values: pd.Series, noun: str, detail: str = "") -> pd.Series:
+    """Counts with their noun, singular for exactly one; ``detail`` (a parenthesis) follows the noun."""
     counts = _number(values)
-    plural = word + ("es" if word.endswith(("s", "sh", "ch")) else "s")
-    return counts + np.where(_snapped(values) == 1, f" {word}", f" {plural}")
+    return counts + np.where(_snapped(values) == 1, f" {noun}{detail}", f" {_plural(noun)}{detail}")
 
 
 def _changes(values: pd.Series) -> pd.Series:
@@ -280,67 +408,100 @@ def _days(values: pd.Series) -> pd.Series:
     return _plurals(_snapped(values).round(), "day")
 
 
-def _type_words(info: FeatureInfo, other: str) -> str:
+def _ago(values: pd.Series) -> pd.Series:
+    """'3 days ago', '1 day ago'; under half a day (the last event just before the date) 'less than a day ago'."""
+    v = _snapped(values).round()
+    return pd.Series(np.where(v == 0, "less than a day ago", (_days(values) + " ago").astype(object)),
+                     index=values.index, dtype=object)
+
+
+def _money(values: pd.Series, spent: str, nothing: str, returned: str) -> pd.Series:
+    """Money by its sign: ``spent`` + amount, ``nothing``, or ``returned`` + amount (returns exceeded
+    purchases); ``spent`` and ``returned`` end where the amount goes."""
+    v = _snapped(values)
+    amount = _number(v.abs(), 2)
+    return pd.Series(np.where(v > 0, spent + amount, np.where(v < 0, returned + amount, nothing)),
+                     index=values.index, dtype=object)
+
+
+def _trend_count(info: FeatureInfo) -> str:
+    """The count in the recent window that a trend feature compares with the window before."""
+    return f"count_{info.event_type or 'events'}_{info.window_days}d"
+
+
+def _nouns(info: FeatureInfo, rare: str) -> tuple[str, str]:
+    """The noun counting a feature's events and what follows it: 'event', 'login event', 'rare event' with
+    ``rare`` (the rare types in a parenthesis)."""
+    if info.event_type is None:
+        return "event", ""
     if info.event_type == "other":
-        return other
-    return (info.event_type or "event").replace("_", " ")
+        return "rare event", rare
+    return info.event_type.replace("_", " ") + " event", ""
 
 
-def _describe(info: FeatureInfo, column: pd.Series, *, other: str = "rare event") -> pd.Series:
-    """One family's sentence for each value; missing values get their own wording.
+def _describe(info: FeatureInfo, column: pd.Series, *, rare: str = "") -> pd.Series:
+    """One feature's sentence for each value; missing values get their own wording.
 
-    ``other`` names the ``other`` event type (the types too rare to keep at fit).
+    ``rare`` names the types of the ``other`` event type (too rare to keep at fit), e.g. " (payment failure)".
     """
     v = column.astype("float64") if info.unit != "category" else column
     missing = column.isna().to_numpy()
     w = info.window_days
     name = info.name
-    kind = _type_words(info, other)
+    noun, detail = _nouns(info, rare)
+    nouns = _plural(noun) + detail
     if info.family == "recency":
         if info.event_type is None:
-            text = "No activity for " + _days(v)
+            text = pd.Series(np.where(_snapped(v).round() == 0, "Last active less than a day ago",
+                                      ("No activity for " + _days(v)).astype(object)), index=v.index, dtype=object)
             absent = "No activity before this date"
         else:
-            text = f"Last {kind} " + _days(v) + " ago"
-            absent = f"Never a {kind} event" if info.event_type != "other" else f"Never a {kind}"
+            kind = noun + detail if info.event_type == "other" else noun.removesuffix(" event")
+            text = f"Last {kind} " + _ago(v)
+            absent = f"No {nouns} so far"
     elif info.family == "frequency" and name.startswith("active_days_"):
         text = "Active on " + _plurals(v, "day") + f" of the last {w}"
         absent = f"No activity in the last {w} days"
     elif info.family == "frequency":
-        word = "event" if info.event_type is None else kind
-        text = _plurals(v, word) + f" in the last {w} days"
-        absent = f"No {word}s in the last {w} days"
+        text = _plurals(v, noun, detail) + f" in the last {w} days"
+        absent = f"No {nouns} in the last {w} days"
     elif info.family == "monetary" and name.startswith("value_sum_"):
-        text = "Spent " + _number(v, 2) + f" in the last {w} days"
+        text = _money(v, "Spent ", f"Nothing spent in the last {w} days", "Returns exceeded purchases by ")
+        text = text.where(_snapped(v) == 0, text + f" in the last {w} days")
         absent = f"Nothing spent in the last {w} days"
     elif info.family == "monetary":
-        text = "Average value " + _number(v, 2) + f" per event in the last {w} days"
+        text = _money(v, "Average value ", f"Average value 0 per event in the last {w} days",
+                      "Returns exceeded purchases by ")
+        text = text.where(_snapped(v) == 0, text + f" per event in the last {w} days")
         absent = f"No valued events in the last {w} days"
     elif info.family == "breadth":
         text = "Used " + _plurals(v, "kind") + f" of event in the last {w} days"
         absent = f"No events in the last {w} days"
     elif info.family == "trend":
-        subject = "Activity" if info.event_type is None else f"{kind.capitalize()} events"
+        subject = "Activity" if info.event_type is None else f"{_plural(noun).capitalize()}{detail}"
         text = f"{subject} " + _changes(v) + f" vs the previous {w} days"
         absent = f"{subject}: none in the previous {w} days to compare with"
     elif info.family == "lifetime" and name.endswith("_events"):
-        word = "event" if info.event_type is None else kind
-        text = _plurals(v, word) + " in all"
+        text = _plurals(v, noun, detail) + " in all"
         absent = "No events before this date"
     elif name == "lifetime_active_days":
-        text = "Active on " + _plurals(v, "day") + " in all"
+        text = pd.Series(np.where(_snapped(v) == 1, "Active on only 1 day so far",
+                                  ("Active on " + _plurals(v, "day") + " in all").astype(object)),
+                         index=column.index, dtype=object)
         absent = "No activity before this date"
     elif name == "lifetime_value_sum":
-        text = "Spent " + _number(v, 2) + " in all"
+        text = _money(v, "Spent ", "Nothing spent so far", "Returns exceeded purchases by ")
+        text = text.where(_snapped(v) == 0, text + " in all")
         absent = "Nothing spent before this date"
     elif name == "lifetime_value_mean":
-        text = "Average value " + _number(v, 2) + " per event in all"
+        text = _money(v, "Average value ", "Average value 0 per event in all", "Returns exceeded purchases by ")
+        text = text.where(_snapped(v) == 0, text + " per event in all")
         absent = "No valued events before this date"
     elif name == "activity_rate":
         text = "Active on " + _percent(v) + " of the days since the first"
         absent = "No history before this date"
     elif name == "active_span_days":
-        text = pd.Series(np.where(_snapped(v) == 0, "Active on a single day so far",
+        text = pd.Series(np.where(_snapped(v).round() == 0, "Active on a single day so far",
                                   ("Active over " + _days(v) + " from the first to the last active day").astype(object)),
                          index=column.index, dtype=object)
         absent = "No activity before this date"
@@ -354,22 +515,26 @@ def _describe(info: FeatureInfo, column: pd.Series, *, other: str = "rare event"
         text = "Expected active on " + _plurals(v.round(1), "day") + f" of the next {w} (BG/NBD)"
         absent = "Too little history to estimate (BG/NBD)"
     elif name == "tenure_days":
-        text = "Customer for " + _days(v)
+        text = pd.Series(np.where(_snapped(v).round() == 0, "Customer for less than a day",
+                                  ("Customer for " + _days(v)).astype(object)), index=column.index, dtype=object)
         absent = "Tenure unknown"
     elif name == "mean_gap_days":
-        text = "Usually active every " + _number(v) + " days"
-        absent = "Active on a single day of the lookback, no usual rhythm yet"
+        text = "Usually active " + _every(v)
+        absent = f"Active on only 1 day of the last {w}" if w else "Active on only 1 day of the lookback"
     elif name == "overdue_ratio":
         text = _number(v) + "x the usual gap since the last event"
-        absent = "No usual rhythm yet to be overdue against"
-    elif name == "activated":
-        days = info.description.split("within ")[1].split(" of")[0] if "within " in info.description else ""
-        text = pd.Series(np.where(v == 1, f"Activated within {days} of signup", f"Not activated within {days} of "
-                                  "signup"), index=column.index, dtype=object)
-        absent = "Activation unknown"
-    elif name == "days_to_activation":
-        text = "Activated " + _days(v) + " after signup"
-        absent = "Not activated in time"
+        absent = f"Active on only 1 day of the last {w}" if w else "Active on only 1 day of the lookback"
+    elif name in ("activated", "days_to_activation"):
+        days = (f"{w} days" if w else info.description.split("within ")[1].split(" of")[0]
+                if "within " in info.description else "")
+        late = f"Not activated within {days} of signup" if days else "Not activated in time"
+        if name == "activated":
+            text = pd.Series(np.where(v == 1, f"Activated within {days} of signup", late), index=column.index,
+                             dtype=object)
+            absent = "Activation unknown"
+        else:
+            text = "Activated " + _days(v) + " after signup"
+            absent = late
     elif name == "plan":
         text = "On the " + column.astype("object").astype(str) + " plan"
         absent = "No running subscription"
@@ -380,7 +545,8 @@ def _describe(info: FeatureInfo, column: pd.Series, *, other: str = "rare event"
         text = "Subscribed for " + _days(v)
         absent = "No running subscription"
     elif name.startswith("mrr_change_"):
-        text = "Monthly revenue changed by " + _number(v, 2) + f" in the last {w} days"
+        text = _money(v, "Monthly revenue rose by ", "Monthly revenue did not change", "Monthly revenue fell by ")
+        text = text + f" in the last {w} days"
         absent = f"No subscription {w} days ago to compare with"
     elif name.startswith("downgrades_"):
         text = _plurals(v, "downgrade") + f" in the last {w} days"
@@ -388,6 +554,13 @@ def _describe(info: FeatureInfo, column: pd.Series, *, other: str = "rare event"
     else:  # account attributes and anything else: the value as it is
         return _generic(info.name, column)
     return pd.Series(np.where(missing, absent, text.astype(object)), index=column.index, dtype=object)
+
+
+def _every(values: pd.Series) -> pd.Series:
+    """'every day', 'every 2.5 days'."""
+    v = _snapped(values)
+    return pd.Series(np.where(_number(v) == "1", "every day", ("every " + _number(v) + " days").astype(object)),
+                     index=values.index, dtype=object)
 
 
 def _generic(name: str, column: pd.Series) -> pd.Series:
@@ -400,7 +573,7 @@ def _generic(name: str, column: pd.Series) -> pd.Series:
                      dtype=object)
 
 
-def _format_reference(info: FeatureInfo | None, reference: Any, *, other: str = "rare event") -> str:
+def _format_reference(info: FeatureInfo | None, reference: Any, *, rare: str = "") -> str:
     """The retained accounts' median in the feature's own unit."""
     if isinstance(reference, str):
         return reference
@@ -414,10 +587,19 @@ def _format_reference(info: FeatureInfo | None, reference: Any, *, other: str = 
     if info.unit == "fraction":
         return _percent(value)[0]
     if info.name == "mean_gap_days":
-        return "every " + _number(value)[0] + " days"
+        return _every(value)[0]
+    if info.name == "days_to_activation":
+        return "activated after " + _days(value)[0]
+    if info.name.startswith("mrr_change_"):
+        return _money(value, "rose by ", "no change", "fell by ")[0]
+    if info.family == "bgnbd":
+        return _plurals(value.round(1), "day")[0]
+    if info.family == "recency" and info.event_type is not None:
+        return _ago(value)[0]
     if info.unit == "days":
         return _days(value)[0]
+    if info.name.startswith("downgrades_"):
+        return _plurals(value, "downgrade")[0]
     if info.unit == "events":
-        word = "event" if info.event_type is None else _type_words(info, other)
-        return _plurals(value, word)[0]
+        return _plurals(value, *_nouns(info, rare))[0]
     return _number(value, 2 if info.unit == "value" else 1)[0]

@@ -35,6 +35,12 @@ subscription  ``plan``, ``mrr``, ``subscription_tenure_days``, ``mrr_change_<L>d
               ``downgrades_<L>d`` (``L`` the lookback)
 attributes    account columns as given (text as categories fixed at fit)
 ============  ================================================================
+
+Each feature also names the fact about the customer it states, its *reason family*
+(:data:`REASON_FAMILIES`): features of one family say the same thing in other forms
+(``activated`` and ``days_to_activation``; the days since the last event and since
+the last purchase; active days in all and a first repeat that never came), so an
+account's reasons take at most one of them (:mod:`churnml.explain`).
 """
 
 from __future__ import annotations
@@ -59,7 +65,28 @@ if TYPE_CHECKING:
 
     from churnml.sources import UsageData
 
-__all__ = ["FeatureBuilder", "FeatureSpec", "FeatureInfo", "UnseenEventTypeWarning"]
+__all__ = ["FeatureBuilder", "FeatureSpec", "FeatureInfo", "REASON_FAMILIES", "UnseenEventTypeWarning"]
+
+#: The facts an account's reasons can state, each with what it covers. Every feature of a spec belongs
+#: to one (``FeatureInfo.reason_family``); the report maps them to suggested actions.
+REASON_FAMILIES: dict[str, str] = {
+    "inactivity": "gone quiet: days since the last activity (any type, or one engagement type), and the "
+                  "BG/NBD chance of still being a customer",
+    "engagement": "uses the product less lately: counts, active days, breadth and trends in the windows, and "
+                  "the BG/NBD expected active days",
+    "rhythm": "comes back rarely: the usual gap between active days and how overdue against it, repeat visits, "
+              "and activity over the whole history",
+    "value": "spends or pays less: money in the windows and in all, MRR and its changes, downgrades, the plan",
+    "tenure": "a new customer: days since signup (or the first event), days subscribed",
+    "activation": "did not activate: the activation event within the days allowed after signup",
+    "payment_failure": "payment failures: how recent, how many, their trend",
+    "friction": "trouble: support tickets, complaints, errors, refunds, cancellations",
+    "account": "who the account is: account attributes as given",
+}
+
+# Event types whose events signal trouble rather than engagement, and the family they belong to.
+_TROUBLE_TYPES = {"payment_failure": "payment_failure", "support_ticket": "friction", "complaint": "friction",
+                  "error": "friction", "refund": "friction", "cancellation": "friction"}
 
 
 class UnseenEventTypeWarning(UserWarning):
@@ -70,8 +97,13 @@ class UnseenEventTypeWarning(UserWarning):
 class FeatureInfo:
     """What a feature means, for explanations: a sentence template, a unit, a direction.
 
+    ``family`` is how the feature is computed (recency, frequency, ...);
+    ``reason_family`` the fact about the customer it states (a key of
+    :data:`REASON_FAMILIES`; None: a fact of its own, under its name).
     ``direction`` is +1 when a higher value usually means more churn risk, -1 when
-    it means less, 0 when it depends.
+    it means less, 0 when it depends; ``missing_direction`` the same for a missing
+    value (+1: missing is the risky state, e.g. no repeat visit yet; -1: the safe
+    one, e.g. never a payment failure).
     """
 
     name: str
@@ -81,6 +113,8 @@ class FeatureInfo:
     direction: int
     event_type: str | None = None
     window_days: int | None = None
+    reason_family: str | None = None
+    missing_direction: int = 0
 
 
 _GROWS_WITH_AGE = re.compile(r"(tenure_days|subscription_tenure_days|lifetime_(\w+_)?events|lifetime_active_days|"
@@ -161,93 +195,121 @@ class FeatureSpec:
         names = self.attribute_names()
         return self._event_features() + [
             FeatureInfo(names[column], "attribute", f"{column}: {{value}}",
-                        "category" if levels is not None else "value", 0)
+                        "category" if levels is not None else "value", 0, reason_family="account")
             for column, levels in self.attributes.items()]
 
+    def type_role(self, name: str) -> tuple[str | None, int]:
+        """The trouble family of a per-type feature name (None for an engagement type), and its sign: +1 when
+        more of its events means more risk (trouble), -1 when less (engagement), 0 when it depends (``other``
+        grouping rare trouble and rare engagement types together)."""
+        if name != "other":
+            family = _TROUBLE_TYPES.get(name)
+            return family, +1 if family else -1
+        rare = {_TROUBLE_TYPES.get(slug(t)) for t in self.known_types if t not in self.event_types}
+        if None in rare or not rare:
+            return None, 0 if len(rare) > 1 else -1
+        return (rare.pop() if len(rare) == 1 else "friction"), +1
+
     def _event_features(self) -> list[FeatureInfo]:
+        roles = {name: self.type_role(name) for name in self.type_names}
         out = [FeatureInfo("days_since_last_event", "recency", "No activity for {value} days",
-                           "days", +1)]
+                           "days", +1, reason_family="inactivity", missing_direction=+1)]
         for name in self.type_names:
+            trouble, sign = roles[name]
             out.append(FeatureInfo(f"days_since_last_{name}", "recency",
-                                   f"Last {_words(name)} {{value}} days ago", "days", +1, event_type=name))
+                                   f"Last {_words(name)} {{value}} days ago", "days", -sign, event_type=name,
+                                   reason_family=trouble or "inactivity", missing_direction=-sign))
         for w in self.windows:
             out.append(FeatureInfo(f"count_events_{w}d", "frequency",
-                                   f"{{value}} events in the last {w} days", "events", -1, window_days=w))
+                                   f"{{value}} events in the last {w} days", "events", -1, window_days=w,
+                                   reason_family="engagement"))
             for name in self.type_names:
+                trouble, sign = roles[name]
                 out.append(FeatureInfo(f"count_{name}_{w}d", "frequency",
                                        f"{{value}} {_words(name)} events in the last {w} days", "events",
-                                       +1 if name in _PAIN_TYPES else -1, event_type=name, window_days=w))
+                                       sign, event_type=name, window_days=w, reason_family=trouble or "engagement"))
             out.append(FeatureInfo(f"active_days_{w}d", "frequency",
-                                   f"Active on {{value}} of the last {w} days", "days", -1, window_days=w))
+                                   f"Active on {{value}} of the last {w} days", "days", -1, window_days=w,
+                                   reason_family="engagement"))
             if self.has_value:
                 out.append(FeatureInfo(f"value_sum_{w}d", "monetary",
-                                       f"Spent {{value}} in the last {w} days", "value", -1, window_days=w))
+                                       f"Spent {{value}} in the last {w} days", "value", -1, window_days=w,
+                                       reason_family="value"))
                 out.append(FeatureInfo(f"value_mean_{w}d", "monetary",
                                        f"Average value {{value}} per event in the last {w} days", "value", -1,
-                                       window_days=w))
+                                       window_days=w, reason_family="value", missing_direction=+1))
             if self.type_names:
                 out.append(FeatureInfo(f"distinct_types_{w}d", "breadth",
                                        f"Used {{value}} kinds of events in the last {w} days", "types", -1,
-                                       window_days=w))
+                                       window_days=w, reason_family="engagement"))
         for w in self.trend_windows:
             out.append(FeatureInfo(f"trend_count_{w}d", "trend",
                                    f"Activity changed {{value}} vs the previous {w} days", "fraction", -1,
-                                   window_days=w))
+                                   window_days=w, reason_family="engagement"))
             for name in self.type_names:
+                trouble, sign = roles[name]
                 out.append(FeatureInfo(f"trend_count_{name}_{w}d", "trend",
                                        f"{_words(name).capitalize()} changed {{value}} vs the previous {w} days",
-                                       "fraction", +1 if name in _PAIN_TYPES else -1, event_type=name,
-                                       window_days=w))
-        out.append(FeatureInfo("tenure_days", "tenure", "Customer for {value} days", "days", -1))
+                                       "fraction", sign, event_type=name, window_days=w,
+                                       reason_family=trouble or "engagement"))
+        out.append(FeatureInfo("tenure_days", "tenure", "Customer for {value} days", "days", -1,
+                               reason_family="tenure"))
         if self.lifetime:
-            out.append(FeatureInfo("lifetime_events", "lifetime", "{value} events in all", "events", -1))
+            out.append(FeatureInfo("lifetime_events", "lifetime", "{value} events in all", "events", -1,
+                                   reason_family="rhythm"))
             for name in self.type_names:
+                trouble, sign = roles[name]
                 out.append(FeatureInfo(f"lifetime_{name}_events", "lifetime",
-                                       f"{{value}} {_words(name)} events in all", "events",
-                                       +1 if name in _PAIN_TYPES else -1, event_type=name))
-            out.append(FeatureInfo("lifetime_active_days", "lifetime", "Active on {value} days in all", "days", -1))
+                                       f"{{value}} {_words(name)} events in all", "events", sign, event_type=name,
+                                       reason_family=trouble or "rhythm"))
+            out.append(FeatureInfo("lifetime_active_days", "lifetime", "Active on {value} days in all", "days", -1,
+                                   reason_family="rhythm"))
             if self.has_value:
-                out.append(FeatureInfo("lifetime_value_sum", "lifetime", "Spent {value} in all", "value", -1))
+                out.append(FeatureInfo("lifetime_value_sum", "lifetime", "Spent {value} in all", "value", -1,
+                                       reason_family="value"))
                 out.append(FeatureInfo("lifetime_value_mean", "lifetime", "Average value {value} per event in all",
-                                       "value", -1))
+                                       "value", -1, reason_family="value", missing_direction=+1))
             out.append(FeatureInfo("activity_rate", "lifetime", "Active on {value} of the days since the first",
-                                   "fraction", -1))
+                                   "fraction", -1, reason_family="rhythm"))
             out.append(FeatureInfo("active_span_days", "lifetime", "Active over {value} days, first to last",
-                                   "days", -1))
+                                   "days", -1, reason_family="rhythm"))
             out.append(FeatureInfo("first_repeat_days", "lifetime", "Came back {value} days after the first day",
-                                   "days", +1))
+                                   "days", +1, reason_family="rhythm", missing_direction=+1))
         if self.bgnbd_horizon_days is not None:
             h = self.bgnbd_horizon_days
-            out.append(FeatureInfo("p_alive", "bgnbd", "{value} likely still a customer (BG/NBD)", "fraction", -1))
+            out.append(FeatureInfo("p_alive", "bgnbd", "{value} likely still a customer (BG/NBD)", "fraction", -1,
+                                   reason_family="inactivity"))
             out.append(FeatureInfo(f"expected_active_days_{h}d", "bgnbd",
                                    f"Expected active on {{value}} days of the next {h} (BG/NBD)", "days", -1,
-                                   window_days=h))
-        out.append(FeatureInfo("mean_gap_days", "rhythm", "Usually active every {value} days", "days", +1))
+                                   window_days=h, reason_family="engagement"))
+        # both read the lookback; missing where it holds a single active day (no gap to measure)
+        out.append(FeatureInfo("mean_gap_days", "rhythm", "Usually active every {value} days", "days", +1,
+                               window_days=self.lookback_days, reason_family="rhythm", missing_direction=+1))
         out.append(FeatureInfo("overdue_ratio", "rhythm", "{value} times the usual gap since the last event",
-                               "ratio", +1))
+                               "ratio", +1, window_days=self.lookback_days, reason_family="rhythm",
+                               missing_direction=+1))
         if self.activation_events:
             out.append(FeatureInfo("activated", "activation",
                                    f"Activated within {self.activation_days} days of signup: {{value}}",
-                                   "flag", -1))
+                                   "flag", -1, window_days=self.activation_days, reason_family="activation"))
             out.append(FeatureInfo("days_to_activation", "activation", "Activated {value} days after signup",
-                                   "days", +1))
+                                   "days", +1, window_days=self.activation_days, reason_family="activation",
+                                   missing_direction=+1))
         if self.has_subscriptions:
             L = self.lookback_days
             if self.plan_levels is not None:
-                out.append(FeatureInfo("plan", "subscription", "On the {value} plan", "category", 0))
-            out.append(FeatureInfo("mrr", "subscription", "Pays {value} per month", "value", 0))
+                out.append(FeatureInfo("plan", "subscription", "On the {value} plan", "category", 0,
+                                       reason_family="value"))
+            out.append(FeatureInfo("mrr", "subscription", "Pays {value} per month", "value", 0,
+                                   reason_family="value"))
             out.append(FeatureInfo("subscription_tenure_days", "subscription", "Subscribed for {value} days",
-                                   "days", -1))
+                                   "days", -1, reason_family="tenure"))
             out.append(FeatureInfo(f"mrr_change_{L}d", "subscription",
                                    f"Monthly revenue changed by {{value}} in the last {L} days", "value", -1,
-                                   window_days=L))
+                                   window_days=L, reason_family="value"))
             out.append(FeatureInfo(f"downgrades_{L}d", "subscription", f"{{value}} downgrades in the last {L} days",
-                                   "events", +1, window_days=L))
+                                   "events", +1, window_days=L, reason_family="value"))
         return out
-
-
-# Event types whose frequency signals trouble rather than engagement.
-_PAIN_TYPES = {"support_ticket", "payment_failure", "cancellation", "complaint", "refund", "error"}
 
 
 def _words(name: str) -> str:

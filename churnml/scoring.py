@@ -13,9 +13,10 @@ Columns of the output, one row per account, ranked (rank 1 = most likely to chur
 ``rank``, ``revenue_at_risk`` (probability x monthly revenue: the running
 subscription's MRR, else the average monthly spend of the last 90 days; only
 when the model's data has a value or MRR), then for ``i`` in ``1..k``: ``reason_<i>`` (a
-sentence), ``reason_<i>_feature`` and ``reason_<i>_contribution`` (log-odds),
-filled for the accounts whose reasons were asked for (by default the high and
-medium tiers).
+sentence), ``reason_<i>_feature``, ``reason_<i>_contribution`` (log-odds) and
+``reason_<i>_family`` (the fact it states, a key of
+:data:`churnml.features.REASON_FAMILIES`), filled for the accounts whose reasons
+were asked for (by default the high and medium tiers).
 """
 
 from __future__ import annotations
@@ -463,11 +464,12 @@ def score_chunk(model: ChurnModel, features: pd.DataFrame, *, day: dt.date | Non
         out[f"reason_{i}"] = pd.Series([None] * len(out), dtype="object")
         out[f"reason_{i}_feature"] = pd.Series([None] * len(out), dtype="object")
         out[f"reason_{i}_contribution"] = np.nan
+        out[f"reason_{i}_family"] = pd.Series([None] * len(out), dtype="object")
     if wanted.any():
         rows = np.flatnonzero(wanted)
         explained = explainer.reasons(prepared.iloc[rows])
         for i in range(1, top_k + 1):
-            for suffix in ("", "_feature", "_contribution"):
+            for suffix in ("", "_feature", "_contribution", "_family"):
                 column = f"reason_{i}{suffix}"
                 if column in explained:
                     out.loc[out.index[rows], column] = explained[column].to_numpy()
@@ -580,4 +582,5 @@ def _empty_frame(top_k: int, *, with_revenue: bool) -> pd.DataFrame:
         columns[f"reason_{i}"] = pd.Series([], dtype="object")
         columns[f"reason_{i}_feature"] = pd.Series([], dtype="object")
         columns[f"reason_{i}_contribution"] = pd.Series([], dtype="float64")
+        columns[f"reason_{i}_family"] = pd.Series([], dtype="object")
     return pd.DataFrame(columns)

@@ -197,7 +197,8 @@ def score(model: ChurnModel, data: SparkUsageData, *, as_of: str | dt.date | Non
     if _has_revenue(model):
         fields.append("revenue_at_risk DOUBLE")
     for i in range(1, top_k + 1):
-        fields += [f"reason_{i} STRING", f"reason_{i}_feature STRING", f"reason_{i}_contribution DOUBLE"]
+        fields += [f"reason_{i} STRING", f"reason_{i}_feature STRING", f"reason_{i}_contribution DOUBLE",
+                   f"reason_{i}_family STRING"]
     names = [f.split(" ")[0] for f in fields]
 
     def score_partition(batches: Iterator[pd.DataFrame]) -> Iterator[pd.DataFrame]:

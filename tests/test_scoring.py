@@ -60,7 +60,7 @@ def _sources(product):
 def test_one_ranked_row_per_eligible_account_with_the_training_features(fitted, scored):
     model, data, _ = fitted
     frame = scored.frame
-    reasons = [f"reason_{i}{s}" for i in (1, 2, 3) for s in ("", "_feature", "_contribution")]
+    reasons = [f"reason_{i}{s}" for i in (1, 2, 3) for s in ("", "_feature", "_contribution", "_family")]
     assert list(frame.columns) == ["user_id", "as_of", "churn_probability", "risk_tier", "rank",
                                    "revenue_at_risk", *reasons]
     # the same accounts and probabilities as the training code's features at that date
@@ -110,7 +110,7 @@ def test_reasons_exactly_for_the_high_and_medium_tiers_by_default(fitted, scored
     top = frame[at_risk].head(50)
     rows = features.set_index("user_id").loc[top["user_id"]].reset_index()
     expected = ChurnExplainer(model, top_k=3).reasons(rows)
-    for column in ("reason_1", "reason_2_feature", "reason_3"):
+    for column in ("reason_1", "reason_2_feature", "reason_3", "reason_1_family", "reason_3_family"):
         assert top[column].tolist() == expected[column].tolist()
     np.testing.assert_allclose(top["reason_1_contribution"], expected["reason_1_contribution"], rtol=1e-6)
     assert (top["reason_1_contribution"] > 0).all()
@@ -118,7 +118,7 @@ def test_reasons_exactly_for_the_high_and_medium_tiers_by_default(fitted, scored
         warnings.simplefilter("ignore", DriftWarning)
         everyone = score(model, data, as_of=AS_OF, reasons="all", top_k=1).frame
         nobody = score(model, data, as_of=AS_OF, reasons="none").frame
-    assert list(everyone.columns)[-3:] == ["reason_1", "reason_1_feature", "reason_1_contribution"]
+    assert list(everyone.columns)[-4:] == ["reason_1", "reason_1_feature", "reason_1_contribution", "reason_1_family"]
     assert everyone["reason_1"].notna().sum() > at_risk.sum()
     assert everyone.loc[everyone["reason_1"].isna(), "reason_1_contribution"].isna().all()
     assert nobody["reason_1"].isna().all()
