@@ -54,22 +54,25 @@ ACTIVITY_WEEKS = 12
 _BIN_WIDTH = 0.02
 
 #: what a retention team can do about each reason family; ``write_report(actions=...)`` overrides any of them
-DEFAULT_ACTIONS: dict[str, str] = {
+DEFAULT_ACTIONS: dict[str, str] = {  # keyed by churnml.features.REASON_FAMILIES, plus 'other'
     "activation": "Onboarding: a guided set-up (call or in-app checklist) to the first key action.",
     "inactivity": "Win-back: a personal check-in, then a win-back offer if there is no answer.",
-    "payment": "Payment recovery: ask for an updated card, retry the charge, hold dunning until it is fixed.",
-    "support": "Service recovery: support follows up on the open issues and confirms they are solved.",
-    "usage": "Re-engagement: show the features they stopped using (tips email, in-app guide).",
-    "spend": "Purchase offer: a targeted discount or bundle on the next order.",
-    "subscription": "Plan review: an account manager checks the plan still fits (downgrade, price, needs).",
+    "payment_failure": "Payment recovery: ask for an updated card, retry the charge, hold dunning until it is "
+                       "fixed.",
+    "friction": "Service recovery: support follows up on the open issues and confirms they are solved.",
+    "engagement": "Re-engagement: show the features they stopped using (tips email, in-app guide).",
+    "rhythm": "Habit building: a reminder timed to their usual return, and a reason to come back sooner.",
+    "value": "Value review: a targeted offer on the next order, or a check that the plan still fits.",
     "tenure": "Early-life nurture: welcome series and a check-in in the first months.",
+    "account": "Account review: an account manager looks at who the account is before reaching out.",
     "other": "Account review: look at the account's activity and reasons before reaching out.",
 }
 #: how each family is named on the page
 FAMILY_LABELS: dict[str, str] = {
-    "activation": "not activated", "inactivity": "long inactivity", "payment": "payment failures",
-    "support": "support issues", "usage": "falling usage", "spend": "lower spend",
-    "subscription": "plan and revenue changes", "tenure": "new account", "other": "other",
+    "activation": "not activated", "inactivity": "long inactivity", "payment_failure": "payment failures",
+    "friction": "support issues", "engagement": "falling usage", "rhythm": "rare visits",
+    "value": "lower spend or revenue", "tenure": "new account", "account": "account attributes",
+    "other": "other",
 }
 
 
@@ -217,14 +220,15 @@ def _frame_html(frame: pd.DataFrame, *, percent: set[str] | None = None, money: 
 def reason_family(feature: Any, sentence: Any = None, family: Any = None) -> str:
     """The family of one reason, which picks its suggested action.
 
-    ``family`` (a scores file's ``reason_<i>_family``) wins when given; otherwise the family is read from
+    ``family`` (a scores file's ``reason_<i>_family``, from the feature's metadata) wins when given; for a
+    scores file written before families were recorded, the family is read from
     the feature's name, and for the pooled rare event types (``*_other*``) from the sentence, which names
     them; a feature no rule knows is 'other'.
 
     >>> reason_family("activated"), reason_family("days_since_last_event"), reason_family("count_payment_failure_30d")
-    ('activation', 'inactivity', 'payment')
+    ('activation', 'inactivity', 'payment_failure')
     >>> reason_family("count_other_30d", "1 rare event (payment failure) in the last 30 days")
-    'payment'
+    'payment_failure'
     >>> reason_family("days_since_last_event", family="recency"), reason_family(None)
     ('recency', 'other')
     """
@@ -235,22 +239,24 @@ def reason_family(feature: Any, sentence: Any = None, family: Any = None) -> str
     name = str(feature).lower()
     text = f"{name} {'' if _missing(sentence) else str(sentence).lower()}" if "other" in name else name
     if any(k in text for k in ("payment", "dunning", "card_declined", "chargeback", "failed_charge")):
-        return "payment"
+        return "payment_failure"
     if any(k in text for k in ("support", "ticket", "complaint", "refund", "error")):
-        return "support"
+        return "friction"
     if name.startswith(("activated", "days_to_activation", "activation")):
         return "activation"
-    if any(k in name for k in ("downgrade", "mrr", "plan", "subscription")):
-        return "subscription"
-    if name.startswith(("days_since_last", "overdue_ratio", "p_alive", "expected_active_days", "mean_gap_days")):
-        return "inactivity"
-    if name.startswith(("value_", "lifetime_value")):
-        return "spend"
-    if name.startswith(("count_", "active_days_", "trend_", "distinct_types_", "lifetime_", "activity_rate",
-                        "active_span")):
-        return "usage"
-    if name in ("tenure_days", "first_repeat_days"):
+    if name in ("tenure_days", "subscription_tenure_days"):
         return "tenure"
+    if any(k in name for k in ("downgrade", "mrr", "plan")):
+        return "value"
+    if name.startswith(("days_since_last", "p_alive")):
+        return "inactivity"
+    if name.startswith(("overdue_ratio", "mean_gap_days", "first_repeat_days", "lifetime_active_days",
+                        "activity_rate", "active_span")) or (name.startswith("lifetime_") and name.endswith("_events")):
+        return "rhythm"
+    if name.startswith(("value_", "lifetime_value")):
+        return "value"
+    if name.startswith(("count_", "active_days_", "trend_", "distinct_types_", "lifetime_", "expected_active_days")):
+        return "engagement"
     return "other"
 
 

@@ -293,7 +293,7 @@ def test_suggested_actions_per_reason_family_configurable(scores, tmp_path):
     page = write_report(path, tmp_path / "r.html", model=model,
                         actions={"activation": "Call them about set-up."}).read_text()
     assert "Call them about set-up." in page and DEFAULT_ACTIONS["activation"] not in page
-    assert DEFAULT_ACTIONS["inactivity"] in page or DEFAULT_ACTIONS["usage"] in page
+    assert DEFAULT_ACTIONS["inactivity"] in page or DEFAULT_ACTIONS["engagement"] in page
     at_risk = frame[frame["risk_tier"] != "low"]
     activation = int(at_risk["reason_1_feature"].map(reason_family).eq("activation").sum())
     row = re.search(r'<tr data-family="activation">.*?<td class="num">([\d,]+)</td>', page, re.S)
@@ -304,4 +304,22 @@ def test_suggested_actions_per_reason_family_configurable(scores, tmp_path):
     tagged.to_parquet(other)
     page = write_report(other, tmp_path / "t.html", actions={"billing": "Check the invoices."}).read_text()
     assert '<tr data-family="billing">' in page and "Check the invoices." in page
-    assert reason_family("count_other_30d", "1 rare event (payment failure) in the last 30 days") == "payment"
+    assert reason_family("count_other_30d", "1 rare event (payment failure) in the last 30 days") == "payment_failure"
+
+
+def test_actions_cover_the_reason_families_and_old_files_get_the_metadatas_family():
+    from churnml.features import REASON_FAMILIES, FeatureSpec
+
+    assert set(DEFAULT_ACTIONS) == set(REASON_FAMILIES) | {"other"}
+    spec = FeatureSpec(windows=(7, 30), trend_windows=(7,), event_types={"login": "login",
+                       "payment_failure": "payment_failure", "support_ticket": "support_ticket"},
+                       known_types=("login", "payment_failure", "support_ticket"), has_value=True,
+                       activation_events=("login",), activation_days=7, has_signup=True, has_subscriptions=True,
+                       plan_levels=["basic", "pro"], attributes={}, lookback_days=30, lifetime=True,
+                       bgnbd_horizon_days=30)
+    infos = spec.features()
+    assert len(infos) > 40
+    # a scores file without reason_<i>_family: the name rule gives each feature its metadata's family
+    wrong = {i.name: (i.reason_family, reason_family(i.name)) for i in infos
+             if i.reason_family is not None and reason_family(i.name) != i.reason_family}
+    assert not wrong, wrong
