@@ -38,6 +38,8 @@ bench: $(VENV)/.installed-dev
 	$(BIN)/python bench/explain.py
 	$(BIN)/python bench/scoring.py
 	$(BIN)/python bench/analytics.py
+	$(BIN)/python bench/report.py
+	$(BIN)/python bench/monitoring.py
 	$(BIN)/python bench/spark.py
 
 clean:
