@@ -2,11 +2,25 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
 
 SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
+
+
+@pytest.fixture(autouse=True)
+def _mlflow_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each test starts with the MLFLOW_* variables it inherited: MLflow writes the tracking URI and the
+    active experiment into ``os.environ`` when they are set, which would leak one test's store into the next."""
+    for name, value in os.environ.items():
+        if name.startswith("MLFLOW_"):
+            monkeypatch.setenv(name, value)  # restored, and any MLflow adds is removed, at teardown
+    for name in ("MLFLOW_TRACKING_URI", "MLFLOW_REGISTRY_URI", "MLFLOW_EXPERIMENT_ID", "MLFLOW_EXPERIMENT_NAME"):
+        if name not in os.environ:
+            monkeypatch.setenv(name, "placeholder")
+            monkeypatch.delenv(name)  # registered with monkeypatch: removed again at teardown
 
 
 @pytest.fixture(scope="session")

@@ -267,7 +267,9 @@ def test_spark_scores_equal_duckdbs_with_the_same_reasons(loaded, model):
         warnings.simplefilter("ignore", DriftWarning)
         expected = score(model, duck, as_of=AS_OF, reasons="all").frame
     got = cs.score(model, sp, as_of=AS_OF, reasons="all").toPandas()
-    assert len(expected) > 300 and expected["reason_1"].notna().all()
+    # every account gets reasons but one with no risk-raising fact (then low risk), on both engines alike
+    assert len(expected) > 300 and expected["reason_1"].notna().sum() > 300
+    assert expected.loc[expected["reason_1"].isna(), "risk_tier"].eq("low").all()
     assert_same_frame(expected, got)
     tiers = cs.score(model, sp, as_of=AS_OF).toPandas()  # default: reasons for the high and medium tiers only
     assert (tiers["reason_1"].notna() == (tiers["risk_tier"] != "low")).all()
