@@ -39,9 +39,9 @@ if TYPE_CHECKING:
 
     from churnml.sources import UsageData
 
-__all__ = ["Inactive", "Segments", "activation", "annualised", "churn_rate", "cohort_figure", "cohorts",
-           "horizon_from_gaps", "inactive", "inter_event_gaps", "periods", "rate_figure", "revenue_churn",
-           "segments", "steady_periods"]
+__all__ = ["Inactive", "MeanRate", "Segments", "activation", "annualised", "churn_rate", "cohort_figure", "cohorts",
+           "definition_options", "horizon_from_gaps", "inactive", "inter_event_gaps", "periods", "rate_figure", "revenue_churn",
+           "mean_churn_rate", "segments", "steady_periods"]
 
 Period = Literal["week", "month", "quarter"]
 PER_YEAR = {"week": 52, "month": 12, "quarter": 4}
@@ -230,6 +230,18 @@ def churn_rate(data: UsageData, *, period: Period = "month", basis: Literal["aut
     return frame.reset_index(drop=True)
 
 
+def definition_options(definition: Any, data: UsageData) -> dict[str, Any]:
+    """The :func:`churn_rate` options that count churn the way a model's definition does (inactivity with its
+    active window, or subscriptions with its gap tolerance), so every headline rate of a model agrees."""
+    from churnml.definitions import InactivityChurn, SubscriptionChurn
+
+    if isinstance(definition, InactivityChurn):
+        return {"basis": "inactivity", "active_window_days": definition.active_window_days or DEFAULT_ACTIVE_WINDOW_DAYS}
+    if isinstance(definition, SubscriptionChurn) and data.subscriptions is not None:
+        return {"basis": "subscriptions", "gap_tolerance_days": definition.gap_tolerance_days}
+    return {}
+
+
 #: a period is too small to show a rate when fewer accounts than this were active at its start ...
 MIN_PERIOD_ACCOUNTS = 50
 #: ... or fewer than this share of the median period's (the first months of a young product)
@@ -247,6 +259,48 @@ def steady_periods(frame: pd.DataFrame, column: str = "active_at_start") -> pd.S
     counts = frame[column].astype("float64")
     median = float(counts.median()) if len(counts) else 0.0
     return (counts >= MIN_PERIOD_ACCOUNTS) & (counts >= MIN_SHARE_OF_MEDIAN * median)
+
+
+@dataclass(frozen=True)
+class MeanRate:
+    """The mean churn rate over the steady periods of a :func:`churn_rate` frame (what every headline
+    quotes: the demo, ``churnml analytics churn-rate`` and the report), and the periods left out."""
+
+    mean: float
+    periods: int
+    period: Period
+    left_out: pd.DataFrame
+
+    @property
+    def annualised(self) -> float:
+        return annualised(self.mean, self.period)
+
+    def sentence(self) -> str:
+        """'mean monthly churn rate 10.4% (annualised 73.4%) over 10 months'; the left-out periods follow."""
+        if not self.periods:
+            return f"no {self.period} has enough accounts active at its start for a churn rate"
+        unit = {"week": "weeks", "month": "months", "quarter": "quarters"}[self.period]
+        text = (f"mean {self.period}ly churn rate {self.mean:.1%} (annualised {self.annualised:.1%}) over "
+                f"{self.periods} {unit}")
+        if len(self.left_out):
+            text += "; left out, too few accounts active at the start: " + ", ".join(
+                f"{p:%Y-%m-%d} ({n:,})" for p, n in zip(self.left_out["period"], self.left_out["active_at_start"]))
+        return text
+
+
+def mean_churn_rate(frame: pd.DataFrame, period: Period = "month") -> MeanRate:
+    """The mean of ``churn_rate`` over the periods :func:`steady_periods` keeps (and that have a rate).
+
+    >>> frame = pd.DataFrame({"period": pd.to_datetime(["2024-01-01", "2024-02-01", "2024-03-01"]),
+    ...                       "active_at_start": [15, 464, 800], "churn_rate": [0.0, 0.1, 0.2]})
+    >>> rate = mean_churn_rate(frame)
+    >>> round(rate.mean, 6), rate.periods, len(rate.left_out)
+    (0.15, 2, 1)
+    """
+    steady = steady_periods(frame)
+    kept = frame[steady].dropna(subset=["churn_rate"])
+    mean = float(kept["churn_rate"].mean()) if len(kept) else float("nan")
+    return MeanRate(mean=mean, periods=len(kept), period=period, left_out=frame[~steady])
 
 
 # ----------------------------------------------------------------- revenue churn

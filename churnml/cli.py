@@ -572,14 +572,10 @@ def demo(
     console.rule("7. the retention numbers and the report")
     from churnml import analytics
 
-    from churnml.definitions import DEFAULT_ACTIVE_WINDOW_DAYS
-
-    window = definition.active_window_days or DEFAULT_ACTIVE_WINDOW_DAYS  # the model's, so both agree
-    rates = analytics.churn_rate(data, active_window_days=window).dropna(subset=["churn_rate"])
-    if len(rates):
-        mean = float(rates["churn_rate"].mean())
-        console.print(f"mean monthly churn rate {mean:.1%} (annualised {analytics.annualised(mean):.1%}) over "
-                      f"{len(rates)} months; more with `churnml analytics --help`")
+    # counted as the report counts it (the model's definition, its last twelve steady months), so both agree
+    frame = analytics.churn_rate(data, **analytics.definition_options(definition, data)).tail(12)
+    rate = analytics.mean_churn_rate(frame)
+    console.print(f"{rate.sentence()}; more with `churnml analytics --help`", soft_wrap=True)
     from churnml.report import write_report
 
     page = write_report(out / "scores.parquet", out / "report.html", model=trainer.model_, model_uri=champion,
@@ -1311,11 +1307,7 @@ def churn_rate_command(
                                  gap_tolerance_days=gap_tolerance_days or 0, as_of=as_of)
     rates = tuple(c for c in frame.columns if c.endswith("churn_rate"))
     _show(frame, f"churn rate per {period.value}", out, overwrite, percent=rates)
-    valid = frame.dropna(subset=["churn_rate"])
-    if len(valid):
-        mean = float(valid["churn_rate"].mean())
-        _console().print(f"mean {period.value}ly churn rate {mean:.2%}, annualised "
-                         f"{analytics.annualised(mean, period.value):.1%}")
+    _console().print(analytics.mean_churn_rate(frame, period.value).sentence(), soft_wrap=True)
     _plot(analytics.rate_figure(frame, "churn_rate", f"Churn rate per {period.value}"), plot)
 
 

@@ -280,7 +280,6 @@ def _analytics_html(data: UsageData, context: ReportContext, scores: Path, day: 
     Inactive accounts and segments count the scored accounts (as the header does); the rates over past
     periods follow the whole account base."""
     from churnml import analytics
-    from churnml.definitions import InactivityChurn, SubscriptionChurn
     from churnml.errors import ChurnMLError
 
     definition = context.definition
@@ -295,20 +294,13 @@ def _analytics_html(data: UsageData, context: ReportContext, scores: Path, day: 
             pass
 
     def churn() -> str:
-        options: dict[str, Any] = {}
-        if isinstance(definition, InactivityChurn):
-            options = {"basis": "inactivity", "active_window_days": definition.active_window_days}
-        elif isinstance(definition, SubscriptionChurn) and data.subscriptions is not None:
-            options = {"basis": "subscriptions", "gap_tolerance_days": definition.gap_tolerance_days}
-        frame = analytics.churn_rate(data, **options).tail(12)
-        steady = analytics.steady_periods(frame)
-        left_out = frame[~steady]
-        frame = frame[steady]
-        valid = frame.dropna(subset=["churn_rate"])
-        mean = float(valid["churn_rate"].mean()) if len(valid) else float("nan")
-        lead = (f"<p>Mean monthly churn rate {format_percent(mean)} (annualised "
-                f"{format_percent(analytics.annualised(mean))}): accounts lost during a month over those active at "
-                "its start.</p>") if len(valid) else ""
+        frame = analytics.churn_rate(data, **analytics.definition_options(definition, data)).tail(12)
+        rate = analytics.mean_churn_rate(frame)
+        left_out = rate.left_out
+        frame = frame[analytics.steady_periods(frame)]
+        lead = (f"<p>Mean monthly churn rate {format_percent(rate.mean)} (annualised "
+                f"{format_percent(rate.annualised)}): accounts lost during a month over those active at "
+                "its start.</p>") if rate.periods else ""
         note = ""
         if len(left_out):
             months = ", ".join(f"{p:%Y-%m} ({n:,})" for p, n in zip(left_out["period"], left_out["active_at_start"]))
