@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 
 from churnml.errors import ConfigError, NoEligibleUsersError
 
-__all__ = ["InactivityChurn", "SubscriptionChurn", "ChurnDefinition", "describe_probability", "observation_grid",
+__all__ = ["InactivityChurn", "SubscriptionChurn", "ChurnDefinition", "definition_from_dict", "describe_probability", "observation_grid",
            "parse_dates", "INVOLUNTARY_REASONS"]
 
 INVOLUNTARY_REASONS = ("payment_failed", "payment_failure", "failed_payment", "dunning", "involuntary",
@@ -117,6 +117,18 @@ class SubscriptionChurn:
 
 
 ChurnDefinition = InactivityChurn | SubscriptionChurn
+
+
+def definition_from_dict(raw: dict[str, object]) -> ChurnDefinition:
+    """A definition from its stored form (``{"kind": "inactivity" | "subscription", ...its fields}``), as
+    model files and scores files record it.
+
+    >>> definition_from_dict({"kind": "inactivity", "horizon_days": 90, "active_window_days": 90})
+    InactivityChurn(horizon_days=90, active_window_days=90, lead_time_days=0)
+    """
+    fields = dict(raw)
+    kind = fields.pop("kind")
+    return InactivityChurn(**fields) if kind == "inactivity" else SubscriptionChurn(**fields)  # type: ignore[arg-type]
 
 
 def observation_grid(*, first_event: dt.datetime, last_event: dt.datetime, lookback_days: int,

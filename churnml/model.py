@@ -283,13 +283,9 @@ class ChurnModel:
         return (0, int(best) + 1)
 
     def churn_definition(self) -> ChurnDefinition | None:
-        from churnml.definitions import InactivityChurn, SubscriptionChurn
+        from churnml.definitions import definition_from_dict
 
-        if self.definition is None:
-            return None
-        raw = dict(self.definition)
-        kind = raw.pop("kind")
-        return InactivityChurn(**raw) if kind == "inactivity" else SubscriptionChurn(**raw)
+        return None if self.definition is None else definition_from_dict(self.definition)
 
     # ------------------------------------------------------------- files
 

@@ -124,6 +124,10 @@ def write_report(scores: str | os.PathLike[str], out: str | os.PathLike[str], *,
         context = _model_context(model, model_uri, tracking_uri_)
         activation = tuple(model.spec.activation_events) if model.spec is not None else ()
         context = dataclasses.replace(context, definition=model.churn_definition(), activation_events=activation)
+    if context.definition is None:  # a Parquet scores file records the definition of the model that made it
+        from churnml.scoring import scores_definition
+
+        context = dataclasses.replace(context, definition=scores_definition(scores))
     context = dataclasses.replace(context, currency=currency, actions=dict(actions or {}))
     return write_text(render_report(scores, context=context, top=top, data=data), target, overwrite=overwrite)
 
@@ -618,7 +622,8 @@ def _meaning(definition: ChurnDefinition | None, day: dt.date | None, as_of: str
     from churnml.definitions import SubscriptionChurn, describe_probability, eligibility_rule
 
     if definition is None:
-        sentence = ("The churn definition is not known here: the scores file does not record it. Make the report "
+        sentence = ("The churn definition is not known here: the scores file does not record it (a CSV file, or one "
+                    "written by an older churnml). Make the report "
                     "with the model that made the scores (--model) to state what the probability means.")
         facts = [("churn definition", "definition", "unknown"), ("horizon", "horizon", "unknown")]
     else:

@@ -40,10 +40,11 @@ from churnml.features import grows_with_age
 if TYPE_CHECKING:
     import pyarrow as pa
 
+    from churnml.definitions import ChurnDefinition
     from churnml.model import ChurnModel
     from churnml.sources import UsageData
 
-__all__ = ["DriftWarning", "ScoringResult", "score", "write_scores"]
+__all__ = ["DriftWarning", "ScoringResult", "score", "scores_definition", "write_scores"]
 
 
 class DriftWarning(UserWarning):
@@ -157,7 +158,7 @@ def write_scores(model: ChurnModel, data: UsageData | pd.DataFrame, path: str | 
               shap_engine=shap_engine) as run:
         reader = run.ranked().to_arrow_reader(_OUTPUT_ROWS)  # fixed: the file must not depend on batch_rows
         with atomic_output(target, overwrite=overwrite) as handle:
-            _write_batches(reader, handle, csv=target.suffix.lower() == ".csv")
+            _write_batches(reader, handle, csv=target.suffix.lower() == ".csv", definition=model.definition)
         return _warn_drift(run.result(path=target))
 
 
@@ -176,7 +177,31 @@ def _warn_drift(result: ScoringResult) -> ScoringResult:
     return result
 
 
-def _write_batches(reader: pa.RecordBatchReader, handle: Any, *, csv: bool) -> None:
+#: the Parquet key under which a scores file records the model's churn definition (JSON), so that a report
+#: made from the file alone can say what its probabilities mean
+DEFINITION_KEY = b"churnml.definition"
+
+
+def scores_definition(path: str | os.PathLike[str]) -> ChurnDefinition | None:
+    """The churn definition a scores file records (Parquet files written by :func:`write_scores`), or None
+    (a CSV file, a folder, or a file from an older churnml)."""
+    import json
+
+    import pyarrow.parquet as pq
+
+    from churnml.definitions import definition_from_dict
+
+    target = Path(path)
+    if not target.is_file() or target.suffix.lower() != ".parquet":
+        return None
+    raw = (pq.read_schema(target).metadata or {}).get(DEFINITION_KEY)
+    return None if raw is None else definition_from_dict(json.loads(raw))
+
+
+def _write_batches(reader: pa.RecordBatchReader, handle: Any, *, csv: bool,
+                   definition: dict[str, Any] | None = None) -> None:
+    import json
+
     import pyarrow as pa
     import pyarrow.csv as pacsv
     import pyarrow.parquet as pq
@@ -184,7 +209,11 @@ def _write_batches(reader: pa.RecordBatchReader, handle: Any, *, csv: bool) -> N
     from churnml._io import neutralise_formulas_batch
 
     if not csv:
-        with pq.ParquetWriter(handle, reader.schema, compression="zstd") as writer:
+        schema = reader.schema
+        if definition is not None:
+            schema = schema.with_metadata({**(schema.metadata or {}),
+                                           DEFINITION_KEY: json.dumps(definition, sort_keys=True).encode()})
+        with pq.ParquetWriter(handle, schema, compression="zstd") as writer:
             for batch in reader:
                 writer.write_batch(batch)  # Parquet keeps the exact values
         return

@@ -21,7 +21,7 @@ from churnml.errors import ConfigError
 from churnml.features import FeatureBuilder
 from churnml.report import (DEFAULT_ACTIONS, ReportContext, format_money, format_percent, reason_family,
                             render_report, write_report)
-from churnml.scoring import DriftWarning, write_scores
+from churnml.scoring import DriftWarning, scores_definition, write_scores
 from churnml.trainer import ChurnTrainer
 
 ARTIFACTS = Path(__file__).resolve().parents[1] / "test-artifacts"
@@ -172,6 +172,20 @@ def test_describe_probability_words_the_definition_horizon_and_dates():
     subscription = describe_probability(SubscriptionChurn(horizon_days=30, lead_time_days=7), "2024-12-01")
     assert "ends without renewal within the 30 days starting 7 days after the date (2024-12-08 to 2025-01-06)" \
         in subscription
+
+
+def test_a_report_from_the_scores_file_alone_states_the_model_s_definition(scores, tmp_path):
+    path, model = scores
+    definition = model.churn_definition()
+    assert scores_definition(path) == definition  # the Parquet file records it
+    page = write_report(path, tmp_path / "report.html").read_text()  # no model given
+    assert html.escape(describe_probability(definition, "2024-12-01")) in page
+    assert f'data-fact="horizon">{definition.horizon_days} days<' in page and "not known here" not in page
+    # a CSV file has no place for it: the page says so rather than guess
+    csv = tmp_path / "scores.csv"
+    pd.read_parquet(path).to_csv(csv, index=False)
+    assert scores_definition(csv) is None
+    assert "not known here" in write_report(csv, tmp_path / "from_csv.html").read_text()
 
 
 def test_the_dom_states_what_the_probability_means_and_opens_an_account_on_click(scores, usage, tmp_path):
