@@ -166,7 +166,7 @@ _KILLED_RUN = textwrap.dedent("""
         explain.ChurnExplainer.reasons = slow
     else:
         real_write = scoring._write_batches
-        def slow_write(reader, handle, *, csv):
+        def slow_write(reader, handle, **options):
             handle.write(b"partial bytes of the new output")
             handle.flush()
             pathlib.Path(marker).write_text("writing")
