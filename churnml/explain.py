@@ -602,4 +602,8 @@ def _format_reference(info: FeatureInfo | None, reference: Any, *, rare: str = "
         return _plurals(value, "downgrade")[0]
     if info.unit == "events":
         return _plurals(value, *_nouns(info, rare))[0]
+    if info.unit == "value" and "value_sum" in info.name:  # words, so a returns sentence is not misread
+        return _money(value, "spent ", "nothing spent", "returns exceeded purchases by ")[0]
+    if info.unit == "value" and "value_mean" in info.name:
+        return _money(value, "average ", "average 0", "average returns of ")[0]
     return _number(value, 2 if info.unit == "value" else 1)[0]

@@ -416,7 +416,7 @@ def test_a_sentence_that_would_read_backwards_gives_way_to_the_next():
     assert (out.loc[3, "reason_1_family"], out.loc[3, "reason_1"]) == (
         "payment_failure", "Last rare event (payment failure) less than a day ago (retained accounts: 40 days ago)")
     assert out.loc[4, "reason_1"] == ("Returns exceeded purchases by 17 in the last 30 days "
-                                      "(retained accounts: 100)")
+                                      "(retained accounts: spent 100)")
     assert not any(" rose " in s for s in out["reason_1"].dropna())
 
 
