@@ -322,7 +322,7 @@ def revenue_churn(data: UsageData, *, period: Period = "month", as_of: str | dt.
     Returns
     -------
     DataFrame
-        ``period``, ``mrr_start``, ``mrr_churned``, ``mrr_contraction``, ``mrr_expansion``,
+        ``period``, ``accounts_at_start`` (with MRR), ``mrr_start``, ``mrr_churned``, ``mrr_contraction``, ``mrr_expansion``,
         ``mrr_new``, ``mrr_end``, ``gross_mrr_churn_pct``, ``net_mrr_churn_pct``.
     """
     period = _check_period(period)
@@ -343,6 +343,7 @@ def revenue_churn(data: UsageData, *, period: Period = "month", as_of: str | dt.
             GROUP BY ALL),
         moves AS (SELECT period_start, coalesce(at_start, 0) AS a, coalesce(at_end, 0) AS b FROM per_account)
         SELECT p.period_start AS period,
+               count(*) FILTER (WHERE a > 0) AS accounts_at_start,
                coalesce(sum(a), 0) AS mrr_start,
                coalesce(sum(a) FILTER (WHERE a > 0 AND b = 0), 0) AS mrr_churned,
                coalesce(sum(a - b) FILTER (WHERE b > 0 AND b < a), 0) AS mrr_contraction,

@@ -319,7 +319,17 @@ def _analytics_html(data: UsageData, context: ReportContext, scores: Path, day: 
 
     def revenue() -> str:
         frame = analytics.revenue_churn(data).tail(12)
-        return base + _frame_html(frame[["period", "mrr_start", "mrr_churned", "mrr_contraction", "mrr_expansion",
+        steady = analytics.steady_periods(frame, "accounts_at_start")  # the churn rate's rule
+        note = ""
+        if (~steady).any():
+            months = ", ".join(f"{p:%Y-%m} ({n:,})" for p, n in zip(frame.loc[~steady, "period"],
+                                                                   frame.loc[~steady, "accounts_at_start"]))
+            note = (f'<p class="note" id="revenue-left-out">Left out, too few accounts with MRR at the start: '
+                    f"{months}.</p>")
+        frame = frame[steady]
+        if frame.empty:
+            return base + note
+        return base + note + _frame_html(frame[["period", "mrr_start", "mrr_churned", "mrr_contraction", "mrr_expansion",
                                          "gross_mrr_churn_pct", "net_mrr_churn_pct"]],
                                   money={"mrr_start", "mrr_churned", "mrr_contraction", "mrr_expansion"},
                                   currency=context.currency)

@@ -99,6 +99,7 @@ def test_revenue_churn_with_expansion_larger_than_the_losses():
     frame = analytics.revenue_churn(load(EventSource(events), SubscriptionSource(subscriptions)))
     row = frame.iloc[0]
     assert str(row["period"]) == "2024-01-01" and len(frame) == 1
+    assert row["accounts_at_start"] == 3  # accounts 1, 2 and 3 had MRR on 1 Jan; 4 is new
     # MRR at 1 Jan: 100 + 50 + 80 = 230; at 1 Feb: 300 + 60 + 40 = 400 = 230 - 50 - 20 + 200 + 40
     assert (row["mrr_start"], row["mrr_churned"], row["mrr_contraction"], row["mrr_expansion"], row["mrr_new"],
             row["mrr_end"]) == (230, 50, 20, 200, 40, 400)
