@@ -135,6 +135,7 @@ class ChurnExplainer:
         self.engine = ("xgboost" if self._on_gpu else "fast") if engine == "auto" else engine
         self._requested = engine
         self._fast: Any = None
+        self._shown: dict[str, str] = {}  # each feature's reference, worded
         self.info: dict[str, FeatureInfo] = {f.name: f for f in model.spec.features()} if model.spec else {}
         self.reference: dict[str, Any] = dict(model.info.get("reference", {}))
         # 'other' holds the event types too rare to keep at fit: name them in sentences
@@ -142,8 +143,12 @@ class ChurnExplainer:
         self.rare_detail = (f" ({', '.join(t.replace('_', ' ') for t in rare[:2])}{', ...' if len(rare) > 2 else ''})"
                             if rare else "")
 
-    def explain(self, frame: pd.DataFrame) -> Explanation:
-        """Exact TreeSHAP contributions of each feature to each row's log-odds."""
+    def explain(self, frame: pd.DataFrame, *, matrix: np.ndarray | None = None) -> Explanation:
+        """Exact TreeSHAP contributions of each feature to each row's log-odds.
+
+        ``matrix``: the same rows as :func:`churnml.model.input_matrix` gives them, when the caller has it
+        (the fast engine reads it instead of converting ``frame`` again).
+        """
         import xgboost as xgb
 
         from churnml.model import prepare
@@ -159,8 +164,9 @@ class ChurnExplainer:
                     raise
                 self.engine = "xgboost"
                 return self.explain(frame)
-            return Explanation(values=fast.shap_values(matrix_of(prepared)), base_value=fast.base_value,
-                               data=prepared, feature_names=self.model.feature_names)
+            values = fast.shap_values(matrix_of(prepared) if matrix is None else matrix)
+            return Explanation(values=values, base_value=fast.base_value, data=prepared,
+                               feature_names=self.model.feature_names)
         booster = self.model.booster
         if self._on_gpu:
             booster.set_param({"device": "cuda"})
@@ -214,21 +220,22 @@ class ChurnExplainer:
         out = pd.DataFrame(index=frame.index)
         out["churn_probability"] = self.model._calibrated(_sigmoid(explanation.margin))
         family_names = np.array(keys, dtype=object)
+        raising = np.isfinite(ranked[rows, order])  # (accounts, k)
+        feature = voice[rows, order]
+        sentences = np.full((n, k), None, dtype=object)
+        shown_values = np.full((n, k), None, dtype=object)
+        # one pass per feature over every account it speaks for, whatever the reason's place: a feature
+        # belongs to one family, so an account has it at one place at most (and the rows come out sorted)
+        for j in np.unique(feature[raising]):
+            where, place = np.nonzero(raising & (feature == j))
+            sentences[where, place] = self._sentences(str(names[j]), explanation.data.iloc[where])
+            shown_values[where, place] = explanation.data.iloc[where, j].to_numpy(dtype=object)
         for i in range(k):
-            chosen = order[:, i]
-            raising = np.isfinite(ranked[rows[:, 0], chosen])
-            feature = voice[rows[:, 0], chosen]
-            sentences = np.full(n, None, dtype=object)
-            shown_values = np.full(n, None, dtype=object)
-            for j in np.unique(feature[raising]):
-                picked = raising & (feature == j)
-                sentences[picked] = self._sentences(str(names[j]), explanation.data.iloc[np.flatnonzero(picked)])
-                shown_values[picked] = explanation.data.iloc[np.flatnonzero(picked), j].to_numpy(dtype=object)
-            out[f"reason_{i + 1}"] = sentences
-            out[f"reason_{i + 1}_feature"] = np.where(raising, names[feature], None)
-            out[f"reason_{i + 1}_value"] = shown_values
-            out[f"reason_{i + 1}_contribution"] = np.where(raising, weights[rows[:, 0], chosen], np.nan)
-            out[f"reason_{i + 1}_family"] = np.where(raising, family_names[chosen], None)
+            out[f"reason_{i + 1}"] = sentences[:, i]
+            out[f"reason_{i + 1}_feature"] = np.where(raising[:, i], names[feature[:, i]], None)
+            out[f"reason_{i + 1}_value"] = shown_values[:, i]
+            out[f"reason_{i + 1}_contribution"] = np.where(raising[:, i], weights[rows, order][:, i], np.nan)
+            out[f"reason_{i + 1}_family"] = np.where(raising[:, i], family_names[order[:, i]], None)
         return out
 
     def _reads_right(self, data: pd.DataFrame) -> np.ndarray:
@@ -272,13 +279,19 @@ class ChurnExplainer:
         """Sentences for one feature over many accounts (``rows``: their model inputs), vectorised."""
         info = self.info.get(name)
         column = rows[name]
-        reference = self.reference.get(name)
-        text = np.array(_generic(name, column) if info is None else _describe(info, column, rare=self.rare_detail),
-                        dtype=object)
-        shown = np.full(len(rows), "" if reference is None else
-                        f" (retained accounts: {_format_reference(info, reference, rare=self.rare_detail)})",
-                        dtype=object)
-        missing = column.isna().to_numpy()
+        # a sentence depends on the value alone: word each distinct value once (counts and days repeat a
+        # lot), the missing one last
+        codes, distinct = pd.factorize(column)
+        values = pd.Series(distinct).reindex(range(len(distinct) + 1))
+        words = np.array(_generic(name, values) if info is None else _describe(info, values, rare=self.rare_detail),
+                         dtype=object)
+        text = words[np.where(codes < 0, len(distinct), codes)]
+        if name not in self._shown:
+            reference = self.reference.get(name)
+            self._shown[name] = ("" if reference is None else
+                                 f" (retained accounts: {_format_reference(info, reference, rare=self.rare_detail)})")
+        shown = np.full(len(rows), self._shown[name], dtype=object)
+        missing = codes < 0
         if info is not None and info.family == "rhythm" and missing.any():  # no rhythm yet: how little activity
             text[missing], shown[missing] = self._single_day(info, rows[missing])
         if info is not None and info.family == "trend" and missing.any() and _trend_count(info) in rows:
