@@ -8,7 +8,9 @@
 - ``features``: what ``churnml features --as-of`` does once the spec is known: the
   model's features of every eligible account as of the date (``compute``, DuckDB at
   its default memory limit, as the ``features`` command leaves it), written to
-  Parquet atomically. The floor scoring is measured against.
+  Parquet atomically. The floor scoring is measured against. ``features at 2GB``: the
+  same under the 2GB DuckDB memory limit that scoring sets by default (a reference
+  line: what spilling costs the features alone).
 - ``score --reasons none``, ``score`` (reasons for the high and medium tiers, the
   default) and ``score --reasons all``: ``write_scores`` with the CLI's defaults
   (chunks of 50,000 accounts, DuckDB memory limit 2GB): probability, tier, rank,
@@ -39,7 +41,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 OUT = ROOT / "bench" / "out"
-KINDS = ("features", "score --reasons none", "score", "score --reasons all")
+KINDS = ("features", "features at 2GB", "score --reasons none", "score", "score --reasons all")
 
 
 def _product(users: int, days: int, seed: int) -> Path:
@@ -82,12 +84,14 @@ def child(kind: str, folder: Path, model_folder: Path) -> dict[str, float]:
     model = load_model(model_folder)
     started = time.perf_counter()
     data = _data(folder)
-    if kind == "features":
+    if kind.startswith("features"):
         import datetime as dt
 
         from churnml._engine_duckdb import compute, time_span
         from churnml._io import write_table
 
+        if kind == "features at 2GB":
+            data.backend.execute("SET memory_limit = '2GB'")  # the scoring default: what the cap costs
         day = time_span(data)[1].date() + dt.timedelta(days=1)
         frame = compute(data, model.spec, model.churn_definition(), [day], labels=False)
         write_table(frame, OUT / "features_1m.parquet", overwrite=True)

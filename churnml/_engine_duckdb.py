@@ -215,6 +215,7 @@ def typed_columns(batch: pa.RecordBatch, spec: FeatureSpec, names: list[str]) ->
     import numpy as np
     import pandas as pd
     import pyarrow as pa
+    import pyarrow.compute as pc
 
     from churnml import _lifetime
 
@@ -230,7 +231,11 @@ def typed_columns(batch: pa.RecordBatch, spec: FeatureSpec, names: list[str]) ->
             out[name] = filled[name]
         elif name not in batch.schema.names:
             continue
-        elif name in levels:
+        elif name in levels and (pa.types.is_string(batch.column(name).type)
+                                 or pa.types.is_large_string(batch.column(name).type)):
+            codes = pc.index_in(batch.column(name), value_set=pa.array(levels[name], batch.column(name).type))
+            out[name] = pd.Categorical.from_codes(pc.fill_null(codes, -1).to_numpy(), categories=levels[name])
+        elif name in levels:  # not text: compared as objects, as typed() does
             out[name] = pd.Categorical(batch.column(name).to_pandas().astype("object"), categories=levels[name])
         elif pa.types.is_floating(batch.column(name).type) or pa.types.is_integer(batch.column(name).type):
             out[name] = np.asarray(batch.column(name).to_numpy(zero_copy_only=False), dtype="float64")

@@ -106,6 +106,7 @@ def reference_values(frame: pd.DataFrame, columns: list[Any]) -> dict[str, Any]:
 
 
 ENGINES = ("auto", "fast", "xgboost")
+_WORDS_KEPT = 10_000  # sentences kept per feature, by value, between calls
 
 
 class ChurnExplainer:
@@ -136,6 +137,7 @@ class ChurnExplainer:
         self._requested = engine
         self._fast: Any = None
         self._shown: dict[str, str] = {}  # each feature's reference, worded
+        self._words: dict[str, dict[Any, str]] = {}  # each feature's sentences by value, up to _WORDS_KEPT
         self.info: dict[str, FeatureInfo] = {f.name: f for f in model.spec.features()} if model.spec else {}
         self.reference: dict[str, Any] = dict(model.info.get("reference", {}))
         # 'other' holds the event types too rare to keep at fit: name them in sentences
@@ -226,10 +228,13 @@ class ChurnExplainer:
         shown_values = np.full((n, k), None, dtype=object)
         # one pass per feature over every account it speaks for, whatever the reason's place: a feature
         # belongs to one family, so an account has it at one place at most (and the rows come out sorted)
+        data = explanation.data
         for j in np.unique(feature[raising]):
             where, place = np.nonzero(raising & (feature == j))
-            sentences[where, place] = self._sentences(str(names[j]), explanation.data.iloc[where])
-            shown_values[where, place] = explanation.data.iloc[where, j].to_numpy(dtype=object)
+            name = str(names[j])
+            inputs = data[self._sentence_inputs(name, data.columns)].iloc[where]
+            sentences[where, place] = self._sentences(name, inputs)
+            shown_values[where, place] = inputs[name].to_numpy(dtype=object)
         for i in range(k):
             out[f"reason_{i + 1}"] = sentences[:, i]
             out[f"reason_{i + 1}_feature"] = np.where(raising[:, i], names[feature[:, i]], None)
@@ -279,24 +284,48 @@ class ChurnExplainer:
         """Sentences for one feature over many accounts (``rows``: their model inputs), vectorised."""
         info = self.info.get(name)
         column = rows[name]
-        # a sentence depends on the value alone: word each distinct value once (counts and days repeat a
-        # lot), the missing one last
+        # A sentence depends on the value alone (but for the missing values of rhythm and trend, below): each
+        # distinct value is worded once, and kept for the next chunks (counts and days repeat a lot) up to a
+        # bound, so a feature with endless distinct values (money) costs no memory.
         codes, distinct = pd.factorize(column)
-        values = pd.Series(distinct).reindex(range(len(distinct) + 1))
-        words = np.array(_generic(name, values) if info is None else _describe(info, values, rare=self.rare_detail),
-                         dtype=object)
-        text = words[np.where(codes < 0, len(distinct), codes)]
-        if name not in self._shown:
-            reference = self.reference.get(name)
-            self._shown[name] = ("" if reference is None else
-                                 f" (retained accounts: {_format_reference(info, reference, rare=self.rare_detail)})")
-        shown = np.full(len(rows), self._shown[name], dtype=object)
+        keys = [*distinct.tolist(), None]  # None: missing
+        known = self._words.setdefault(name, {})
+        fresh = [i for i, key in enumerate(keys) if key not in known]
+        worded: dict[Any, str] = {}
+        if fresh:
+            values = pd.Series(distinct).reindex(fresh)  # the last position, past the distinct values: missing
+            text = _generic(name, values) if info is None else _describe(info, values, rare=self.rare_detail)
+            worded = dict(zip((keys[i] for i in fresh), np.asarray(text, dtype=object) + self._shown_of(name)))
+            if len(known) + len(worded) <= _WORDS_KEPT:
+                known.update(worded)
+        words = np.array([known[key] if key in known else worded[key] for key in keys], dtype=object)
+        out = words[np.where(codes < 0, len(keys) - 1, codes)]
         missing = codes < 0
         if info is not None and info.family == "rhythm" and missing.any():  # no rhythm yet: how little activity
-            text[missing], shown[missing] = self._single_day(info, rows[missing])
+            text, shown = self._single_day(info, rows[missing])
+            out[missing] = text + shown
         if info is not None and info.family == "trend" and missing.any() and _trend_count(info) in rows:
-            text[missing], shown[missing] = self._no_trend(info, rows[missing])
-        return text + shown
+            text, shown = self._no_trend(info, rows[missing])
+            out[missing] = text + shown
+        return out
+
+    def _shown_of(self, name: str) -> str:
+        """The reference a feature's sentences end with, worded once."""
+        if name not in self._shown:
+            info, reference = self.info.get(name), self.reference.get(name)
+            self._shown[name] = ("" if reference is None else
+                                 f" (retained accounts: {_format_reference(info, reference, rare=self.rare_detail)})")
+        return self._shown[name]
+
+    def _sentence_inputs(self, name: str, columns: pd.Index) -> list[str]:
+        """The columns a feature's sentences read: its own, and what its missing values are worded from."""
+        info = self.info.get(name)
+        wanted = [name]
+        if info is not None and info.family == "rhythm":
+            wanted += [f"active_days_{info.window_days}d", "lifetime_active_days"]
+        if info is not None and info.family == "trend":
+            wanted.append(_trend_count(info))
+        return [c for c in dict.fromkeys(wanted) if c in columns]
 
     def _no_trend(self, info: FeatureInfo, rows: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
         """Words for a trend with nothing in the window before: the events began, or there were none in either
