@@ -1,11 +1,13 @@
 """Batch scoring: every eligible account's churn probability, risk tier, rank, revenue at risk and reasons.
 
 Features are computed as of one date by the same feature spec (and code) as at
-training. Accounts then go through in chunks (features, probability, tier,
-reasons, drift counts), so memory stays bounded however many accounts there
-are; the chunks are ranked by DuckDB (which spills to disk past its memory
-limit) and written atomically: a crash, or a kill, mid-run leaves any previous
-output intact and no partial or temporary file.
+training. The engine's Arrow batches then go straight into the model's input
+matrix (no DataFrame between), chunk by chunk: probability, reasons for the
+accounts that get them, drift counts; so memory stays bounded however many
+accounts there are. The chunks are ranked by DuckDB (which spills to disk past
+its memory limit; tiers and the as-of date are added in the same query) and
+written atomically: a crash, or a kill, mid-run leaves any previous output
+intact and no partial or temporary file.
 
 Columns of the output, one row per account, ranked (rank 1 = most likely to churn):
 
