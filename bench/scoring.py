@@ -1,24 +1,28 @@
-"""Batch scoring of a large generated product: time and peak memory of ``write_scores`` against a baseline.
+"""Batch scoring of a large generated product: ``score`` against computing the features alone.
 
 - Data: a generated product (default 1,400,000 users over 180 days, seed 7; cached
   in bench/out/), scored as of the day after its last event (every account with a
   running subscription is eligible).
 - Model: ChurnTrainer defaults on a separate 20,000-user, 365-day product of the
   same generator (subscription churn, 30-day horizon), as in `churnml demo`.
-- churnml: ``write_scores`` (features as of the date by DuckDB, chunks of 50,000
-  accounts: probability, tier, revenue at risk, reasons for the high and medium
-  tiers; ranked; Parquet written atomically).
-- baseline: the same work done the plain way in memory: ``compute`` (all features
-  in one DataFrame), ``booster.inplace_predict`` and XGBoost ``pred_contribs`` for
-  the same high/medium accounts; no sentences, ranking or file. DuckDB gets the
-  same 2 GB memory limit as ``write_scores`` uses by default (left at DuckDB's
-  own 80% of RAM, both runs peaked at 19.7 GB: DuckDB keeps what it may).
+- ``features``: what ``churnml features --as-of`` does once the spec is known: the
+  model's features of every eligible account as of the date (``compute``, DuckDB at
+  its default memory limit, as the ``features`` command leaves it), written to
+  Parquet atomically. The floor scoring is measured against. ``features at 2GB``: the
+  same under the 2GB DuckDB memory limit that scoring sets by default (a reference
+  line: what spilling costs the features alone).
+- ``score --reasons none``, ``score`` (reasons for the high and medium tiers, the
+  default) and ``score --reasons all``: ``write_scores`` with the CLI's defaults
+  (chunks of 50,000 accounts, DuckDB memory limit 2GB): probability, tier, rank,
+  revenue at risk, reasons as sentences, drift counts, Parquet written atomically.
 
-Each runs in its own subprocess, which reports its own peak resident memory.
+Each run is its own subprocess, which reports its own peak resident memory
+(``ru_maxrss``, loading included); with ``--repeats N`` the four take turns N times
+and the medians are printed (peak: the largest).
 
 Usage::
 
-    python bench/scoring.py [--users 1400000] [--days 180]
+    python bench/scoring.py [--users 1400000] [--days 180] [--repeats 1]
 """
 
 from __future__ import annotations
@@ -28,6 +32,7 @@ import json
 import os
 import platform
 import resource
+import statistics
 import subprocess
 import sys
 import time
@@ -36,6 +41,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 OUT = ROOT / "bench" / "out"
+KINDS = ("features", "features at 2GB", "score --reasons none", "score", "score --reasons all")
 
 
 def _product(users: int, days: int, seed: int) -> Path:
@@ -78,31 +84,41 @@ def child(kind: str, folder: Path, model_folder: Path) -> dict[str, float]:
     model = load_model(model_folder)
     started = time.perf_counter()
     data = _data(folder)
-    if kind == "churnml":
-        from churnml.scoring import write_scores
-
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            result = write_scores(model, data, OUT / "scores_1m.parquet", overwrite=True)
-        out = {"accounts": result.accounts, "explained": result.explained}
-    else:
-        import xgboost as xgb
+    if kind.startswith("features"):
+        import datetime as dt
 
         from churnml._engine_duckdb import compute, time_span
-        from churnml.model import prepare
+        from churnml._io import write_table
 
-        data.backend.execute("SET memory_limit = '2GB'")  # as write_scores does by default
-        day = (time_span(data)[1]).date() + __import__("datetime").timedelta(days=1)
-        features = compute(data, model.spec, model.churn_definition(), [day], labels=False)
-        prepared = prepare(features, model.columns)
-        p = model._calibrated(model.booster.inplace_predict(prepared, iteration_range=model._iterations()))
-        at_risk = prepared[p >= model.info["tiers"]["medium"]]
-        model.booster.predict(xgb.DMatrix(at_risk, enable_categorical=True), pred_contribs=True,
-                              iteration_range=model._iterations())
-        out = {"accounts": len(prepared), "explained": len(at_risk)}
+        if kind == "features at 2GB":
+            data.backend.execute("SET memory_limit = '2GB'")  # the scoring default: what the cap costs
+        day = time_span(data)[1].date() + dt.timedelta(days=1)
+        frame = compute(data, model.spec, model.churn_definition(), [day], labels=False)
+        write_table(frame, OUT / "features_1m.parquet", overwrite=True)
+        out = {"accounts": len(frame), "explained": 0}
+    else:
+        from churnml.scoring import write_scores
+
+        reasons = kind.removeprefix("score").removeprefix(" --reasons ") or "tiers"
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            result = write_scores(model, data, OUT / f"scores_1m_{reasons}.parquet", overwrite=True,
+                                  reasons=reasons)
+        out = {"accounts": result.accounts, "explained": result.explained}
     out["seconds"] = time.perf_counter() - started
     out["peak_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     return out
+
+
+def _warm_up(model_folder: Path) -> None:
+    """Compile (and cache on disk) the TreeSHAP kernel once, so no timed run pays numba's compilation."""
+    import numpy as np
+
+    from churnml.explain import ChurnExplainer
+    from churnml.model import load_model
+
+    fast = ChurnExplainer(load_model(model_folder)).fast_engine()
+    fast.shap_values(np.zeros((1, fast.n_features)))
 
 
 def main() -> None:
@@ -110,7 +126,8 @@ def main() -> None:
     parser.add_argument("--users", type=int, default=1_400_000)
     parser.add_argument("--days", type=int, default=180)
     parser.add_argument("--seed", type=int, default=7)
-    parser.add_argument("--child", choices=["churnml", "baseline"])
+    parser.add_argument("--repeats", type=int, default=1)
+    parser.add_argument("--child", choices=KINDS)
     parser.add_argument("--folder", type=Path)
     parser.add_argument("--model", type=Path)
     args = parser.parse_args()
@@ -124,22 +141,29 @@ def main() -> None:
     started = time.perf_counter()
     folder = _product(args.users, args.days, args.seed)
     model_folder = _model(folder)
+    _warm_up(model_folder)
     events = duckdb.sql(f"SELECT count(*) FROM read_parquet('{(folder / 'events.parquet').as_posix()}')").fetchall()[0][0]
     print(f"machine: {platform.machine()}, {os.cpu_count()} cores, CPython {platform.python_version()}, "
           f"xgboost {xgb.__version__}, duckdb {duckdb.__version__}")
     print(f"product: {args.users:,} users, {args.days} days, {events:,} events (prepared in "
           f"{time.perf_counter() - started:.0f} s, cached)")
-    results = {}
-    for kind in ("churnml", "baseline"):
-        line = subprocess.run([sys.executable, __file__, "--child", kind, "--folder", str(folder), "--model",
-                               str(model_folder)], capture_output=True, text=True, check=True).stdout
-        results[kind] = json.loads(line.strip().splitlines()[-1])
-        r = results[kind]
-        print(f"{kind:>9}: {r['accounts']:,} accounts, {r['explained']:,} explained, {r['seconds']:.1f} s, "
-              f"peak {r['peak_mb']:,.0f} MB")
-    c, b = results["churnml"], results["baseline"]
-    print(f"ratio churnml / baseline: time {c['seconds'] / b['seconds']:.2f}x, peak memory "
-          f"{c['peak_mb'] / b['peak_mb']:.2f}x; accounts per second {c['accounts'] / c['seconds']:,.0f}")
+    runs: dict[str, list[dict[str, float]]] = {kind: [] for kind in KINDS}
+    for _ in range(args.repeats):
+        for kind in KINDS:
+            line = subprocess.run([sys.executable, __file__, "--child", kind, "--folder", str(folder), "--model",
+                                   str(model_folder)], capture_output=True, text=True, check=True).stdout
+            runs[kind].append(json.loads(line.strip().splitlines()[-1]))
+    floor = statistics.median(r["seconds"] for r in runs["features"])
+    print(f"{'run':>22} | {'accounts':>9} | {'explained':>9} | {'time':>8} | {'accounts/s':>10} | "
+          f"{'peak':>8} | vs features")
+    for kind in KINDS:
+        seconds = statistics.median(r["seconds"] for r in runs[kind])
+        peak = max(r["peak_mb"] for r in runs[kind])
+        last = runs[kind][-1]
+        times = ", ".join(f"{r['seconds']:.1f}" for r in runs[kind])
+        spread = f" (runs: {times})" if args.repeats > 1 else ""
+        print(f"{kind:>22} | {last['accounts']:>9,} | {last['explained']:>9,} | {seconds:>6.1f} s | "
+              f"{last['accounts'] / seconds:>10,.0f} | {peak:>5,.0f} MB | {seconds / floor:.2f}x{spread}")
 
 
 if __name__ == "__main__":

@@ -71,8 +71,11 @@ def _bin_counts(entry: dict[str, Any], column: pd.Series) -> np.ndarray:
         codes = pd.Categorical(text.where(text.isin(levels), None), categories=levels).codes
         index = np.where(codes < 0, len(levels), codes)
         return np.bincount(index, minlength=len(levels) + 1)
+    return _numeric_bin_counts(entry, column.to_numpy(dtype="float64", na_value=np.nan))
+
+
+def _numeric_bin_counts(entry: dict[str, Any], values: np.ndarray) -> np.ndarray:
     edges = np.asarray(entry["edges"], dtype="float64")
-    values = column.to_numpy(dtype="float64", na_value=np.nan)
     missing = np.isnan(values)
     index = np.where(missing, len(edges) + 1, np.searchsorted(edges, np.where(missing, 0.0, values), side="left"))
     return np.bincount(index, minlength=len(edges) + 2)
@@ -105,6 +108,25 @@ class DriftCounter:
         for name, entry in self.reference["features"].items():
             if name in frame:
                 self.counts[name] += _bin_counts(entry, frame[name])
+
+    def add_matrix(self, matrix: np.ndarray, columns: list[Any]) -> None:
+        """:meth:`add` for rows of the model's input matrix (:func:`churnml.model.input_matrix`; ``columns``
+        its feature columns): categories come as their codes on the columns' levels."""
+        self.rows += len(matrix)
+        for j, c in enumerate(columns):
+            entry = self.reference["features"].get(c.name)
+            if entry is None:
+                continue
+            values = matrix[:, j]
+            if "levels" not in entry:
+                self.counts[c.name] += _numeric_bin_counts(entry, values)
+            elif c.levels is not None and list(c.levels) == entry["levels"]:
+                index = np.where(np.isnan(values), len(entry["levels"]), values).astype("int64")
+                self.counts[c.name] += np.bincount(index, minlength=len(entry["levels"]) + 1)
+            else:  # other levels than the model's: counted as add() counts them
+                column = pd.Series(values if c.levels is None else pd.Categorical.from_codes(
+                    np.where(np.isnan(values), -1, values).astype("int64"), list(c.levels)))
+                self.counts[c.name] += _bin_counts(entry, column)
 
     def table(self) -> pd.DataFrame:
         """One row per feature: ``psi``, the missing share at training and now; largest PSI first."""

@@ -106,6 +106,7 @@ def reference_values(frame: pd.DataFrame, columns: list[Any]) -> dict[str, Any]:
 
 
 ENGINES = ("auto", "fast", "xgboost")
+_WORDS_KEPT = 10_000  # sentences kept per feature, by value, between calls
 
 
 class ChurnExplainer:
@@ -135,6 +136,8 @@ class ChurnExplainer:
         self.engine = ("xgboost" if self._on_gpu else "fast") if engine == "auto" else engine
         self._requested = engine
         self._fast: Any = None
+        self._shown: dict[str, str] = {}  # each feature's reference, worded
+        self._words: dict[str, dict[Any, str]] = {}  # each feature's sentences by value, up to _WORDS_KEPT
         self.info: dict[str, FeatureInfo] = {f.name: f for f in model.spec.features()} if model.spec else {}
         self.reference: dict[str, Any] = dict(model.info.get("reference", {}))
         # 'other' holds the event types too rare to keep at fit: name them in sentences
@@ -142,8 +145,12 @@ class ChurnExplainer:
         self.rare_detail = (f" ({', '.join(t.replace('_', ' ') for t in rare[:2])}{', ...' if len(rare) > 2 else ''})"
                             if rare else "")
 
-    def explain(self, frame: pd.DataFrame) -> Explanation:
-        """Exact TreeSHAP contributions of each feature to each row's log-odds."""
+    def explain(self, frame: pd.DataFrame, *, matrix: np.ndarray | None = None) -> Explanation:
+        """Exact TreeSHAP contributions of each feature to each row's log-odds.
+
+        ``matrix``: the same rows as :func:`churnml.model.input_matrix` gives them, when the caller has it
+        (the fast engine reads it instead of converting ``frame`` again).
+        """
         import xgboost as xgb
 
         from churnml.model import prepare
@@ -159,8 +166,9 @@ class ChurnExplainer:
                     raise
                 self.engine = "xgboost"
                 return self.explain(frame)
-            return Explanation(values=fast.shap_values(matrix_of(prepared)), base_value=fast.base_value,
-                               data=prepared, feature_names=self.model.feature_names)
+            values = fast.shap_values(matrix_of(prepared) if matrix is None else matrix)
+            return Explanation(values=values, base_value=fast.base_value, data=prepared,
+                               feature_names=self.model.feature_names)
         booster = self.model.booster
         if self._on_gpu:
             booster.set_param({"device": "cuda"})
@@ -214,21 +222,25 @@ class ChurnExplainer:
         out = pd.DataFrame(index=frame.index)
         out["churn_probability"] = self.model._calibrated(_sigmoid(explanation.margin))
         family_names = np.array(keys, dtype=object)
+        raising = np.isfinite(ranked[rows, order])  # (accounts, k)
+        feature = voice[rows, order]
+        sentences = np.full((n, k), None, dtype=object)
+        shown_values = np.full((n, k), None, dtype=object)
+        # one pass per feature over every account it speaks for, whatever the reason's place: a feature
+        # belongs to one family, so an account has it at one place at most (and the rows come out sorted)
+        data = explanation.data
+        for j in np.unique(feature[raising]):
+            where, place = np.nonzero(raising & (feature == j))
+            name = str(names[j])
+            inputs = data[self._sentence_inputs(name, data.columns)].iloc[where]
+            sentences[where, place] = self._sentences(name, inputs)
+            shown_values[where, place] = inputs[name].to_numpy(dtype=object)
         for i in range(k):
-            chosen = order[:, i]
-            raising = np.isfinite(ranked[rows[:, 0], chosen])
-            feature = voice[rows[:, 0], chosen]
-            sentences = np.full(n, None, dtype=object)
-            shown_values = np.full(n, None, dtype=object)
-            for j in np.unique(feature[raising]):
-                picked = raising & (feature == j)
-                sentences[picked] = self._sentences(str(names[j]), explanation.data.iloc[np.flatnonzero(picked)])
-                shown_values[picked] = explanation.data.iloc[np.flatnonzero(picked), j].to_numpy(dtype=object)
-            out[f"reason_{i + 1}"] = sentences
-            out[f"reason_{i + 1}_feature"] = np.where(raising, names[feature], None)
-            out[f"reason_{i + 1}_value"] = shown_values
-            out[f"reason_{i + 1}_contribution"] = np.where(raising, weights[rows[:, 0], chosen], np.nan)
-            out[f"reason_{i + 1}_family"] = np.where(raising, family_names[chosen], None)
+            out[f"reason_{i + 1}"] = sentences[:, i]
+            out[f"reason_{i + 1}_feature"] = np.where(raising[:, i], names[feature[:, i]], None)
+            out[f"reason_{i + 1}_value"] = shown_values[:, i]
+            out[f"reason_{i + 1}_contribution"] = np.where(raising[:, i], weights[rows, order][:, i], np.nan)
+            out[f"reason_{i + 1}_family"] = np.where(raising[:, i], family_names[order[:, i]], None)
         return out
 
     def _reads_right(self, data: pd.DataFrame) -> np.ndarray:
@@ -272,18 +284,48 @@ class ChurnExplainer:
         """Sentences for one feature over many accounts (``rows``: their model inputs), vectorised."""
         info = self.info.get(name)
         column = rows[name]
-        reference = self.reference.get(name)
-        text = np.array(_generic(name, column) if info is None else _describe(info, column, rare=self.rare_detail),
-                        dtype=object)
-        shown = np.full(len(rows), "" if reference is None else
-                        f" (retained accounts: {_format_reference(info, reference, rare=self.rare_detail)})",
-                        dtype=object)
-        missing = column.isna().to_numpy()
+        # A sentence depends on the value alone (but for the missing values of rhythm and trend, below): each
+        # distinct value is worded once, and kept for the next chunks (counts and days repeat a lot) up to a
+        # bound, so a feature with endless distinct values (money) costs no memory.
+        codes, distinct = pd.factorize(column)
+        keys = [*distinct.tolist(), None]  # None: missing
+        known = self._words.setdefault(name, {})
+        fresh = [i for i, key in enumerate(keys) if key not in known]
+        worded: dict[Any, str] = {}
+        if fresh:
+            values = pd.Series(distinct).reindex(fresh)  # the last position, past the distinct values: missing
+            text = _generic(name, values) if info is None else _describe(info, values, rare=self.rare_detail)
+            worded = dict(zip((keys[i] for i in fresh), np.asarray(text, dtype=object) + self._shown_of(name)))
+            if len(known) + len(worded) <= _WORDS_KEPT:
+                known.update(worded)
+        words = np.array([known[key] if key in known else worded[key] for key in keys], dtype=object)
+        out = words[np.where(codes < 0, len(keys) - 1, codes)]
+        missing = codes < 0
         if info is not None and info.family == "rhythm" and missing.any():  # no rhythm yet: how little activity
-            text[missing], shown[missing] = self._single_day(info, rows[missing])
+            text, shown = self._single_day(info, rows[missing])
+            out[missing] = text + shown
         if info is not None and info.family == "trend" and missing.any() and _trend_count(info) in rows:
-            text[missing], shown[missing] = self._no_trend(info, rows[missing])
-        return text + shown
+            text, shown = self._no_trend(info, rows[missing])
+            out[missing] = text + shown
+        return out
+
+    def _shown_of(self, name: str) -> str:
+        """The reference a feature's sentences end with, worded once."""
+        if name not in self._shown:
+            info, reference = self.info.get(name), self.reference.get(name)
+            self._shown[name] = ("" if reference is None else
+                                 f" (retained accounts: {_format_reference(info, reference, rare=self.rare_detail)})")
+        return self._shown[name]
+
+    def _sentence_inputs(self, name: str, columns: pd.Index) -> list[str]:
+        """The columns a feature's sentences read: its own, and what its missing values are worded from."""
+        info = self.info.get(name)
+        wanted = [name]
+        if info is not None and info.family == "rhythm":
+            wanted += [f"active_days_{info.window_days}d", "lifetime_active_days"]
+        if info is not None and info.family == "trend":
+            wanted.append(_trend_count(info))
+        return [c for c in dict.fromkeys(wanted) if c in columns]
 
     def _no_trend(self, info: FeatureInfo, rows: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
         """Words for a trend with nothing in the window before: the events began, or there were none in either

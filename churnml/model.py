@@ -208,10 +208,7 @@ def prepare(frame: pd.DataFrame, columns: list[FeatureColumn]) -> pd.DataFrame:
     """
     import pandas as pd
 
-    missing = [c.name for c in columns if c.name not in frame.columns]
-    if missing:
-        raise ConfigError(f"The model needs {len(missing)} feature column(s) this data lacks, e.g. "
-                          f"{missing[0]!r}. Fix: compute the features with the model's feature spec.")
+    _check_present([c.name for c in columns if c.name not in frame.columns])
     out = {}
     for c in columns:
         values = frame[c.name]
@@ -232,6 +229,53 @@ def prepare(frame: pd.DataFrame, columns: list[FeatureColumn]) -> pd.DataFrame:
             known = text.isin(c.levels)
             out[c.name] = pd.Categorical(text.where(known, None), categories=list(c.levels))
     return pd.DataFrame(out, index=frame.index)
+
+
+def input_matrix(values: Any, columns: list[FeatureColumn], rows: int) -> np.ndarray:
+    """The model's input as one float64 matrix (``rows`` x its columns, in its order): what :func:`prepare`
+    then :func:`churnml._treeshap.matrix_of` make, with categories as their codes on the model's levels and
+    missing values as NaN. ``values`` maps each column's name to its values (a DataFrame, or what
+    :func:`churnml._engine_duckdb.typed_columns` gives)."""
+    import pandas as pd
+
+    _check_present([c.name for c in columns if c.name not in values])
+    out = np.empty((rows, len(columns)), dtype="float64")
+    for j, c in enumerate(columns):
+        column = values[c.name]
+        if c.levels is not None:
+            if not (isinstance(column, pd.Categorical) and not column.ordered
+                    and column.categories.tolist() == list(c.levels)):
+                column = prepare(pd.DataFrame({c.name: column}), [c])[c.name].array
+            codes = np.asarray(column.codes, dtype="float64")
+            codes[codes < 0] = np.nan
+            out[:, j] = codes
+        elif isinstance(column, np.ndarray) and column.dtype == np.float64:
+            out[:, j] = column
+        else:
+            out[:, j] = prepare(pd.DataFrame({c.name: column}), [c])[c.name].to_numpy(dtype="float64",
+                                                                                       na_value=np.nan)
+    return out
+
+
+def frame_of(matrix: np.ndarray, columns: list[FeatureColumn]) -> pd.DataFrame:
+    """The prepared DataFrame (as :func:`prepare` gives it) of rows of :func:`input_matrix`."""
+    import pandas as pd
+
+    out: dict[str, Any] = {}
+    for j, c in enumerate(columns):
+        if c.levels is None:
+            out[c.name] = matrix[:, j]
+        else:
+            codes = matrix[:, j]
+            out[c.name] = pd.Categorical.from_codes(np.where(np.isnan(codes), -1, codes).astype("int64"),
+                                                    categories=list(c.levels))
+    return pd.DataFrame(out)
+
+
+def _check_present(missing: list[str]) -> None:
+    if missing:
+        raise ConfigError(f"The model needs {len(missing)} feature column(s) this data lacks, e.g. "
+                          f"{missing[0]!r}. Fix: compute the features with the model's feature spec.")
 
 
 # ----------------------------------------------------------------- the model

@@ -1,11 +1,13 @@
 """Batch scoring: every eligible account's churn probability, risk tier, rank, revenue at risk and reasons.
 
 Features are computed as of one date by the same feature spec (and code) as at
-training. Accounts then go through in chunks (features, probability, tier,
-reasons, drift counts), so memory stays bounded however many accounts there
-are; the chunks are ranked by DuckDB (which spills to disk past its memory
-limit) and written atomically: a crash, or a kill, mid-run leaves any previous
-output intact and no partial or temporary file.
+training. The engine's Arrow batches then go straight into the model's input
+matrix (no DataFrame between), chunk by chunk: probability, reasons for the
+accounts that get them, drift counts; so memory stays bounded however many
+accounts there are. The chunks are ranked by DuckDB (which spills to disk past
+its memory limit; tiers and the as-of date are added in the same query) and
+written atomically: a crash, or a kill, mid-run leaves any previous output
+intact and no partial or temporary file.
 
 Columns of the output, one row per account, ranked (rank 1 = most likely to churn):
 
@@ -57,6 +59,8 @@ _OUTPUT_ROWS = 65_536  # rows per Parquet row group of the output
 #: a feature present for most training rows but missing for every scored account is taken as a missing
 #: input when that would happen by chance with at most this probability
 _MISSING_BY_CHANCE = 1e-6
+#: one chunk of accounts: their ids (an Arrow array), the model's input matrix, their monthly revenue (or None)
+_Chunk = tuple[Any, np.ndarray, Any]
 
 
 @dataclass(frozen=True, eq=False)
@@ -320,8 +324,8 @@ class _Run:
 
     # ------------------------------------------------------------- inputs
 
-    def _batches(self) -> tuple[Iterator[pd.DataFrame], dt.date | None, int]:
-        """Feature rows in chunks (each with ``user_id``), the as-of date, the number of accounts."""
+    def _batches(self) -> tuple[Iterator[_Chunk], dt.date | None, int]:
+        """The accounts in chunks (ids, model input matrix, monthly revenue), the as-of date, their number."""
         model = self.model
         if model.spec is None:
             if not isinstance(self.data, pd.DataFrame):
@@ -337,16 +341,24 @@ class _Run:
             check_missing(self.model, {c.name: int(frame[c.name].notna().sum()) for c in model.columns}, len(frame))
             day = _parse_day(self.as_of) if self.as_of is not None else None
             features = frame.rename(columns={self.id_col: "user_id"})[["user_id", *model.feature_names]]
-            return (features.iloc[i:i + self.batch_rows] for i in range(0, len(features), self.batch_rows)), \
-                day, len(frame)
+            return (self._table_chunk(features.iloc[i:i + self.batch_rows])
+                    for i in range(0, len(features), self.batch_rows)), day, len(frame)
         if isinstance(self.data, pd.DataFrame):
             raise ConfigError("This model computes its features from an event log: pass the loaded data "
                               "(churnml.load(EventSource(...), ...)), not a DataFrame.")
         return self._event_batches(self.data)
 
-    def _event_batches(self, data: UsageData) -> tuple[Iterator[pd.DataFrame], dt.date, int]:
+    def _table_chunk(self, features: pd.DataFrame) -> _Chunk:
+        import pyarrow as pa
+
+        from churnml.model import input_matrix
+
+        return (pa.array(features["user_id"].to_numpy(), from_pandas=True),
+                input_matrix(features, self.model.columns, len(features)), None)
+
+    def _event_batches(self, data: UsageData) -> tuple[Iterator[_Chunk], dt.date, int]:
         from churnml._duckdb import quote_identifier as qi
-        from churnml._engine_duckdb import materialised, time_span, typed
+        from churnml._engine_duckdb import materialised, time_span
         from churnml.features import warn_unseen_types
 
         spec, definition = self.model.spec, self.model.churn_definition()
@@ -378,60 +390,82 @@ class _Run:
         check_missing(self.model, dict(zip(names, row[1:])), int(row[0]))
         reader = data.backend.sql(f"SELECT * FROM {table}").to_arrow_reader(self.batch_rows)
         self._stack.callback(reader.close)  # before the table is dropped: DuckDB refuses while a result is open
-        return (typed(batch.to_pandas(), spec) for batch in reader), day, int(row[0])
+        return (self._event_chunk(batch) for batch in reader), day, int(row[0])
+
+    def _event_chunk(self, batch: pa.RecordBatch) -> _Chunk:
+        """One Arrow batch of the engine's features straight into the model's input, no DataFrame between."""
+        import pyarrow as pa
+
+        from churnml._engine_duckdb import typed_columns
+        from churnml.model import input_matrix
+
+        model, spec = self.model, self.model.spec
+        assert spec is not None
+        columns = typed_columns(batch, spec, [*model.feature_names, *_revenue_inputs(model)])
+        ids = batch.column("user_id")
+        if pa.types.is_large_string(ids.type) or pa.types.is_string_view(ids.type):
+            ids = ids.cast(pa.string())
+        return ids, input_matrix(columns, model.columns, batch.num_rows), _monthly_revenue(columns, model)
 
     # ------------------------------------------------------------- scoring
 
-    def _write_scratch(self, batches: Iterator[pd.DataFrame], handle: Any) -> None:
+    def _write_scratch(self, batches: Iterator[_Chunk], handle: Any) -> None:
         import pyarrow as pa
         import pyarrow.parquet as pq
 
         from churnml.explain import ChurnExplainer
 
         explainer = ChurnExplainer(self.model, top_k=self.top_k, engine=self.shap_engine)
-        schema: pa.Schema | None = None
+        with_revenue = _has_revenue(self.model)
         writer = None
         from churnml import _progress
 
         done = 0
-        for features in batches:
-            done += len(features)
+        for ids, matrix, monthly in batches:
+            done += len(matrix)
             _progress.step(f"scoring and explaining: {done:,} accounts")
-            out, prepared, explained = score_chunk(self.model, features, day=self.day, thresholds=self.thresholds,
-                                                   reasons=self.reasons, top_k=self.top_k, explainer=explainer)
-            tier = out["risk_tier"].to_numpy()
-            self._probabilities.append(out["churn_probability"].to_numpy(dtype="float64"))
-            if "revenue_at_risk" in out:
-                self.revenue = (self.revenue or 0.0) + float(np.nansum(out["revenue_at_risk"]))
+            columns, explained = _score_columns(self.model, matrix, monthly, thresholds=self.thresholds,
+                                                reasons=self.reasons, top_k=self.top_k, explainer=explainer)
+            probability = columns["churn_probability"]
+            self._probabilities.append(probability)
+            if "revenue_at_risk" in columns:
+                self.revenue = (self.revenue or 0.0) + float(np.nansum(columns["revenue_at_risk"]))
             self.explained += explained
-            for name in TIERS:
-                self.tier_counts[name] += int((tier == name).sum())
+            high = probability >= self.thresholds["high"]
+            medium = ~high & (probability >= self.thresholds["medium"])
+            self.tier_counts["high"] += int(high.sum())
+            self.tier_counts["medium"] += int(medium.sum())
+            self.tier_counts["low"] += len(probability) - int(high.sum()) - int(medium.sum())
             if self.counter is not None:
-                self.counter.add(prepared)
-            table = pa.Table.from_pandas(out, preserve_index=False)
-            if schema is None:
-                schema = _schema(table.schema)
+                self.counter.add_matrix(matrix, self.model.columns)
+            schema = _scratch_schema(ids.type, self.top_k, with_revenue=with_revenue)
+            table = pa.Table.from_arrays([ids, *(pa.array(columns[f.name], type=f.type, from_pandas=True) for f in list(schema)[1:])],
+                                         schema=schema)
+            if writer is None:
                 writer = pq.ParquetWriter(handle, schema)
-            assert writer is not None
-            writer.write_table(table.cast(schema))
+            writer.write_table(table)
         if writer is None:  # no eligible account
-            empty = _empty_frame(self.top_k, with_revenue=_has_revenue(self.model))
-            schema = _schema(pa.Table.from_pandas(empty, preserve_index=False).schema)
-            writer = pq.ParquetWriter(handle, schema)
+            writer = pq.ParquetWriter(handle, _scratch_schema(pa.null(), self.top_k, with_revenue=with_revenue))
         writer.close()
         handle.flush()
 
     def ranked(self) -> Any:
-        """The scores ordered by rank: probability descending, then user id (a DuckDB relation)."""
+        """The scores ordered by rank: probability descending, then user id (a DuckDB relation); the as-of
+        date, the tiers and the ranks are added here, in SQL."""
         from churnml._duckdb import quote_identifier as qi, quote_literal as ql
 
         source = f"read_parquet({ql(self._scratch)})"
-        first = ["user_id", "as_of", "churn_probability", "risk_tier"]
-        rest = [c for c in self._db.sql(f"SELECT * FROM {source} LIMIT 0").columns if c not in first]
-        self._columns = [*first, "rank", *rest]
+        rest = [c for c in self._db.sql(f"SELECT * FROM {source} LIMIT 0").columns
+                if c not in ("user_id", "churn_probability")]
+        self._columns = ["user_id", "as_of", "churn_probability", "risk_tier", "rank", *rest]
+        as_of = "CAST(NULL AS DATE)" if self.day is None else f"DATE '{self.day.isoformat()}'"
+        high, medium = (f"CAST({ql(repr(self.thresholds[t]))} AS DOUBLE)" for t in ("high", "medium"))
+        # NaN (never a calibrated probability, but numpy's tiers would call it low) is above all in DuckDB
+        tier = (f"CASE WHEN isnan(churn_probability) THEN 'low' WHEN churn_probability >= {high} THEN 'high' "
+                f"WHEN churn_probability >= {medium} THEN 'medium' ELSE 'low' END AS risk_tier")
         rank = "CAST(row_number() OVER (ORDER BY churn_probability DESC, user_id) AS BIGINT) AS rank"
-        return self._db.sql(f"SELECT {', '.join(first)}, {rank}{''.join(', ' + qi(c) for c in rest)} "
-                            f"FROM {source} ORDER BY rank")
+        return self._db.sql(f"SELECT user_id, {as_of} AS as_of, churn_probability, {tier}, {rank}"
+                            f"{''.join(', ' + qi(c) for c in rest)} FROM {source} ORDER BY rank")
 
     def result(self, *, frame: pd.DataFrame | None = None, path: Path | None = None) -> ScoringResult:
         from churnml.drift import DriftCounter
@@ -473,36 +507,51 @@ def check_missing(model: ChurnModel, present: dict[str, int], rows: int) -> None
 
 
 def score_chunk(model: ChurnModel, features: pd.DataFrame, *, day: dt.date | None, thresholds: dict[str, float],
-                reasons: Reasons, top_k: int, explainer: Any) -> tuple[pd.DataFrame, pd.DataFrame, int]:
+                reasons: Reasons, top_k: int, explainer: Any) -> tuple[pd.DataFrame, np.ndarray, int]:
     """Score one chunk of feature rows (with ``user_id``): the output columns but ``rank``, the model's
-    prepared input, and how many accounts got reasons. The DuckDB and Spark paths both call this."""
-    from churnml.model import prepare
+    input matrix, and how many accounts got reasons (the Spark path's partitions)."""
+    from churnml.model import input_matrix
 
-    prepared = prepare(features, model.columns)
-    probability = model._calibrated(model._raw(prepared))
-    tier = _tier(probability, thresholds)
+    matrix = input_matrix(features, model.columns, len(features))
+    columns, explained = _score_columns(model, matrix, _monthly_revenue(features, model), thresholds=thresholds,
+                                        reasons=reasons, top_k=top_k, explainer=explainer)
+    probability = columns.pop("churn_probability")
     out = pd.DataFrame({"user_id": features["user_id"].to_numpy(),
                         "as_of": pd.Series([day] * len(features), dtype="object"),
-                        "churn_probability": probability, "risk_tier": tier})
-    monthly = _monthly_revenue(features, model)
+                        "churn_probability": probability, "risk_tier": _tier(probability, thresholds), **columns})
+    return out, matrix, explained
+
+
+def _score_columns(model: ChurnModel, matrix: np.ndarray, monthly: np.ndarray | None, *,
+                   thresholds: dict[str, float], reasons: Reasons, top_k: int,
+                   explainer: Any) -> tuple[dict[str, np.ndarray], int]:
+    """The scores of one chunk's input matrix: probability, revenue at risk (with ``monthly``), the reason
+    columns (filled for the accounts that get reasons), and how many got them."""
+    from churnml.model import frame_of
+
+    probability = model._calibrated(model.booster.inplace_predict(matrix, iteration_range=model._iterations()))
+    n = len(probability)
+    out: dict[str, np.ndarray] = {"churn_probability": probability}
     if monthly is not None:
         out["revenue_at_risk"] = probability * monthly
-    wanted = (np.ones(len(out), dtype=bool) if reasons == "all"
-              else tier != "low" if reasons == "tiers" else np.zeros(len(out), dtype=bool))
     for i in range(1, top_k + 1):
-        out[f"reason_{i}"] = pd.Series([None] * len(out), dtype="object")
-        out[f"reason_{i}_feature"] = pd.Series([None] * len(out), dtype="object")
-        out[f"reason_{i}_contribution"] = np.nan
-        out[f"reason_{i}_family"] = pd.Series([None] * len(out), dtype="object")
-    if wanted.any():
-        rows = np.flatnonzero(wanted)
-        explained = explainer.reasons(prepared.iloc[rows])
+        out[f"reason_{i}"] = np.full(n, None, dtype=object)
+        out[f"reason_{i}_feature"] = np.full(n, None, dtype=object)
+        out[f"reason_{i}_contribution"] = np.full(n, np.nan)
+        out[f"reason_{i}_family"] = np.full(n, None, dtype=object)
+    wanted = (np.ones(n, dtype=bool) if reasons == "all"
+              else probability >= thresholds["medium"] if reasons == "tiers" else np.zeros(n, dtype=bool))
+    rows = np.flatnonzero(wanted)
+    if len(rows):
+        chosen = matrix[rows]
+        frame = frame_of(chosen, model.columns)
+        explained = explainer.reasons(frame, explanation=explainer.explain(frame, matrix=chosen))
         for i in range(1, top_k + 1):
             for suffix in ("", "_feature", "_contribution", "_family"):
                 column = f"reason_{i}{suffix}"
                 if column in explained:
-                    out.loc[out.index[rows], column] = explained[column].to_numpy()
-    return out, prepared, int(wanted.sum())
+                    out[column][rows] = explained[column].to_numpy()
+    return out, len(rows)
 
 
 def _check_inputs(data: UsageData, spec: Any, day: dt.date) -> None:
@@ -566,50 +615,52 @@ def _has_revenue(model: ChurnModel) -> bool:
     return spec is not None and (spec.has_value or spec.has_subscriptions)
 
 
-def _monthly_revenue(features: pd.DataFrame, model: ChurnModel) -> np.ndarray | None:
+def _revenue_inputs(model: ChurnModel) -> list[str]:
+    """The feature columns :func:`_monthly_revenue` reads."""
+    spec = model.spec
+    if spec is None or not _has_revenue(model):
+        return []
+    names = [f"value_sum_{_spend_window(spec)}d"] if spec.has_value else []
+    return [*names, "mrr"] if spec.has_subscriptions else names
+
+
+def _spend_window(spec: Any) -> int:
+    return max((w for w in spec.windows if w <= 90), default=min(spec.windows))
+
+
+def _monthly_revenue(features: Any, model: ChurnModel) -> np.ndarray | None:
     """Each account's monthly revenue: the running subscription's MRR, else the average monthly spend over
     the longest feature window of at most 90 days (spend is lumpy: one month alone says little); None when
-    the model's data has neither."""
+    the model's data has neither. ``features``: a DataFrame, or columns by name as float64 arrays."""
     spec = model.spec
     if spec is None or not _has_revenue(model):
         return None
-    out = np.full(len(features), np.nan)
+    n = len(features) if isinstance(features, pd.DataFrame) else len(next(iter(features.values())))
+    out = np.full(n, np.nan)
     if spec.has_value:
-        window = max((w for w in spec.windows if w <= 90), default=min(spec.windows))
-        spend = features[f"value_sum_{window}d"].to_numpy(dtype="float64", na_value=np.nan)
+        window = _spend_window(spec)
+        spend = _floats(features[f"value_sum_{window}d"])
         out = np.where(np.isnan(spend), 0.0, spend) * 30.0 / window
     if spec.has_subscriptions and "mrr" in features:
-        mrr = features["mrr"].to_numpy(dtype="float64", na_value=np.nan)
+        mrr = _floats(features["mrr"])
         out = np.where(np.isnan(mrr), out, mrr)
     return out
 
 
-def _schema(schema: pa.Schema) -> pa.Schema:
-    """Fixed column types whatever a chunk holds (a chunk without reasons has all-null columns)."""
+def _floats(values: Any) -> np.ndarray:
+    if isinstance(values, pd.Series):
+        return values.to_numpy(dtype="float64", na_value=np.nan)
+    return np.asarray(values, dtype="float64")
+
+
+def _scratch_schema(id_type: pa.DataType, top_k: int, *, with_revenue: bool) -> pa.Schema:
+    """The scored chunks' columns and types, whatever a chunk holds (one without reasons has all-null ones)."""
     import pyarrow as pa
 
-    fields = []
-    for f in schema:
-        if f.name == "as_of":
-            fields.append(pa.field("as_of", pa.date32()))
-        elif f.name == "risk_tier" or (f.name.startswith("reason_") and not f.name.endswith("_contribution")):
-            fields.append(pa.field(f.name, pa.string()))
-        elif f.name == "churn_probability" or f.name.endswith(("_contribution", "revenue_at_risk")):
-            fields.append(pa.field(f.name, pa.float64()))
-        else:
-            fields.append(f)
-    return pa.schema(fields)
-
-
-def _empty_frame(top_k: int, *, with_revenue: bool) -> pd.DataFrame:
-    columns: dict[str, Any] = {"user_id": pd.Series([], dtype="object"), "as_of": pd.Series([], dtype="object"),
-                               "churn_probability": pd.Series([], dtype="float64"),
-                               "risk_tier": pd.Series([], dtype="object")}
+    fields = [pa.field("user_id", id_type), pa.field("churn_probability", pa.float64())]
     if with_revenue:
-        columns["revenue_at_risk"] = pd.Series([], dtype="float64")
+        fields.append(pa.field("revenue_at_risk", pa.float64()))
     for i in range(1, top_k + 1):
-        columns[f"reason_{i}"] = pd.Series([], dtype="object")
-        columns[f"reason_{i}_feature"] = pd.Series([], dtype="object")
-        columns[f"reason_{i}_contribution"] = pd.Series([], dtype="float64")
-        columns[f"reason_{i}_family"] = pd.Series([], dtype="object")
-    return pd.DataFrame(columns)
+        fields += [pa.field(f"reason_{i}", pa.string()), pa.field(f"reason_{i}_feature", pa.string()),
+                   pa.field(f"reason_{i}_contribution", pa.float64()), pa.field(f"reason_{i}_family", pa.string())]
+    return pa.schema(fields)

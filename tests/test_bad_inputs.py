@@ -328,7 +328,7 @@ def test_a_failed_scoring_run_reports_its_own_cause_not_a_connection_error(event
     def broken(*args, **kwargs):
         raise RuntimeError("the real cause")
 
-    monkeypatch.setattr(scoring, "score_chunk", broken)
+    monkeypatch.setattr(scoring, "_score_columns", broken)
     with pytest.raises(RuntimeError, match="the real cause"):
         scoring.score(model, data, batch_rows=50)
 

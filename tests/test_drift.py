@@ -99,3 +99,26 @@ def test_scoring_right_after_training_on_the_same_data_does_not_warn(small_produ
         result = write_scores(model, data, tmp_path / "scores.parquet", reasons="none")
     assert not [w for w in caught if issubclass(w.category, DriftWarning)], [str(w.message) for w in caught]
     assert result.accounts > 1_000 and len(result.drift) == len(model.feature_names)
+
+
+def test_counts_from_the_model_matrix_equal_the_frames():
+    """Scoring counts the model's input matrix (categories as codes); the bins must be the frame's."""
+    from churnml.model import FeatureColumn, input_matrix, prepare
+
+    train = pd.DataFrame({"days": [1.0, 2, 3, 4, 5, 6, 7, 8, np.nan, 10],
+                          "plan": pd.Categorical(["basic", "pro"] * 4 + [None, "pro"], categories=["basic", "pro"]),
+                          "country": pd.Categorical(["US", "UK"] * 5, categories=["US", "UK"])})
+    reference = drift_reference(train, ["days", "plan", "country"])
+    # the model knows one more country than the drift reference: those rows count as missing there
+    columns = [FeatureColumn("days"), FeatureColumn("plan", ("basic", "pro")), FeatureColumn("country", ("US", "UK", "DE"))]
+    scored = pd.DataFrame({"days": [0.5, 3.0, np.nan, 11.0, 4.0],
+                           "plan": ["pro", None, "basic", "enterprise", "pro"],
+                           "country": ["DE", "US", "UK", "UK", None]})
+    by_frame, by_matrix = DriftCounter(reference), DriftCounter(reference)
+    prepared = prepare(scored, columns)
+    by_frame.add(prepared)
+    by_matrix.add_matrix(input_matrix(prepared, columns, len(prepared)), columns)
+    for name in ("days", "plan", "country"):
+        assert by_matrix.counts[name].tolist() == by_frame.counts[name].tolist(), name
+    assert by_matrix.counts["country"].tolist() == [1, 2, 2]  # DE and the missing one in the last bin
+    assert by_matrix.rows == by_frame.rows == 5

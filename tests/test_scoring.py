@@ -124,6 +124,58 @@ def test_reasons_exactly_for_the_high_and_medium_tiers_by_default(fitted, scored
     assert nobody["reason_1"].isna().all()
 
 
+@pytest.mark.parametrize("reasons", ["tiers", "all"])
+def test_the_file_holds_what_the_plain_pieces_give(fitted, tmp_path, reasons):
+    """Every column and value of the scores file (read back) as the public pieces compute them in one
+    DataFrame: the engine's features, predict_proba, the tiers, the explainer's reasons, sorted by hand."""
+    import pyarrow.parquet as pq
+
+    model, data, _ = fitted
+    path = tmp_path / "scores.parquet"
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DriftWarning)
+        result = write_scores(model, data, path, as_of=AS_OF, batch_rows=700, reasons=reasons)  # several chunks
+    written = pq.read_table(path)
+    assert [(f.name, str(f.type)) for f in written.schema][:6] == [
+        ("user_id", "int64"), ("as_of", "date32[day]"), ("churn_probability", "double"), ("risk_tier", "string"),
+        ("rank", "int64"), ("revenue_at_risk", "double")]
+    assert {str(f.type) for f in written.schema if f.name.startswith("reason_")} == {"string", "double"}
+
+    features = compute(data, model.spec, model.churn_definition(), [pd.Timestamp(AS_OF).date()], labels=False)
+    p = model.predict_proba(features)
+    cuts = model.info["tiers"]
+    monthly = features["mrr"].fillna(features["value_sum_90d"].fillna(0.0) * 30.0 / 90).to_numpy()
+    expected = pd.DataFrame({"user_id": features["user_id"].to_numpy(), "as_of": pd.Timestamp(AS_OF).date(),
+                             "churn_probability": p,
+                             "risk_tier": np.where(p >= cuts["high"], "high", np.where(p >= cuts["medium"], "medium",
+                                                                                       "low")),
+                             "revenue_at_risk": p * monthly})
+    wanted = expected["risk_tier"] != "low" if reasons == "tiers" else np.ones(len(expected), dtype=bool)
+    given = ChurnExplainer(model, top_k=3).reasons(features[wanted.to_numpy() if reasons == "tiers" else wanted])
+    for i in (1, 2, 3):
+        for suffix in ("", "_feature", "_contribution", "_family"):
+            column = f"reason_{i}{suffix}"
+            expected[column] = given[column].reindex(expected.index)
+    expected = expected.sort_values(["churn_probability", "user_id"], ascending=[False, True], kind="stable")
+    expected.insert(4, "rank", np.arange(1, len(expected) + 1))
+    expected = expected.reset_index(drop=True)
+
+    back = written.to_pandas()
+    assert list(back.columns) == list(expected.columns) == result.columns
+    assert back["as_of"].tolist() == expected["as_of"].tolist()
+    for column in expected.columns.drop("as_of"):
+        if expected[column].dtype.kind == "f":
+            np.testing.assert_array_equal(back[column].to_numpy(dtype="float64"),
+                                          expected[column].to_numpy(dtype="float64"), err_msg=column)
+        else:
+            left = back[column].astype("object").where(back[column].notna(), None).tolist()
+            right = expected[column].astype("object").where(expected[column].notna(), None).tolist()
+            assert left == right, column
+    assert result.explained == int(np.asarray(wanted).sum())
+    assert result.tier_counts == expected["risk_tier"].value_counts().reindex(["high", "medium", "low"],
+                                                                              fill_value=0).to_dict()
+
+
 def test_same_inputs_give_byte_identical_files(fitted, tmp_path):
     model, data, _ = fitted
     for suffix in (".parquet", ".csv"):
@@ -306,3 +358,22 @@ def test_table_models_score_rows_of_the_table(shared_data, tmp_path):
                                model.predict_proba(frame.sort_values("customerID")), atol=1e-12)
     with pytest.raises(ConfigError, match="id_col"):
         score(model, frame, reasons="none")
+
+
+def test_the_input_matrix_is_the_prepared_frame_and_back():
+    """Scoring predicts and explains on one float matrix: the same numbers as prepare() then matrix_of(), and
+    frame_of() gives back what prepare() gives (unseen levels and text numbers included)."""
+    from churnml._treeshap import matrix_of
+    from churnml.model import FeatureColumn, frame_of, input_matrix, prepare
+
+    columns = [FeatureColumn("days"), FeatureColumn("count"), FeatureColumn("plan", ("basic", "pro"))]
+    raw = pd.DataFrame({"days": [1.5, np.nan, 3.0], "count": pd.array([1, None, 4], dtype="Int64"),
+                        "plan": ["pro", "enterprise", None]})
+    prepared = prepare(raw, columns)
+    matrix = input_matrix(raw, columns, len(raw))
+    np.testing.assert_array_equal(matrix, matrix_of(prepared))
+    assert np.isnan(matrix[1, 2]) and matrix[0, 2] == 1.0  # 'enterprise' unseen: missing; 'pro' is level 1
+    pd.testing.assert_frame_equal(frame_of(matrix, columns), prepared.reset_index(drop=True))
+    by_name = {"days": raw["days"].to_numpy(), "count": np.array([1.0, np.nan, 4.0]),
+               "plan": pd.Categorical(["pro", None, None], categories=["basic", "pro"])}
+    np.testing.assert_array_equal(input_matrix(by_name, columns, 3), matrix)
