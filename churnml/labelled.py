@@ -133,9 +133,13 @@ class LabelledTableSource:
         elif duplicate_rows:
             notes.append(f"{duplicate_rows:,} exact duplicate rows kept (duplicates='keep')")
 
-        distinct = "DISTINCT " if self.duplicates == "drop" else ""
-        frame = backend.sql(f"SELECT {', '.join(select)} FROM (SELECT {distinct}* FROM {src} "
-                            f"WHERE {where} IS TRUE) AS kept_rows").df()
+        # rows come in file order (a plain scan keeps insertion order; SELECT DISTINCT does not, and the random
+        # split is by position, so a dropped duplicate must not reorder the table between runs)
+        kept = f"FROM {src} WHERE {where} IS TRUE"
+        frame = backend.sql(f"SELECT {', '.join(select)} {kept}").df()
+        if duplicate_rows and self.duplicates == "drop":  # the first of each set of exact duplicates stays
+            first = ~backend.sql(f"SELECT * {kept}").df().duplicated(keep="first").to_numpy()
+            frame = frame[first].reset_index(drop=True)
         y = _binary_label(frame[self.label], self.label, self.positive) if self.label is not None else None
         ids = frame[self.id] if self.id is not None else None
         X = frame.drop(columns=[c for c in (self.label, self.id) if c is not None])

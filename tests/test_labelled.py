@@ -36,3 +36,17 @@ def test_duplicate_policy_error():
     data = pd.DataFrame({"x": [1, 1], "y": [0, 0]})
     with pytest.raises(DuplicateRowsError, match=r"1 exact duplicate rows"):
         LabelledTableSource(data, label="y", duplicates="error").load()
+
+
+def test_dropping_duplicates_keeps_the_first_of_each_in_file_order(tmp_path):
+    # the random split is by position: a dropped duplicate must not reorder the table between runs
+    import numpy as np
+
+    rng = np.random.default_rng(0)
+    values = rng.integers(0, 2_000, size=20_000)
+    path = tmp_path / "table.csv"
+    pd.DataFrame({"x": values, "Churn": values % 2}).to_csv(path, index=False)
+    table = LabelledTableSource(path, label="Churn", duplicates="drop").load()
+    first = pd.Series(values).drop_duplicates().to_numpy()
+    assert table.X["x"].to_numpy().tolist() == first.tolist()
+    assert table.report.rows_loaded == len(first) and table.report.duplicate_rows == len(values) - len(first)
