@@ -449,39 +449,61 @@ def _life_sql(data: UsageData, spec: FeatureSpec, t: dict[str, str], dates: list
     days, value, the first active day and the user's second one, and the days from the first to the last
     active day (``span_days``) and from the first to the date (``age_days``).
 
-    Each event goes to a bucket, the first date after it (a midnight, so a day lies in one bucket);
-    bucket sums are folded into that date and every later one.
+    Each event goes to a bucket, the first date after it (a midnight, so a day lies in one bucket), and to
+    a word of 64 calendar days; a user's active days in a bucket and word are the bits of one UBIGINT, so
+    distinct days are counted by ``bit_count`` over some 5 words per user and bucket instead of a hash of
+    every (user, day). Bucket sums are folded into that date and every later one.
     """
     E = qi(data.events.view)
     whens = " ".join(f"WHEN ts < {_date(d)} THEN {position}" for position, d in enumerate(sorted(dates), start=1))
     code = {name: i for i, name in enumerate(spec.type_names)}
-    sums = ["n", "active"] + [f"n_{code[n]}" for n in spec.type_names]
-    per_bucket = ["CAST(count(*) AS DOUBLE) AS n", "CAST(count(DISTINCT day) AS DOUBLE) AS active",
-                  "min(day) AS first_day", "max(day) AS last_day"]
-    per_bucket += [f"CAST(count(*) FILTER (WHERE type_name = {code[n]}) AS DOUBLE) AS n_{code[n]}"
-                   for n in spec.type_names]
+    sums = ["n"] + [f"n_{code[n]}" for n in spec.type_names]
+    per_word = ["CAST(count(*) AS DOUBLE) AS n", "min(day) AS first_day", "max(day) AS last_day",
+                "bit_or(CAST(1 AS UBIGINT) << CAST(day_number - 64 * word AS UBIGINT)) AS bits"]
+    per_word += [f"CAST(count(*) FILTER (WHERE type_name = {code[n]}) AS DOUBLE) AS n_{code[n]}"
+                 for n in spec.type_names]
     if spec.has_value:
         sums += ["value_sum", "value_n"]
-        per_bucket += ["sum(value) AS value_sum", "CAST(count(value) AS DOUBLE) AS value_n"]
+        per_word += ["sum(value) AS value_sum", "CAST(count(value) AS DOUBLE) AS value_n"]
     folded = ", ".join(f"sum(b.{c}) AS {c}" for c in sums)
     value = ", e.value" if spec.has_value else ""
+
+    # The lowest set bit of a non-zero UBIGINT, 0-based: the bits below it, counted. DuckDB evaluates
+    # both branches of a CASE, so a zero (a first word with one bit, cleared) is made 1 to stay in range.
+    def lowest(bits: str) -> str:
+        x = f"greatest({bits}, CAST(1 AS UBIGINT))"
+        return f"bit_count(({x} & ((~{x}) + CAST(1 AS UBIGINT))) - CAST(1 AS UBIGINT))"
+
+    first_two = "list(struct_pack(word := word, bits := bits) ORDER BY word)[1:2]"
     return f"""
     CREATE OR REPLACE TEMP TABLE {t['life']} AS
     WITH ev AS (
-        SELECT e.user_id, {_type_case(data, spec)} AS type_name, e."timestamp" AS ts,
-               CAST(e."timestamp" AS DATE) AS day{value}
-        FROM {E} e WHERE e."timestamp" < (SELECT max(t) FROM {t['obs']})),
+        SELECT e.user_id, {_type_case(data, spec)} AS type_name, e."timestamp" AS ts, day, day_number,
+               CAST(floor(day_number / 64) AS BIGINT) AS word{value}
+        FROM (SELECT *, CAST("timestamp" AS DATE) AS day,
+                     CAST("timestamp" AS DATE) - DATE '1970-01-01' AS day_number FROM {E}) e
+        WHERE e."timestamp" < (SELECT max(t) FROM {t['obs']})),
+    words AS (
+        SELECT user_id, CASE {whens} END AS bucket, word, {', '.join(per_word)} FROM ev GROUP BY ALL),
     buckets AS (
-        SELECT user_id, CASE {whens} END AS bucket, {', '.join(per_bucket)} FROM ev GROUP BY ALL),
-    firsts AS (SELECT user_id, min(day) AS first_day FROM ev GROUP BY user_id),
-    seconds AS (
-        SELECT ev.user_id, min(ev.day) AS second_day FROM ev JOIN firsts f USING (user_id)
-        WHERE ev.day > f.first_day GROUP BY ev.user_id)
-    SELECT b.user_id, o.observation_date, {folded}, min(b.first_day) AS first_day,
+        SELECT user_id, bucket, {', '.join(f"sum({c}) AS {c}" for c in sums)},
+               CAST(sum(bit_count(bits)) AS DOUBLE) AS active, min(first_day) AS first_day,
+               max(last_day) AS last_day
+        FROM words GROUP BY ALL),
+    seconds AS (  -- the second active day: in the first word if it has two bits, else the next word's first
+        SELECT user_id, CASE WHEN bit_count(w[1].bits) >= 2
+            THEN 64 * w[1].word + {lowest("(w[1].bits & (w[1].bits - CAST(1 AS UBIGINT)))")}
+            ELSE 64 * w[2].word + {lowest("w[2].bits")} END AS second_number
+        FROM (SELECT user_id, {first_two} AS w
+              FROM (SELECT user_id, word, bit_or(bits) AS bits FROM words GROUP BY ALL) GROUP BY user_id)),
+    second_days AS (
+        SELECT user_id, DATE '1970-01-01' + CAST(second_number AS INTEGER) AS second_day FROM seconds
+        WHERE second_number IS NOT NULL)
+    SELECT b.user_id, o.observation_date, {folded}, sum(b.active) AS active, min(b.first_day) AS first_day,
            any_value(s.second_day) AS second_day,
            CAST(date_diff('day', min(b.first_day), max(b.last_day)) AS DOUBLE) AS span_days,
            CAST(date_diff('day', min(b.first_day), o.observation_date) AS DOUBLE) AS age_days
-    FROM buckets b JOIN {t['obs']} o ON o.position >= b.bucket LEFT JOIN seconds s USING (user_id)
+    FROM buckets b JOIN {t['obs']} o ON o.position >= b.bucket LEFT JOIN second_days s USING (user_id)
     GROUP BY b.user_id, o.observation_date"""
 
 

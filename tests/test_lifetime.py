@@ -45,6 +45,30 @@ def test_lifetime_features_by_hand():
     assert "p_alive" not in features
 
 
+def test_active_days_and_first_repeat_across_64_day_words_and_before_1970():
+    # The engine counts whole-history days as bits of 64-day words (from 1970-01-01): days on
+    # either side of a word edge, a first word with one day, and days before 1970 (negative words).
+    edge = dt.date(1970, 1, 1) + dt.timedelta(days=64 * 307)  # a word's first day, 2023-10-18
+    day = lambda d: f"{d:%Y-%m-%d} 12:00"  # noqa: E731
+    rows = [(1, day(edge - dt.timedelta(days=1)), "login", 1.0), (1, day(edge), "login", 1.0),
+            (1, day(edge), "login", 2.0), (1, day(edge + dt.timedelta(days=70)), "login", 1.0),
+            (2, day(edge - dt.timedelta(days=64)), "login", 1.0), (2, day(edge + dt.timedelta(days=63)), "login", 1.0),
+            (3, "1969-12-31 08:00", "login", 1.0), (3, "1969-11-01 08:00", "login", 1.0),
+            (3, day(edge + dt.timedelta(days=80)), "login", 1.0), (4, day(edge + dt.timedelta(days=90)), "login", 1.0)]
+    data = load(EventSource(frame(rows)))
+    dates = [edge + dt.timedelta(days=k) for k in (1, 64, 100)]
+    out = FeatureBuilder(windows=(30,), trend_windows=(), min_type_share=0.0, bgnbd=False).fit(data).transform(
+        data, dates, definition=InactivityChurn(active_window_days=365 * 60)).set_index(["observation_date", "user_id"])
+    last = out.xs(pd.Timestamp(dates[-1]))
+    assert last.loc[1, "lifetime_active_days"] == 3 and last.loc[1, "first_repeat_days"] == 1
+    assert last.loc[2, "lifetime_active_days"] == 2 and last.loc[2, "first_repeat_days"] == 127
+    assert last.loc[3, "lifetime_active_days"] == 3 and last.loc[3, "first_repeat_days"] == 60  # Nov 1 .. Dec 31
+    assert last.loc[4, "lifetime_active_days"] == 1 and np.isnan(last.loc[4, "first_repeat_days"])
+    first = out.xs(pd.Timestamp(dates[0]))  # the second day of user 1 is before it; user 2's is not
+    assert first.loc[1, "lifetime_active_days"] == 2 and first.loc[1, "first_repeat_days"] == 1
+    assert first.loc[2, "lifetime_active_days"] == 1 and np.isnan(first.loc[2, "first_repeat_days"])
+
+
 def _repeat_log(n_users: int, seed: int) -> pd.DataFrame:
     rng = np.random.default_rng(seed)
     rows = []
