@@ -79,6 +79,8 @@ def test_backtest_cli_prints_logs_and_writes(small_product, tmp_path, monkeypatc
     import mlflow
 
     monkeypatch.chdir(tmp_path)
+    # the default store (mlflow.db in the working folder): a module fixture's MLflow use may have set the variable
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
     sources = ["--events", str(small_product["events"]), "--subscriptions", str(small_product["subscriptions"]),
                "--churn", "subscription", "--horizon-days", "30", "--step-days", "30"]
     result = CliRunner().invoke(app, ["backtest", "--cutoff", "2024-10-01", "--cutoff", "2024-11-01",
