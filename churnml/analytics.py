@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
@@ -41,7 +41,7 @@ if TYPE_CHECKING:
 
 __all__ = ["Inactive", "MeanRate", "Segments", "activation", "annualised", "churn_rate", "cohort_figure", "cohorts",
            "definition_options", "horizon_from_gaps", "inactive", "inter_event_gaps", "periods", "rate_figure", "revenue_churn",
-           "mean_churn_rate", "segments", "steady_periods"]
+           "left_out_periods", "mean_churn_rate", "segments", "steady_periods"]
 
 Period = Literal["week", "month", "quarter"]
 PER_YEAR = {"week": 52, "month": 12, "quarter": 4}
@@ -261,6 +261,22 @@ def steady_periods(frame: pd.DataFrame, column: str = "active_at_start") -> pd.S
     return (counts >= MIN_PERIOD_ACCOUNTS) & (counts >= MIN_SHARE_OF_MEDIAN * median)
 
 
+def left_out_periods(frame: pd.DataFrame, steady: pd.Series, column: str = "active_at_start",
+                     period: Period = "month") -> str:
+    """The periods ``steady`` leaves out, with their account counts: '2024-01 (15), 2024-02 (30)'.
+
+    One wording for every place that names them (the demo, ``analytics churn-rate``, the report):
+    months as ``YYYY-MM``, weeks and quarters by their first day.
+
+    >>> frame = pd.DataFrame({"period": pd.to_datetime(["2024-01-01", "2024-02-01"]), "active_at_start": [15, 1200]})
+    >>> left_out_periods(frame, steady_periods(frame))
+    '2024-01 (15)'
+    """
+    pattern = "%Y-%m" if period == "month" else "%Y-%m-%d"
+    dropped = frame[~steady.to_numpy(dtype=bool)]
+    return ", ".join(f"{p:{pattern}} ({int(n):,})" for p, n in zip(dropped["period"], dropped[column]))
+
+
 @dataclass(frozen=True)
 class MeanRate:
     """The mean churn rate over the steady periods of a :func:`churn_rate` frame (what every headline
@@ -269,11 +285,21 @@ class MeanRate:
     mean: float
     periods: int
     period: Period
-    left_out: pd.DataFrame
+    frame: pd.DataFrame = field(repr=False)
+    kept: pd.Series = field(repr=False)  # :func:`steady_periods` of ``frame``
 
     @property
     def annualised(self) -> float:
         return annualised(self.mean, self.period)
+
+    @property
+    def left_out(self) -> pd.DataFrame:
+        """The periods with too few accounts active at their start."""
+        return self.frame[~self.kept]
+
+    def left_out_text(self) -> str:
+        """:func:`left_out_periods` of this frame ('' when none is left out)."""
+        return left_out_periods(self.frame, self.kept, period=self.period)
 
     def sentence(self) -> str:
         """'mean monthly churn rate 10.4% (annualised 73.4%) over 10 months'; the left-out periods follow."""
@@ -282,9 +308,8 @@ class MeanRate:
         unit = {"week": "weeks", "month": "months", "quarter": "quarters"}[self.period]
         text = (f"mean {self.period}ly churn rate {self.mean:.1%} (annualised {self.annualised:.1%}) over "
                 f"{self.periods} {unit}")
-        if len(self.left_out):
-            text += "; left out, too few accounts active at the start: " + ", ".join(
-                f"{p:%Y-%m-%d} ({n:,})" for p, n in zip(self.left_out["period"], self.left_out["active_at_start"]))
+        if not self.kept.all():
+            text += "; left out, too few accounts active at the start: " + self.left_out_text()
         return text
 
 
@@ -294,13 +319,13 @@ def mean_churn_rate(frame: pd.DataFrame, period: Period = "month") -> MeanRate:
     >>> frame = pd.DataFrame({"period": pd.to_datetime(["2024-01-01", "2024-02-01", "2024-03-01"]),
     ...                       "active_at_start": [15, 464, 800], "churn_rate": [0.0, 0.1, 0.2]})
     >>> rate = mean_churn_rate(frame)
-    >>> round(rate.mean, 6), rate.periods, len(rate.left_out)
-    (0.15, 2, 1)
+    >>> round(rate.mean, 6), rate.periods, rate.left_out_text()
+    (0.15, 2, '2024-01 (15)')
     """
     steady = steady_periods(frame)
     kept = frame[steady].dropna(subset=["churn_rate"])
     mean = float(kept["churn_rate"].mean()) if len(kept) else float("nan")
-    return MeanRate(mean=mean, periods=len(kept), period=period, left_out=frame[~steady])
+    return MeanRate(mean=mean, periods=len(kept), period=period, frame=frame, kept=steady)
 
 
 # ----------------------------------------------------------------- revenue churn

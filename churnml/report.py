@@ -300,15 +300,14 @@ def _analytics_html(data: UsageData, context: ReportContext, scores: Path, day: 
     def churn() -> str:
         frame = analytics.churn_rate(data, **analytics.definition_options(definition, data)).tail(12)
         rate = analytics.mean_churn_rate(frame)
-        left_out = rate.left_out
-        frame = frame[analytics.steady_periods(frame)]
+        frame = frame[rate.kept]
         lead = (f"<p>Mean monthly churn rate {format_percent(rate.mean)} (annualised "
                 f"{format_percent(rate.annualised)}): accounts lost during a month over those active at "
                 "its start.</p>") if rate.periods else ""
         note = ""
-        if len(left_out):
-            months = ", ".join(f"{p:%Y-%m} ({n:,})" for p, n in zip(left_out["period"], left_out["active_at_start"]))
-            note = (f'<p class="note" id="churn-left-out">Left out, too few accounts active at the start: {months}. '
+        if not rate.kept.all():
+            note = (f'<p class="note" id="churn-left-out">Left out, too few accounts active at the start: '
+                    f"{rate.left_out_text()}. "
                     f"A month is shown when at least {analytics.MIN_PERIOD_ACCOUNTS} accounts, and a tenth of the "
                     "median month's, were active at its start; months the data does not cover whole are never "
                     "shown.</p>")
@@ -321,11 +320,9 @@ def _analytics_html(data: UsageData, context: ReportContext, scores: Path, day: 
         frame = analytics.revenue_churn(data).tail(12)
         steady = analytics.steady_periods(frame, "accounts_at_start")  # the churn rate's rule
         note = ""
-        if (~steady).any():
-            months = ", ".join(f"{p:%Y-%m} ({n:,})" for p, n in zip(frame.loc[~steady, "period"],
-                                                                   frame.loc[~steady, "accounts_at_start"]))
+        if not steady.all():
             note = (f'<p class="note" id="revenue-left-out">Left out, too few accounts with MRR at the start: '
-                    f"{months}.</p>")
+                    f"{analytics.left_out_periods(frame, steady, 'accounts_at_start')}.</p>")
         frame = frame[steady]
         if frame.empty:
             return base + note
