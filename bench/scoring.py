@@ -8,21 +8,24 @@
 - ``features``: what ``churnml features --as-of`` does once the spec is known: the
   model's features of every eligible account as of the date (``compute``, DuckDB at
   its default memory limit, as the ``features`` command leaves it), written to
-  Parquet atomically. The floor scoring is measured against. ``features at 2GB``: the
-  same under the 2GB DuckDB memory limit that scoring sets by default (a reference
-  line: what spilling costs the features alone).
+  Parquet atomically. The floor scoring is measured against. ``features capped``: the
+  same under the DuckDB memory limit of the scoring runs (``--memory-limit``, default
+  2GB as in scoring; a reference line: what spilling costs the features alone).
 - ``score --reasons none``, ``score`` (reasons for the high and medium tiers, the
   default) and ``score --reasons all``: ``write_scores`` with the CLI's defaults
-  (chunks of 50,000 accounts, DuckDB memory limit 2GB): probability, tier, rank,
+  (chunks of 50,000 accounts, DuckDB memory limit 2GB unless ``--memory-limit``): probability, tier, rank,
   revenue at risk, reasons as sentences, drift counts, Parquet written atomically.
 
 Each run is its own subprocess, which reports its own peak resident memory
-(``ru_maxrss``, loading included); with ``--repeats N`` the four take turns N times
-and the medians are printed (peak: the largest).
+(``ru_maxrss``, loading included); with ``--repeats N`` the kinds take turns N times
+and the medians are printed (peak: the largest). ``--kinds`` runs a subset (``features``,
+the floor, always runs); ``--memory-limit`` sets the cap of the scoring runs and of
+``features capped`` (default 2GB, scoring's own; ``none``: DuckDB's default).
 
 Usage::
 
     python bench/scoring.py [--users 1400000] [--days 180] [--repeats 1]
+    python bench/scoring.py --kinds features "score --reasons none" score --memory-limit 2.5GB
 """
 
 from __future__ import annotations
@@ -41,7 +44,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 OUT = ROOT / "bench" / "out"
-KINDS = ("features", "features at 2GB", "score --reasons none", "score", "score --reasons all")
+KINDS = ("features", "features capped", "score --reasons none", "score", "score --reasons all")
 
 
 def _product(users: int, days: int, seed: int) -> Path:
@@ -78,7 +81,7 @@ def _data(folder: Path):  # noqa: ANN202
                 AccountSource(folder / "accounts.parquet"))
 
 
-def child(kind: str, folder: Path, model_folder: Path) -> dict[str, float]:
+def child(kind: str, folder: Path, model_folder: Path, memory_limit: str) -> dict[str, float]:
     from churnml.model import load_model
 
     model = load_model(model_folder)
@@ -90,8 +93,8 @@ def child(kind: str, folder: Path, model_folder: Path) -> dict[str, float]:
         from churnml._engine_duckdb import compute, time_span
         from churnml._io import write_table
 
-        if kind == "features at 2GB":
-            data.backend.execute("SET memory_limit = '2GB'")  # the scoring default: what the cap costs
+        if kind == "features capped" and memory_limit != "none":
+            data.backend.execute(f"SET memory_limit = '{memory_limit}'")  # scoring's cap: what the cap costs
         day = time_span(data)[1].date() + dt.timedelta(days=1)
         frame = compute(data, model.spec, model.churn_definition(), [day], labels=False)
         write_table(frame, OUT / "features_1m.parquet", overwrite=True)
@@ -103,7 +106,7 @@ def child(kind: str, folder: Path, model_folder: Path) -> dict[str, float]:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             result = write_scores(model, data, OUT / f"scores_1m_{reasons}.parquet", overwrite=True,
-                                  reasons=reasons)
+                                  reasons=reasons, memory_limit=None if memory_limit == "none" else memory_limit)
         out = {"accounts": result.accounts, "explained": result.explained}
     out["seconds"] = time.perf_counter() - started
     out["peak_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
@@ -127,12 +130,14 @@ def main() -> None:
     parser.add_argument("--days", type=int, default=180)
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--repeats", type=int, default=1)
+    parser.add_argument("--kinds", nargs="+", choices=KINDS, default=list(KINDS), help="what to run")
+    parser.add_argument("--memory-limit", default="2GB", help="DuckDB's cap in the scoring runs ('none': its default)")
     parser.add_argument("--child", choices=KINDS)
     parser.add_argument("--folder", type=Path)
     parser.add_argument("--model", type=Path)
     args = parser.parse_args()
     if args.child:
-        print(json.dumps(child(args.child, args.folder, args.model)))
+        print(json.dumps(child(args.child, args.folder, args.model, args.memory_limit)))
         return
     import duckdb
     import xgboost as xgb
@@ -147,16 +152,19 @@ def main() -> None:
           f"xgboost {xgb.__version__}, duckdb {duckdb.__version__}")
     print(f"product: {args.users:,} users, {args.days} days, {events:,} events (prepared in "
           f"{time.perf_counter() - started:.0f} s, cached)")
-    runs: dict[str, list[dict[str, float]]] = {kind: [] for kind in KINDS}
+    kinds = [kind for kind in KINDS if kind == "features" or kind in args.kinds]
+    print(f"memory limit of the scoring runs: {args.memory_limit}")
+    runs: dict[str, list[dict[str, float]]] = {kind: [] for kind in kinds}
     for _ in range(args.repeats):
-        for kind in KINDS:
+        for kind in kinds:
             line = subprocess.run([sys.executable, __file__, "--child", kind, "--folder", str(folder), "--model",
-                                   str(model_folder)], capture_output=True, text=True, check=True).stdout
+                                   str(model_folder), "--memory-limit", args.memory_limit],
+                                  capture_output=True, text=True, check=True).stdout
             runs[kind].append(json.loads(line.strip().splitlines()[-1]))
     floor = statistics.median(r["seconds"] for r in runs["features"])
     print(f"{'run':>22} | {'accounts':>9} | {'explained':>9} | {'time':>8} | {'accounts/s':>10} | "
           f"{'peak':>8} | vs features")
-    for kind in KINDS:
+    for kind in kinds:
         seconds = statistics.median(r["seconds"] for r in runs[kind])
         peak = max(r["peak_mb"] for r in runs[kind])
         last = runs[kind][-1]

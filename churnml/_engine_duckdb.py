@@ -432,7 +432,8 @@ def _aggregate_sql(data: UsageData, spec: FeatureSpec, definition: ChurnDefiniti
     SELECT user_id, observation_date, r.* EXCLUDE (user_id, observation_date, {', '.join(qi(c) for c, _ in carried)}),
            {merged}, CASE WHEN f.first_ts < CAST(observation_date AS TIMESTAMP) THEN f.first_ts END AS first_ts
     FROM recent r FULL JOIN older h USING (user_id, observation_date)
-    JOIN (SELECT user_id, min(ts) AS first_ts FROM ev GROUP BY user_id) f USING (user_id)"""
+    JOIN (SELECT user_id, min("timestamp") AS first_ts FROM {E}  -- not from ev: the signup join is not needed here
+          WHERE "timestamp" < (SELECT max(t_upper) FROM {t['obs']}) GROUP BY user_id) f USING (user_id)"""
 
 
 def _type_case(data: UsageData, spec: FeatureSpec) -> str:
