@@ -13,8 +13,9 @@
   2GB as in scoring; a reference line: what spilling costs the features alone).
 - ``score --reasons none``, ``score`` (reasons for the high and medium tiers, the
   default) and ``score --reasons all``: ``write_scores`` with the CLI's defaults
-  (chunks of 50,000 accounts, DuckDB memory limit 2GB unless ``--memory-limit``): probability, tier, rank,
-  revenue at risk, reasons as sentences, drift counts, Parquet written atomically.
+  (chunks of 50,000 accounts, DuckDB memory limit 2GB unless ``--memory-limit``):
+  probability, tier, rank, revenue at risk, reasons as sentences, drift counts,
+  Parquet written atomically.
 
 Each run is its own subprocess, which reports its own peak resident memory
 (``ru_maxrss``, loading included); with ``--repeats N`` the kinds take turns N times
@@ -85,6 +86,7 @@ def child(kind: str, folder: Path, model_folder: Path, memory_limit: str) -> dic
     from churnml.model import load_model
 
     model = load_model(model_folder)
+    cap = None if memory_limit == "none" else memory_limit  # what scoring's memory_limit= takes
     started = time.perf_counter()
     data = _data(folder)
     if kind.startswith("features"):
@@ -93,8 +95,8 @@ def child(kind: str, folder: Path, model_folder: Path, memory_limit: str) -> dic
         from churnml._engine_duckdb import compute, time_span
         from churnml._io import write_table
 
-        if kind == "features capped" and memory_limit != "none":
-            data.backend.execute(f"SET memory_limit = '{memory_limit}'")  # scoring's cap: what the cap costs
+        if kind == "features capped" and cap is not None:
+            data.backend.execute(f"SET memory_limit = '{cap}'")  # scoring's cap: what the cap costs
         day = time_span(data)[1].date() + dt.timedelta(days=1)
         frame = compute(data, model.spec, model.churn_definition(), [day], labels=False)
         write_table(frame, OUT / "features_1m.parquet", overwrite=True)
@@ -106,7 +108,7 @@ def child(kind: str, folder: Path, model_folder: Path, memory_limit: str) -> dic
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             result = write_scores(model, data, OUT / f"scores_1m_{reasons}.parquet", overwrite=True,
-                                  reasons=reasons, memory_limit=None if memory_limit == "none" else memory_limit)
+                                  reasons=reasons, memory_limit=cap)
         out = {"accounts": result.accounts, "explained": result.explained}
     out["seconds"] = time.perf_counter() - started
     out["peak_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024

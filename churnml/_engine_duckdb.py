@@ -393,11 +393,12 @@ def _aggregate_sql(data: UsageData, spec: FeatureSpec, definition: ChurnDefiniti
     value = ", e.value" if spec.has_value else ""
     return f"""
     CREATE OR REPLACE TEMP TABLE {t['agg']} AS
-    WITH ev AS NOT MATERIALIZED (
+    WITH reached AS NOT MATERIALIZED (  -- the events before the last label window's end
+        SELECT * FROM {E} WHERE "timestamp" < (SELECT max(t_upper) FROM {t['obs']})),
+    ev AS NOT MATERIALIZED (
         SELECT e.user_id, {type_case} AS type_name, e."timestamp" AS ts, CAST(e."timestamp" AS DATE) AS day,
                {signup_day} AS signup_day{value}
-        FROM {E} e {signup_join}
-        WHERE e."timestamp" < (SELECT max(t_upper) FROM {t['obs']})),
+        FROM reached e {signup_join}),
     segment AS (
         SELECT unnest(range(1, {len(segments) + 1})) AS seg, CAST(unnest([{starts}]) AS DATE) AS seg_start,
                CAST(unnest([{ends}]) AS DATE) AS seg_end),
@@ -432,8 +433,8 @@ def _aggregate_sql(data: UsageData, spec: FeatureSpec, definition: ChurnDefiniti
     SELECT user_id, observation_date, r.* EXCLUDE (user_id, observation_date, {', '.join(qi(c) for c, _ in carried)}),
            {merged}, CASE WHEN f.first_ts < CAST(observation_date AS TIMESTAMP) THEN f.first_ts END AS first_ts
     FROM recent r FULL JOIN older h USING (user_id, observation_date)
-    JOIN (SELECT user_id, min("timestamp") AS first_ts FROM {E}  -- not from ev: the signup join is not needed here
-          WHERE "timestamp" < (SELECT max(t_upper) FROM {t['obs']}) GROUP BY user_id) f USING (user_id)"""
+    JOIN (SELECT user_id, min("timestamp") AS first_ts FROM reached  -- not ev: no signup join needed
+          GROUP BY user_id) f USING (user_id)"""
 
 
 def _type_case(data: UsageData, spec: FeatureSpec) -> str:
