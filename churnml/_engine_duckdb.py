@@ -4,9 +4,11 @@ One query computes every observation date's features (and labels). Events inside
 some date's reach are summed once per user, type and calendar segment (segments
 are cut at every window edge of every date, so each window is a union of whole
 segments); the segment sums are handed to the dates that read them and
-aggregated per user, date and type, then pivoted per user and date. Older
-events are bucketed by the first date they inform and carry only their last
-timestamps forward. Every feature at ``t`` reads only events with
+aggregated per user, date and type, then pivoted per user and date. Where no
+event informs two dates (one scoring date, or dates further apart than a reach
+and a label window) the segment step saves nothing and events go straight to
+the per-type aggregate. Older events are bucketed by the first date they inform
+and carry only their last timestamps forward. Every feature at ``t`` reads only events with
 ``timestamp < t``; the label reads only events in the label window.
 """
 
@@ -289,9 +291,13 @@ def _aggregate_sql(data: UsageData, spec: FeatureSpec, definition: ChurnDefiniti
     activation = ""
     if spec.activation_events:
         kinds = ", ".join(str(code[spec.event_types.get(a, "other")]) for a in spec.activation_events)
-        activation = (f"min(day) FILTER (WHERE type_name IN ({kinds}) AND (signup_day IS NULL OR day >= signup_day)) "
-                      "AS activation_day")
+        activation = f"min(day) FILTER (WHERE type_name IN ({kinds}) AND (signup_day IS NULL OR day >= signup_day))"
     words = -(-L // _WORD)
+    # When no event informs two dates (the dates lie a reach and a label window apart, as one
+    # scoring date always does), summing events per segment first saves nothing: stage B then
+    # reads the events themselves, each its own one-day segment, and stage A is left out.
+    ordered = sorted(dates)
+    direct = all((b - a).days >= reach + span for a, b in zip(ordered, ordered[1:]))
 
     # Stage A: events inside some date's reach, summed per user, type and calendar segment.
     # The segments are cut at every window edge of every date, and every 64 days back from
@@ -316,89 +322,15 @@ def _aggregate_sql(data: UsageData, spec: FeatureSpec, definition: ChurnDefiniti
         if value_has_nulls:  # else the count of values is the count of events
             stage_a.append("CAST(count(value) AS DOUBLE) AS value_n")
     if activation:
-        stage_a.append(activation)
-
-    # Stage B: segments handed to the dates whose reach holds them; per user, date and type.
-    # Every filter compares one integer: ``db``, the days from the segment's first day to the
-    # date (1 = the day before it). Dates are midnights and no segment crosses a window edge,
-    # so a segment is in "the last w days" exactly when 1 <= db <= w, and in the label window
-    # [t + lead, t + span) exactly when 1 - span <= db <= -lead.
-    def since(days: int) -> str:
-        return f"db BETWEEN 1 AND {days}"
-
-    counted = sorted(set(spec.windows) | set(spec.trend_windows))
-    stage_b = ["max(last_ts) FILTER (WHERE db >= 1) AS last_ts"]
-    stage_b += [f"sum(n) FILTER (WHERE {since(w)}) AS n_{w}" for w in counted]
-    stage_b += [f"sum(n) FILTER (WHERE db BETWEEN {w + 1} AND {2 * w}) AS previous_{w}" for w in spec.trend_windows]
-    if spec.has_value:
-        stage_b += [f"sum(value_sum) FILTER (WHERE {since(w)}) AS value_sum_{w}" for w in spec.windows]
-        if value_has_nulls:
-            stage_b += [f"sum(value_n) FILTER (WHERE {since(w)}) AS value_n_{w}" for w in spec.windows]
-    # A date's bitmap word j holds days 64 j + 1 .. 64 j + 64 before it (bit i = 64 j + i + 1);
-    # a segment ending e days before the date lands there shifted by e - 64 j.
-    for j in range(words):
-        low, high = j * _WORD + 1, min((j + 1) * _WORD, L)
-        stage_b.append(f"bit_or(CASE WHEN db BETWEEN {low} AND {high} "
-                       f"THEN bits << CAST(ends_before - {j * _WORD} AS UBIGINT) END) AS bits_{j}")
-    if isinstance(definition, InactivityChurn) and definition.active_window_days not in counted:
-        stage_b.append(f"sum(n) FILTER (WHERE {since(definition.active_window_days)}) "
-                       f"AS n_{definition.active_window_days}")
-    if activation:
-        stage_b.append("min(activation_day) AS activation_day")
-    if labels and isinstance(definition, InactivityChurn):
-        stage_b.append(f"sum(n) FILTER (WHERE db BETWEEN {1 - span} AND {-definition.lead_time_days}) "
-                       "AS label_window_events")
-
-    # Stage C: totals over types, and per-type columns pivoted from the stage B rows.
-    def of(name: str) -> str:
-        return f"FILTER (WHERE type_name = {code[name]})"
-
-    last_seen = ["max(last_ts) AS last_event"] + [f"max(last_ts) {of(n)} AS {qi(f'last_{n}')}"
-                                                  for n in spec.type_names]
-    # Each aggregate here costs a pass over millions of rows: a count serves both its window
-    # feature and a trend's recent half, and the count of events stands in for the count of
-    # values when no value is missing.
-    stage_c = list(last_seen)
-    for w in counted:
-        stage_c.append(f"sum(n_{w}) AS {qi(f'count_events_{w}d')}")
-        stage_c += [f"sum(n_{w}) {of(n)} AS {qi(f'count_{n}_{w}d')}" for n in spec.type_names]
-    if spec.has_value:
-        stage_c += [f"sum(value_sum_{w}) AS {qi(f'value_sum_{w}d')}" for w in spec.windows]
-        if value_has_nulls:
-            stage_c += [f"sum(value_n_{w}) AS {qi(f'value_n_{w}d')}" for w in spec.windows]
-    for w in spec.trend_windows:
-        stage_c.append(f"sum(previous_{w}) AS {qi(f'previous_count_events_{w}d')}")
-        stage_c += [f"sum(previous_{w}) {of(n)} AS {qi(f'previous_count_{n}_{w}d')}" for n in spec.type_names]
-    stage_c += [f"bit_or(bits_{j}) AS active_bits_{j}" for j in range(words)]
-    stage_c.append(f"sum(n_{definition.active_window_days}) AS recent_events"
-                   if isinstance(definition, InactivityChurn) else "0 AS recent_events")
-    if activation:
-        stage_c.append("min(activation_day) AS activation_day")
-    if labels and isinstance(definition, InactivityChurn):
-        stage_c.append("sum(label_window_events) AS label_window_events")
-
-    # Events before a date's reach inform it only through the last timestamps (and
-    # activation); the first event before a date is the user's first event, if before it.
-    # Each such event is bucketed by the first date it can inform; the buckets are
-    # pivoted once per user and bucket and handed to the dates from their bucket on.
-    whens = " ".join(f"WHEN ev.ts < {_date(d)} - INTERVAL {reach} DAY THEN {position}"
-                     for position, d in enumerate(sorted(dates), start=1))
-    history = ["max(ts) AS last_ts"] + ([activation] if activation else [])
-    pivot_history = last_seen + (["min(activation_day) AS activation_day"] if activation else [])
-    carried = [("last_event", "greatest")] + [(f"last_{n}", "greatest") for n in spec.type_names]
-    if activation:
-        carried.append(("activation_day", "least"))
-    fold = ", ".join(f"{'max' if how == 'greatest' else 'min'}({qi(c)}) AS {qi(c)}" for c, how in carried)
-    merged = ", ".join(f"{how}(r.{qi(c)}, h.{qi(c)}) AS {qi(c)}" for c, how in carried)
-    value = ", e.value" if spec.has_value else ""
-    return f"""
-    CREATE OR REPLACE TEMP TABLE {t['agg']} AS
-    WITH reached AS NOT MATERIALIZED (  -- the events before the last label window's end
-        SELECT * FROM {E} WHERE "timestamp" < (SELECT max(t_upper) FROM {t['obs']})),
-    ev AS NOT MATERIALIZED (
-        SELECT e.user_id, {type_case} AS type_name, e."timestamp" AS ts, CAST(e."timestamp" AS DATE) AS day,
-               {signup_day} AS signup_day{value}
-        FROM reached e {signup_join}),
+        stage_a.append(f"{activation} AS activation_day")
+    if direct:  # each event with the date it informs (bounds as literals, for the scan to skip the rest)
+        source = f"""
+    source AS (
+        SELECT ev.*, o.observation_date, o.observation_date - ev.day AS db
+        FROM ev JOIN {t['obs']} o ON ev.day >= o.observation_date - {reach} AND ev.day < o.observation_date + {span}
+        WHERE ev.ts >= {_date(ordered[0])} - INTERVAL {reach} DAY),"""
+    else:
+        source = f"""
     segment AS (
         SELECT unnest(range(1, {len(segments) + 1})) AS seg, CAST(unnest([{starts}]) AS DATE) AS seg_start,
                CAST(unnest([{ends}]) AS DATE) AS seg_end),
@@ -414,10 +346,104 @@ def _aggregate_sql(data: UsageData, spec: FeatureSpec, definition: ChurnDefiniti
         SELECT user_id, type_name, seg, {', '.join(stage_a)}
         FROM ev JOIN segment_day USING (day)
         GROUP BY user_id, type_name, seg),
+    source AS (SELECT * FROM segmented JOIN informs USING (seg)),"""
+
+    # Stage B: per user, date and type, from the events or the segment sums.
+    # Every filter compares one integer: ``db``, the days from the segment's first day to the
+    # date (1 = the day before it). Dates are midnights and no segment crosses a window edge,
+    # so a segment is in "the last w days" exactly when 1 <= db <= w, and in the label window
+    # [t + lead, t + span) exactly when 1 - span <= db <= -lead.
+    def since(days: int) -> str:
+        return f"db BETWEEN 1 AND {days}"
+
+    if direct:
+        def total(where: str) -> str:
+            return f"CAST(count(*) FILTER (WHERE {where}) AS DOUBLE)"
+        latest, value_total, value_count = "max(ts)", "sum(value)", "CAST(count(value) FILTER (WHERE {}) AS DOUBLE)"
+        shifted, first_activation = "CAST(1 AS UBIGINT) << CAST(db - 1 - {} AS UBIGINT)", activation
+    else:
+        def total(where: str) -> str:
+            return f"sum(n) FILTER (WHERE {where})"
+        latest, value_total, value_count = "max(last_ts)", "sum(value_sum)", "sum(value_n) FILTER (WHERE {})"
+        shifted, first_activation = "bits << CAST(ends_before - {} AS UBIGINT)", "min(activation_day)"
+
+    counted = sorted(set(spec.windows) | set(spec.trend_windows))
+    stage_b = [f"{latest} FILTER (WHERE db >= 1) AS last_ts"]
+    stage_b += [f"{total(since(w))} AS n_{w}" for w in counted]
+    stage_b += [f"{total(f'db BETWEEN {w + 1} AND {2 * w}')} AS previous_{w}" for w in spec.trend_windows]
+    if spec.has_value:
+        stage_b += [f"{value_total} FILTER (WHERE {since(w)}) AS value_sum_{w}" for w in spec.windows]
+        if value_has_nulls:
+            stage_b += [f"{value_count.format(since(w))} AS value_n_{w}" for w in spec.windows]
+    # A date's bitmap word j holds days 64 j + 1 .. 64 j + 64 before it (bit i = 64 j + i + 1);
+    # a segment ending e days before the date lands there shifted by e - 64 j.
+    for j in range(words):
+        low, high = j * _WORD + 1, min((j + 1) * _WORD, L)
+        stage_b.append(f"bit_or(CASE WHEN db BETWEEN {low} AND {high} THEN {shifted.format(j * _WORD)} END) "
+                       f"AS bits_{j}")
+    if isinstance(definition, InactivityChurn) and definition.active_window_days not in counted:
+        stage_b.append(f"{total(since(definition.active_window_days))} AS n_{definition.active_window_days}")
+    if activation:
+        stage_b.append(f"{first_activation} AS activation_day")
+    if labels and isinstance(definition, InactivityChurn):
+        stage_b.append(f"{total(f'db BETWEEN {1 - span} AND {-definition.lead_time_days}')} AS label_window_events")
+
+    # Stage C: totals over types, and per-type columns pivoted from the stage B rows
+    # (a CASE inside the aggregate: measured faster than FILTER for this pivot).
+    def of(aggregate: str, column: str, name: str) -> str:
+        return f"{aggregate}(CASE WHEN type_name = {code[name]} THEN {column} END)"
+
+    last_seen = ["max(last_ts) AS last_event"] + [f"{of('max', 'last_ts', n)} AS {qi(f'last_{n}')}"
+                                                  for n in spec.type_names]
+    # Each aggregate here costs a pass over millions of rows: a count serves both its window
+    # feature and a trend's recent half, and the count of events stands in for the count of
+    # values when no value is missing.
+    stage_c = list(last_seen)
+    for w in counted:
+        stage_c.append(f"sum(n_{w}) AS {qi(f'count_events_{w}d')}")
+        stage_c += [f"{of('sum', f'n_{w}', n)} AS {qi(f'count_{n}_{w}d')}" for n in spec.type_names]
+    if spec.has_value:
+        stage_c += [f"sum(value_sum_{w}) AS {qi(f'value_sum_{w}d')}" for w in spec.windows]
+        if value_has_nulls:
+            stage_c += [f"sum(value_n_{w}) AS {qi(f'value_n_{w}d')}" for w in spec.windows]
+    for w in spec.trend_windows:
+        stage_c.append(f"sum(previous_{w}) AS {qi(f'previous_count_events_{w}d')}")
+        stage_c += [f"{of('sum', f'previous_{w}', n)} AS {qi(f'previous_count_{n}_{w}d')}"
+                    for n in spec.type_names]
+    stage_c += [f"bit_or(bits_{j}) AS active_bits_{j}" for j in range(words)]
+    stage_c.append(f"sum(n_{definition.active_window_days}) AS recent_events"
+                   if isinstance(definition, InactivityChurn) else "0 AS recent_events")
+    if activation:
+        stage_c.append("min(activation_day) AS activation_day")
+    if labels and isinstance(definition, InactivityChurn):
+        stage_c.append("sum(label_window_events) AS label_window_events")
+
+    # Events before a date's reach inform it only through the last timestamps (and
+    # activation); the first event before a date is the user's first event, if before it.
+    # Each such event is bucketed by the first date it can inform; the buckets are
+    # pivoted once per user and bucket and handed to the dates from their bucket on.
+    whens = " ".join(f"WHEN ev.ts < {_date(d)} - INTERVAL {reach} DAY THEN {position}"
+                     for position, d in enumerate(sorted(dates), start=1))
+    history = ["max(ts) AS last_ts"] + ([f"{activation} AS activation_day"] if activation else [])
+    pivot_history = last_seen + (["min(activation_day) AS activation_day"] if activation else [])
+    carried = [("last_event", "greatest")] + [(f"last_{n}", "greatest") for n in spec.type_names]
+    if activation:
+        carried.append(("activation_day", "least"))
+    fold = ", ".join(f"{'max' if how == 'greatest' else 'min'}({qi(c)}) AS {qi(c)}" for c, how in carried)
+    merged = ", ".join(f"{how}(r.{qi(c)}, h.{qi(c)}) AS {qi(c)}" for c, how in carried)
+    value = ", e.value" if spec.has_value else ""
+    return f"""
+    CREATE OR REPLACE TEMP TABLE {t['agg']} AS
+    WITH reached AS NOT MATERIALIZED (  -- the events before the last label window's end
+        SELECT * FROM {E} WHERE "timestamp" < (SELECT max(t_upper) FROM {t['obs']})),
+    ev AS NOT MATERIALIZED (
+        SELECT e.user_id, {type_case} AS type_name, e."timestamp" AS ts, CAST(e."timestamp" AS DATE) AS day,
+               {signup_day} AS signup_day{value}
+        FROM reached e {signup_join}),{source}
     recent AS (
         SELECT user_id, observation_date, {', '.join(stage_c)}
         FROM (SELECT user_id, observation_date, type_name, {', '.join(stage_b)}
-              FROM segmented JOIN informs USING (seg)
+              FROM source
               GROUP BY user_id, observation_date, type_name)
         GROUP BY user_id, observation_date),
     buckets AS (

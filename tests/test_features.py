@@ -314,10 +314,21 @@ def test_engine_matches_reference_on_online_retail(shared_data, day):
     assert_same(engine, expected)
 
 
-def test_dates_computed_together_equal_dates_computed_one_by_one(product):
+@pytest.mark.parametrize("dates", [
+    # 17 days apart: events inform two dates, so the engine sums them per segment first
+    [dt.date(2024, 5, 1), dt.date(2024, 7, 15), dt.date(2024, 8, 1), dt.date(2024, 11, 1)],
+    # over a reach apart: each event informs one date, and the engine reads the events directly
+    [dt.date(2024, 3, 1), dt.date(2024, 7, 1), dt.date(2024, 11, 1)],
+], ids=["segments", "direct"])
+def test_dates_computed_together_equal_dates_computed_one_by_one(product, dates):
     data, _ = product
-    dates = [dt.date(2024, 5, 1), dt.date(2024, 7, 15), dt.date(2024, 8, 1), dt.date(2024, 11, 1)]
     builder = FeatureBuilder(activation_events=("core_action",), activation_days=7).fit(data, observation_dates=dates)
     together = builder.transform(data, dates)
     one_by_one = pd.concat([builder.transform(data, [d]) for d in dates], ignore_index=True)
     pd.testing.assert_frame_equal(together, one_by_one)
+    # With labels the reach grows by the label window (30 days here): the same two paths, labels included.
+    definition = InactivityChurn(horizon_days=30, active_window_days=30)
+    labelled = build_dataset(data, definition, builder=builder, observation_dates=dates).frame
+    each = pd.concat([build_dataset(data, definition, builder=builder, observation_dates=[d]).frame for d in dates],
+                     ignore_index=True)
+    pd.testing.assert_frame_equal(labelled, each)
