@@ -8,8 +8,8 @@ aggregated per user, date and type, then pivoted per user and date. Where no
 event informs two dates (one scoring date, or dates further apart than a reach
 and a label window) the segment step saves nothing and events go straight to
 the per-type aggregate. Older events are bucketed by the first date they inform
-and carry only their last timestamps forward. Every feature at ``t`` reads only events with
-``timestamp < t``; the label reads only events in the label window.
+and carry only their last timestamps forward. Every feature at ``t`` reads only
+events with ``timestamp < t``; the label reads only events in the label window.
 """
 
 from __future__ import annotations
@@ -293,43 +293,61 @@ def _aggregate_sql(data: UsageData, spec: FeatureSpec, definition: ChurnDefiniti
         kinds = ", ".join(str(code[spec.event_types.get(a, "other")]) for a in spec.activation_events)
         activation = f"min(day) FILTER (WHERE type_name IN ({kinds}) AND (signup_day IS NULL OR day >= signup_day))"
     words = -(-L // _WORD)
+    # Stage B (below) aggregates per user, date and type. Every filter there compares one integer:
+    # ``db``, the days from the segment's first day to the date (1 = the day before it). Dates are
+    # midnights and no segment crosses a window edge, so a segment is in "the last w days" exactly
+    # when 1 <= db <= w, and in the label window [t + lead, t + span) exactly when 1 - span <= db <= -lead.
+    def since(days: int) -> str:
+        return f"db BETWEEN 1 AND {days}"
+
     # When no event informs two dates (the dates lie a reach and a label window apart, as one
     # scoring date always does), summing events per segment first saves nothing: stage B then
     # reads the events themselves, each its own one-day segment, and stage A is left out.
     ordered = sorted(dates)
-    direct = all((b - a).days >= reach + span for a, b in zip(ordered, ordered[1:]))
-
-    # Stage A: events inside some date's reach, summed per user, type and calendar segment.
-    # The segments are cut at every window edge of every date, and every 64 days back from
-    # each date, so a segment lies in one bitmap word of any date that reads its days.
-    offsets = {0, reach, L, *spec.windows, *spec.trend_windows, *(2 * w for w in spec.trend_windows)}
-    offsets |= {_WORD * j for j in range(1, words)}
-    if isinstance(definition, InactivityChurn):
-        offsets.add(definition.active_window_days)
-    if span:
-        offsets |= {-definition.lead_time_days, -span}
-    segments = _segments(dates, offsets)
-    starts = ", ".join(_date(s) for s, _ in segments)
-    ends = ", ".join(_date(e) for _, e in segments)
-    # Active days of a segment: bit k = active k days before its end (its last day is bit 0).
-    # Counts are summed as DOUBLE from here on: exact for whole numbers below 2^53, and far cheaper than
-    # the 128-bit integers DuckDB sums BIGINTs into (in every aggregate and in the conversion to pandas).
-    stage_a = ["CAST(count(*) AS DOUBLE) AS n", "max(ts) AS last_ts",
-               f"bit_or(CASE WHEN seg_end - day <= {_WORD} THEN CAST(1 AS UBIGINT) << CAST(seg_end - day - 1 AS UBIGINT) "
-               "END) AS bits"]
-    if spec.has_value:
-        stage_a.append("sum(value) AS value_sum")
-        if value_has_nulls:  # else the count of values is the count of events
-            stage_a.append("CAST(count(value) AS DOUBLE) AS value_n")
-    if activation:
-        stage_a.append(f"{activation} AS activation_day")
-    if direct:  # each event with the date it informs (bounds as literals, for the scan to skip the rest)
+    if all((b - a).days >= reach + span for a, b in zip(ordered, ordered[1:])):
+        # Each event with the date it informs (bounds as literals, for the scan to skip the rest).
         source = f"""
     source AS (
         SELECT ev.*, o.observation_date, o.observation_date - ev.day AS db
         FROM ev JOIN {t['obs']} o ON ev.day >= o.observation_date - {reach} AND ev.day < o.observation_date + {span}
         WHERE ev.ts >= {_date(ordered[0])} - INTERVAL {reach} DAY),"""
+
+        def total(where: str) -> str:
+            return f"CAST(count(*) FILTER (WHERE {where}) AS DOUBLE)"
+
+        def value_count(where: str) -> str:
+            return f"CAST(count(value) FILTER (WHERE {where}) AS DOUBLE)"
+
+        def shifted(word_start: int) -> str:
+            return f"CAST(1 AS UBIGINT) << CAST(db - 1 - {word_start} AS UBIGINT)"
+
+        latest, value_total, first_activation = "max(ts)", "sum(value)", activation
     else:
+        # Stage A: events inside some date's reach, summed per user, type and calendar segment.
+        # The segments are cut at every window edge of every date, and every 64 days back from
+        # each date, so a segment lies in one bitmap word of any date that reads its days.
+        offsets = {0, reach, L, *spec.windows, *spec.trend_windows, *(2 * w for w in spec.trend_windows)}
+        offsets |= {_WORD * j for j in range(1, words)}
+        if isinstance(definition, InactivityChurn):
+            offsets.add(definition.active_window_days)
+        if span:
+            offsets |= {-definition.lead_time_days, -span}
+        segments = _segments(dates, offsets)
+        starts = ", ".join(_date(s) for s, _ in segments)
+        ends = ", ".join(_date(e) for _, e in segments)
+        # Active days of a segment: bit k = active k days before its end (its last day is bit 0).
+        # Counts are summed as DOUBLE from here on: exact for whole numbers below 2^53, and far cheaper than
+        # the 128-bit integers DuckDB sums BIGINTs into (in every aggregate and in the conversion to pandas).
+        stage_a = ["CAST(count(*) AS DOUBLE) AS n", "max(ts) AS last_ts",
+                   f"bit_or(CASE WHEN seg_end - day <= {_WORD} THEN CAST(1 AS UBIGINT) << "
+                   "CAST(seg_end - day - 1 AS UBIGINT) END) AS bits"]
+        if spec.has_value:
+            stage_a.append("sum(value) AS value_sum")
+            if value_has_nulls:  # else the count of values is the count of events
+                stage_a.append("CAST(count(value) AS DOUBLE) AS value_n")
+        if activation:
+            stage_a.append(f"{activation} AS activation_day")
+        # The segment sums, handed to the dates whose reach holds them.
         source = f"""
     segment AS (
         SELECT unnest(range(1, {len(segments) + 1})) AS seg, CAST(unnest([{starts}]) AS DATE) AS seg_start,
@@ -348,25 +366,18 @@ def _aggregate_sql(data: UsageData, spec: FeatureSpec, definition: ChurnDefiniti
         GROUP BY user_id, type_name, seg),
     source AS (SELECT * FROM segmented JOIN informs USING (seg)),"""
 
-    # Stage B: per user, date and type, from the events or the segment sums.
-    # Every filter compares one integer: ``db``, the days from the segment's first day to the
-    # date (1 = the day before it). Dates are midnights and no segment crosses a window edge,
-    # so a segment is in "the last w days" exactly when 1 <= db <= w, and in the label window
-    # [t + lead, t + span) exactly when 1 - span <= db <= -lead.
-    def since(days: int) -> str:
-        return f"db BETWEEN 1 AND {days}"
-
-    if direct:
-        def total(where: str) -> str:
-            return f"CAST(count(*) FILTER (WHERE {where}) AS DOUBLE)"
-        latest, value_total, value_count = "max(ts)", "sum(value)", "CAST(count(value) FILTER (WHERE {}) AS DOUBLE)"
-        shifted, first_activation = "CAST(1 AS UBIGINT) << CAST(db - 1 - {} AS UBIGINT)", activation
-    else:
         def total(where: str) -> str:
             return f"sum(n) FILTER (WHERE {where})"
-        latest, value_total, value_count = "max(last_ts)", "sum(value_sum)", "sum(value_n) FILTER (WHERE {})"
-        shifted, first_activation = "bits << CAST(ends_before - {} AS UBIGINT)", "min(activation_day)"
 
+        def value_count(where: str) -> str:
+            return f"sum(value_n) FILTER (WHERE {where})"
+
+        def shifted(word_start: int) -> str:
+            return f"bits << CAST(ends_before - {word_start} AS UBIGINT)"
+
+        latest, value_total, first_activation = "max(last_ts)", "sum(value_sum)", "min(activation_day)"
+
+    # Stage B: per user, date and type, from the events or the segment sums.
     counted = sorted(set(spec.windows) | set(spec.trend_windows))
     stage_b = [f"{latest} FILTER (WHERE db >= 1) AS last_ts"]
     stage_b += [f"{total(since(w))} AS n_{w}" for w in counted]
@@ -374,12 +385,12 @@ def _aggregate_sql(data: UsageData, spec: FeatureSpec, definition: ChurnDefiniti
     if spec.has_value:
         stage_b += [f"{value_total} FILTER (WHERE {since(w)}) AS value_sum_{w}" for w in spec.windows]
         if value_has_nulls:
-            stage_b += [f"{value_count.format(since(w))} AS value_n_{w}" for w in spec.windows]
+            stage_b += [f"{value_count(since(w))} AS value_n_{w}" for w in spec.windows]
     # A date's bitmap word j holds days 64 j + 1 .. 64 j + 64 before it (bit i = 64 j + i + 1);
     # a segment ending e days before the date lands there shifted by e - 64 j.
     for j in range(words):
         low, high = j * _WORD + 1, min((j + 1) * _WORD, L)
-        stage_b.append(f"bit_or(CASE WHEN db BETWEEN {low} AND {high} THEN {shifted.format(j * _WORD)} END) "
+        stage_b.append(f"bit_or(CASE WHEN db BETWEEN {low} AND {high} THEN {shifted(j * _WORD)} END) "
                        f"AS bits_{j}")
     if isinstance(definition, InactivityChurn) and definition.active_window_days not in counted:
         stage_b.append(f"{total(since(definition.active_window_days))} AS n_{definition.active_window_days}")
