@@ -51,8 +51,7 @@ class FastTreeShap:
     n_features: int
     base_value: float
     # per node (all trees concatenated; children are absolute node indices)
-    left: np.ndarray
-    right: np.ndarray
+    left: np.ndarray  # -1 at a leaf
     feature: np.ndarray
     threshold: np.ndarray
     default_left: np.ndarray
@@ -63,16 +62,19 @@ class FastTreeShap:
     # per tree: its nodes and its leaves
     tree_node_start: np.ndarray
     tree_leaf_start: np.ndarray
+    # the nodes of each tree, parents before children (depth first), and per node the edge from its
+    # parent: the parent (-1 at the root), whether it is the right child, and the slot of the parent's
+    # feature among the distinct features of the path from the root (the same for every leaf below)
+    node_order: np.ndarray
+    node_parent: np.ndarray
+    edge_right: np.ndarray
+    edge_slot: np.ndarray
     # per leaf
+    leaf_node: np.ndarray
     leaf_value: np.ndarray
-    leaf_path_start: np.ndarray  # into path_node / path_right / path_slot
-    leaf_path_len: np.ndarray
     leaf_slots: np.ndarray  # d: distinct features on the path
     leaf_slot_start: np.ndarray  # into slot_feature / slot_z
     leaf_table_start: np.ndarray  # into table_g / table_z
-    path_node: np.ndarray
-    path_right: np.ndarray
-    path_slot: np.ndarray
     slot_feature: np.ndarray
     slot_z: np.ndarray
     table_g: np.ndarray
@@ -111,11 +113,11 @@ class FastTreeShap:
         X = np.ascontiguousarray(X, dtype=np.float64)
         if X.ndim != 2 or X.shape[1] != self.n_features:
             raise ConfigError(f"Expected rows of {self.n_features} features, got an array of shape {X.shape}.")
-        return explain_rows(X, self.n_features, self.left, self.right, self.feature, self.threshold,
-                            self.default_left, self.is_categorical, self.cat_start, self.cat_count, self.cat_values,
-                            self.tree_node_start, self.tree_leaf_start, self.leaf_value, self.leaf_path_start,
-                            self.leaf_path_len, self.leaf_slots, self.leaf_slot_start, self.leaf_table_start,
-                            self.path_node, self.path_right, self.path_slot, self.slot_feature, self.slot_z,
+        return explain_rows(X, self.n_features, self.left, self.feature, self.threshold, self.default_left,
+                            self.is_categorical, self.cat_start, self.cat_count, self.cat_values,
+                            self.tree_node_start, self.tree_leaf_start, self.node_order, self.node_parent,
+                            self.edge_right, self.edge_slot, self.leaf_node, self.leaf_value, self.leaf_slots,
+                            self.leaf_slot_start, self.leaf_table_start, self.slot_feature, self.slot_z,
                             self.table_g, self.table_z)
 
 
@@ -162,15 +164,12 @@ def _subset_tables(z: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 
 def _tabulate(trees: list[dict[str, Any]], n_features: int, base_margin: float) -> FastTreeShap:
-    nodes: dict[str, list[Any]] = {k: [] for k in ("left", "right", "feature", "threshold", "default_left",
+    nodes: dict[str, list[Any]] = {k: [] for k in ("left", "feature", "threshold", "default_left",
                                                     "is_categorical", "cat_start", "cat_count")}
+    edges: dict[str, list[int]] = {k: [] for k in ("order", "parent", "right", "slot")}
     cat_values: list[int] = []
     tree_node_start, tree_leaf_start = [], []
-    leaves: dict[str, list[Any]] = {k: [] for k in ("value", "path_start", "path_len", "slots", "slot_start",
-                                                     "table_start")}
-    path_node: list[int] = []
-    path_right: list[int] = []
-    path_slot: list[int] = []
+    leaves: dict[str, list[Any]] = {k: [] for k in ("node", "value", "slots", "slot_start", "table_start")}
     slot_feature: list[int] = []
     slot_z: list[float] = []
     tables_g: list[np.ndarray] = []
@@ -191,7 +190,6 @@ def _tabulate(trees: list[dict[str, Any]], n_features: int, base_margin: float) 
         for i in range(len(left)):
             leaf = left[i] == -1
             nodes["left"].append(-1 if leaf else offset + left[i])
-            nodes["right"].append(-1 if leaf else offset + right[i])
             nodes["feature"].append(int(tree["split_indices"][i]))
             nodes["threshold"].append(float(tree["split_conditions"][i]))
             nodes["default_left"].append(int(tree["default_left"][i]))
@@ -201,30 +199,33 @@ def _tabulate(trees: list[dict[str, Any]], n_features: int, base_margin: float) 
             cats = categories.get(i, []) if categorical else []
             nodes["cat_count"].append(len(cats))
             cat_values.extend(cats)
-        # depth-first over the tree: the path (node, went right, feature) to every leaf
-        stack: list[tuple[int, list[tuple[int, int, int, float]]]] = [(0, [])]
+        parent_of = [-1] * len(left)
+        edge_right = [0] * len(left)
+        edge_slot = [0] * len(left)
+        # depth-first over the tree: the path (node, went right, feature) to every leaf; a feature's slot is
+        # its place among the path's distinct features in the order they first appear from the root
+        stack: list[tuple[int, list[tuple[int, int, int, float]], dict[int, int]]] = [(0, [], {})]
         tree_expectation = 0.0
         while stack:
-            node, path = stack.pop()
+            node, path, seen = stack.pop()
+            edges["order"].append(offset + node)
             if left[node] != -1:
                 feature = int(tree["split_indices"][node])
+                below = seen if feature in seen else {**seen, feature: len(seen)}
                 for child, went_right in ((left[node], 0), (right[node], 1)):
                     ratio = hessian[child] / hessian[node] if hessian[node] > 0 else 0.0
-                    stack.append((child, [*path, (node, went_right, feature, ratio)]))
+                    parent_of[child], edge_right[child], edge_slot[child] = node, went_right, below[feature]
+                    stack.append((child, [*path, (node, went_right, feature, ratio)], below))
                 continue
             value = float(tree["split_conditions"][node])
             slots: dict[int, int] = {}
             z: list[float] = []
-            leaves["path_start"].append(len(path_node))
-            leaves["path_len"].append(len(path))
             for parent, went_right, feature, ratio in path:
                 if feature not in slots:
                     slots[feature] = len(z)
                     z.append(1.0)
                 z[slots[feature]] *= ratio
-                path_node.append(offset + parent)
-                path_right.append(went_right)
-                path_slot.append(slots[feature])
+            leaves["node"].append(offset + node)
             leaves["value"].append(value)
             leaves["slots"].append(len(z))
             leaves["slot_start"].append(len(slot_feature))
@@ -239,6 +240,9 @@ def _tabulate(trees: list[dict[str, Any]], n_features: int, base_margin: float) 
                 raise MemoryError(f"the fast TreeSHAP tables would exceed {MAX_TABLE_BYTES / 1024**3:.0f} GiB")
             tree_expectation += value * (hessian[node] / hessian[0] if hessian[0] > 0 else 0.0)
         base += tree_expectation
+        edges["parent"].extend(offset + p if p >= 0 else -1 for p in parent_of)
+        edges["right"].extend(edge_right)
+        edges["slot"].extend(edge_slot)
     tree_leaf_start.append(len(leaves["value"]))
     tree_node_start.append(len(nodes["left"]))
 
@@ -247,18 +251,18 @@ def _tabulate(trees: list[dict[str, Any]], n_features: int, base_margin: float) 
 
     return FastTreeShap(
         n_features=n_features, base_value=float(base),
-        left=i32(nodes["left"]), right=i32(nodes["right"]), feature=i32(nodes["feature"]),
+        left=i32(nodes["left"]), feature=i32(nodes["feature"]),
         threshold=np.asarray(nodes["threshold"], dtype=np.float32).astype(np.float64),
         default_left=np.asarray(nodes["default_left"], dtype=np.uint8),
         is_categorical=np.asarray(nodes["is_categorical"], dtype=np.uint8),
         cat_start=i32(nodes["cat_start"]), cat_count=i32(nodes["cat_count"]),
         cat_values=i32(cat_values) if cat_values else np.zeros(1, dtype=np.int32),
         tree_node_start=i32(tree_node_start), tree_leaf_start=i32(tree_leaf_start),
-        leaf_value=np.asarray(leaves["value"], dtype=np.float64), leaf_path_start=i32(leaves["path_start"]),
-        leaf_path_len=i32(leaves["path_len"]), leaf_slots=i32(leaves["slots"]),
+        node_order=i32(edges["order"]), node_parent=i32(edges["parent"]),
+        edge_right=np.asarray(edges["right"], dtype=np.uint8), edge_slot=i32(edges["slot"]),
+        leaf_node=i32(leaves["node"]), leaf_value=np.asarray(leaves["value"], dtype=np.float64),
+        leaf_slots=i32(leaves["slots"]),
         leaf_slot_start=i32(leaves["slot_start"]), leaf_table_start=np.asarray(leaves["table_start"], dtype=np.int64),
-        path_node=i32(path_node) if path_node else np.zeros(1, dtype=np.int32),
-        path_right=np.asarray(path_right or [0], dtype=np.uint8), path_slot=i32(path_slot or [0]),
         slot_feature=i32(slot_feature or [0]), slot_z=np.asarray(slot_z or [0.0], dtype=np.float64),
         table_g=np.concatenate(tables_g) if tables_g else np.zeros(1),
         table_z=np.concatenate(tables_z) if tables_z else np.zeros(1))

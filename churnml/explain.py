@@ -138,6 +138,7 @@ class ChurnExplainer:
         self._fast: Any = None
         self._shown: dict[str, str] = {}  # each feature's reference, worded
         self._words: dict[str, dict[Any, str]] = {}  # each feature's sentences by value, up to _WORDS_KEPT
+        self._members: tuple[tuple[str, ...], list[str], list[np.ndarray]] | None = None  # see _families
         self.info: dict[str, FeatureInfo] = {f.name: f for f in model.spec.features()} if model.spec else {}
         self.reference: dict[str, Any] = dict(model.info.get("reference", {}))
         # 'other' holds the event types too rare to keep at fit: name them in sentences
@@ -203,24 +204,37 @@ class ChurnExplainer:
         An account with fewer than ``k`` risk-raising families gets empty reasons after
         the last one. The module docstring gives the rules.
         """
+        out = pd.DataFrame(index=frame.index)
+        for column, values in self.reason_columns(frame, explanation=explanation, top_k=top_k).items():
+            out[column] = values
+        return out
+
+    def reason_columns(self, frame: pd.DataFrame, *, explanation: Explanation | None = None,
+                       top_k: int | None = None) -> dict[str, np.ndarray]:
+        """What :meth:`reasons` returns, as one array per column (no DataFrame; batch scoring writes these)."""
         k = top_k or self.top_k
         explanation = explanation or self.explain(frame)
         values = explanation.values
         names = np.array(explanation.feature_names, dtype=object)
         n = values.shape[0]
-        keys = list(dict.fromkeys(self.family(str(name)) for name in names))
-        members = [np.flatnonzero([self.family(str(name)) == key for name in names]) for key in keys]
-        weights = np.stack([values[:, m].sum(axis=1) for m in members], axis=1)
+        keys, members = self._families(tuple(explanation.feature_names))
         # the member each family is phrased from: the strongest one that raises the risk and reads right
         speaking = np.where((values > 0) & self._reads_right(explanation.data), values, -np.inf)
-        voice = np.stack([m[np.argmax(speaking[:, m], axis=1)] for m in members], axis=1)
-        heard = np.stack([np.isfinite(speaking[:, m].max(axis=1)) for m in members], axis=1)
+        weights, voice, heard = np.empty((n, len(keys))), np.empty((n, len(keys)), dtype=np.intp), \
+            np.empty((n, len(keys)), dtype=bool)
+        for i, m in enumerate(members):
+            if len(m) == 1:  # most families: the feature alone
+                weights[:, i], voice[:, i], heard[:, i] = values[:, m[0]], m[0], np.isfinite(speaking[:, m[0]])
+                continue
+            weights[:, i] = values[:, m].sum(axis=1)
+            said = speaking[:, m]
+            voice[:, i] = m[np.argmax(said, axis=1)]
+            heard[:, i] = np.isfinite(said.max(axis=1))
         ranked = np.where((weights > 0) & heard, weights, -np.inf)
         k = min(k, len(keys))
         order = np.argsort(-ranked, axis=1, kind="stable")[:, :k]
         rows = np.arange(n)[:, None]
-        out = pd.DataFrame(index=frame.index)
-        out["churn_probability"] = self.model._calibrated(_sigmoid(explanation.margin))
+        out: dict[str, np.ndarray] = {"churn_probability": self.model._calibrated(_sigmoid(explanation.margin))}
         family_names = np.array(keys, dtype=object)
         raising = np.isfinite(ranked[rows, order])  # (accounts, k)
         feature = voice[rows, order]
@@ -229,8 +243,12 @@ class ChurnExplainer:
         # one pass per feature over every account it speaks for, whatever the reason's place: a feature
         # belongs to one family, so an account has it at one place at most (and the rows come out sorted)
         data = explanation.data
-        for j in np.unique(feature[raising]):
-            where, place = np.nonzero(raising & (feature == j))
+        cells = np.flatnonzero(raising)  # row-major: by account, then place
+        speakers = feature.ravel()[cells]
+        cells = cells[np.argsort(speakers, kind="stable")]
+        features, starts = np.unique(np.sort(speakers), return_index=True)
+        for j, start, stop in zip(features, starts, [*starts[1:], len(cells)]):
+            where, place = np.divmod(cells[start:stop], k)
             name = str(names[j])
             inputs = data[self._sentence_inputs(name, data.columns)].iloc[where]
             sentences[where, place] = self._sentences(name, inputs)
@@ -243,6 +261,14 @@ class ChurnExplainer:
             out[f"reason_{i + 1}_family"] = np.where(raising[:, i], family_names[order[:, i]], None)
         return out
 
+    def _families(self, names: tuple[str, ...]) -> tuple[list[str], list[np.ndarray]]:
+        """The reason families of these features, in first-seen order, and each one's member positions."""
+        if self._members is None or self._members[0] != names:
+            keys = list(dict.fromkeys(self.family(name) for name in names))
+            families = np.array([self.family(name) for name in names], dtype=object)
+            self._members = (names, keys, [np.flatnonzero(families == key) for key in keys])
+        return self._members[1], self._members[2]
+
     def _reads_right(self, data: pd.DataFrame) -> np.ndarray:
         """Whether each value's sentence would explain a higher risk: on the risky side of the reference by
         the feature's direction (missing values by ``missing_direction``); True where the direction is 0 or
@@ -252,12 +278,12 @@ class ChurnExplainer:
             info = self.info.get(name)
             if info is None or info.unit == "category":
                 continue
-            column = data.iloc[:, j].astype("float64").to_numpy()
+            column = data.iloc[:, j].to_numpy(dtype="float64", na_value=np.nan)
             reference = self.reference.get(name)
             if reference is None and info.family == "trend":
                 reference = 0.0
             if info.direction != 0 and isinstance(reference, int | float):
-                out[:, j] = info.direction * (_snapped(pd.Series(column)).to_numpy() - float(reference)) > 0
+                out[:, j] = info.direction * (np.round(column, 9) - float(reference)) > 0  # as _snapped
             missing = np.isnan(column)
             out[missing, j] = info.missing_direction >= 0
             recent = _trend_count(info)

@@ -545,12 +545,12 @@ def _score_columns(model: ChurnModel, matrix: np.ndarray, monthly: np.ndarray | 
     if len(rows):
         chosen = matrix[rows]
         frame = frame_of(chosen, model.columns)
-        explained = explainer.reasons(frame, explanation=explainer.explain(frame, matrix=chosen))
+        explained = explainer.reason_columns(frame, explanation=explainer.explain(frame, matrix=chosen))
         for i in range(1, top_k + 1):
             for suffix in ("", "_feature", "_contribution", "_family"):
                 column = f"reason_{i}{suffix}"
                 if column in explained:
-                    out[column][rows] = explained[column].to_numpy()
+                    out[column][rows] = explained[column]
     return out, len(rows)
 
 

@@ -208,14 +208,13 @@ _KILLED_RUN = textwrap.dedent("""
 
     folder, events, subscriptions, accounts, out, marker, stage = sys.argv[1:]
     if stage == "scoring":
-        original = scoring.ChurnExplainer.reasons if hasattr(scoring, "ChurnExplainer") else None
         import churnml.explain as explain
-        real = explain.ChurnExplainer.reasons
+        real = explain.ChurnExplainer.reason_columns  # what each scored chunk's reasons come from
         def slow(self, *args, **kwargs):
             pathlib.Path(marker).write_text("scoring")
             time.sleep(120)
             return real(self, *args, **kwargs)
-        explain.ChurnExplainer.reasons = slow
+        explain.ChurnExplainer.reason_columns = slow
     else:
         real_write = scoring._write_batches
         def slow_write(reader, handle, **options):

@@ -129,3 +129,28 @@ def test_engine_choice_and_errors():
     regression = xgb.train({"objective": "reg:squarederror"}, xgb.DMatrix(frame, frame["a"]), 2)
     with pytest.raises(ConfigError, match="binary logistic"):
         FastTreeShap.from_booster(regression)
+
+
+@pytest.mark.parametrize("grow", ["depthwise", "lossguide"])
+def test_rows_over_several_blocks_and_pruned_trees(grow):
+    """The kernel runs rows in blocks of 512: several blocks and a part one give XGBoost's values, and so
+    do pruned trees (gamma) and trees grown leaf by leaf (nodes numbered by gain, not by depth)."""
+    rng = np.random.default_rng(7)
+    n = 1_300
+    frame = pd.DataFrame({f"x{i}": rng.normal(size=n) for i in range(6)})
+    frame.loc[rng.random(n) < 0.2, "x2"] = np.nan
+    y = (frame["x0"] * frame["x1"].fillna(0) + frame["x3"] + rng.normal(scale=0.7, size=n) > 0).astype(int)
+    booster = xgb.train({"objective": "binary:logistic", "max_depth": 0 if grow == "lossguide" else 8,
+                         "max_leaves": 48 if grow == "lossguide" else 0, "grow_policy": grow, "gamma": 0.5,
+                         "tree_method": "hist", "eta": 0.3, "min_child_weight": 0.5, "seed": 3},
+                        xgb.DMatrix(frame, y), num_boost_round=60)
+    engine = _check(booster, frame)
+    # the table's node order is parents first, whatever order XGBoost numbered them in
+    seen = np.zeros(len(engine.node_parent), dtype=bool)
+    for t in range(len(engine.tree_node_start) - 1):
+        nodes = engine.node_order[engine.tree_node_start[t]:engine.tree_node_start[t + 1]]
+        assert nodes[0] == engine.tree_node_start[t] and engine.node_parent[nodes[0]] == -1
+        for node in nodes:
+            assert engine.node_parent[node] == -1 or seen[engine.node_parent[node]]
+            seen[node] = True
+    assert seen.all()
