@@ -202,9 +202,9 @@ def _tabulate(trees: list[dict[str, Any]], n_features: int, base_margin: float) 
         parent_of = [-1] * len(left)
         edge_right = [0] * len(left)
         edge_slot = [0] * len(left)
-        # depth-first over the tree: the path (node, went right, feature) to every leaf; a feature's slot is
-        # its place among the path's distinct features in the order they first appear from the root
-        stack: list[tuple[int, list[tuple[int, int, int, float]], dict[int, int]]] = [(0, [], {})]
+        # depth-first over the tree: the path's (feature, cover ratio) splits to every node, and each
+        # feature's slot, its place among the path's distinct features in the order they first appear
+        stack: list[tuple[int, list[tuple[int, float]], dict[int, int]]] = [(0, [], {})]
         tree_expectation = 0.0
         while stack:
             node, path, seen = stack.pop()
@@ -215,21 +215,17 @@ def _tabulate(trees: list[dict[str, Any]], n_features: int, base_margin: float) 
                 for child, went_right in ((left[node], 0), (right[node], 1)):
                     ratio = hessian[child] / hessian[node] if hessian[node] > 0 else 0.0
                     parent_of[child], edge_right[child], edge_slot[child] = node, went_right, below[feature]
-                    stack.append((child, [*path, (node, went_right, feature, ratio)], below))
+                    stack.append((child, [*path, (feature, ratio)], below))
                 continue
             value = float(tree["split_conditions"][node])
-            slots: dict[int, int] = {}
-            z: list[float] = []
-            for parent, went_right, feature, ratio in path:
-                if feature not in slots:
-                    slots[feature] = len(z)
-                    z.append(1.0)
-                z[slots[feature]] *= ratio
+            z = [1.0] * len(seen)
+            for feature, ratio in path:
+                z[seen[feature]] *= ratio
             leaves["node"].append(offset + node)
             leaves["value"].append(value)
             leaves["slots"].append(len(z))
             leaves["slot_start"].append(len(slot_feature))
-            slot_feature.extend(slots)
+            slot_feature.extend(seen)  # in slot order
             slot_z.extend(z)
             leaves["table_start"].append(table_size)
             g, complement = _subset_tables(np.asarray(z))

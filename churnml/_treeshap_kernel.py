@@ -7,18 +7,15 @@ import numpy as np
 
 
 @numba.njit(cache=True, inline="always")
-def _goes_right(x, node, feature, threshold, default_left, is_categorical, cat_start, cat_count,  # noqa: ANN001
-                cat_values):  # noqa: ANN001, ANN202
-    value = x[feature[node]]
+def _category_goes_right(value, node, default_left, cat_start, cat_count, cat_values):  # noqa: ANN001, ANN202
+    """A categorical split: right when the code is in the node's set; missing takes the default side."""
     if np.isnan(value):
         return default_left[node] == 0
-    if is_categorical[node]:
-        code = int(value)
-        for k in range(cat_count[node]):
-            if cat_values[cat_start[node] + k] == code:
-                return True
-        return False
-    return not (value < threshold[node])
+    code = int(value)
+    for k in range(cat_count[node]):
+        if cat_values[cat_start[node] + k] == code:
+            return True
+    return False
 
 
 @numba.njit(parallel=True, cache=True)
@@ -43,8 +40,7 @@ def explain_rows(X, n_features, left, feature, threshold, default_left, is_categ
         high = min(rows, low + block)
         nb = high - low
         # decisions are taken on float32 values, as XGBoost does; xt holds the block feature by feature
-        xs = X[low:high].astype(np.float32)
-        xt = np.ascontiguousarray(xs.T)
+        xt = np.ascontiguousarray(X[low:high].astype(np.float32).T)
         phi = out[low:high]
         went_right = np.zeros((widest, block), dtype=np.uint8)
         # per node and row: the slots (of the path from the root) whose splits the row does not follow
@@ -59,12 +55,12 @@ def explain_rows(X, n_features, left, feature, threshold, default_left, is_categ
                 if left[node] < 0:
                     continue
                 goes = went_right[node - first]
+                column = xt[feature[node]]
                 if is_categorical[node]:
                     for r in range(nb):
-                        goes[r] = _goes_right(xs[r], node, feature, threshold, default_left, is_categorical,
-                                              cat_start, cat_count, cat_values)
-                else:
-                    column = xt[feature[node]]
+                        goes[r] = _category_goes_right(column[r], node, default_left, cat_start, cat_count,
+                                                       cat_values)
+                else:  # numbers go left below the threshold; missing takes the default side
                     split = threshold[node]
                     missing_right = default_left[node] == 0
                     for r in range(nb):

@@ -220,8 +220,9 @@ class ChurnExplainer:
         keys, members = self._families(tuple(explanation.feature_names))
         # the member each family is phrased from: the strongest one that raises the risk and reads right
         speaking = np.where((values > 0) & self._reads_right(explanation.data), values, -np.inf)
-        weights, voice, heard = np.empty((n, len(keys))), np.empty((n, len(keys)), dtype=np.intp), \
-            np.empty((n, len(keys)), dtype=bool)
+        weights = np.empty((n, len(keys)))  # each family's summed contribution
+        voice = np.empty((n, len(keys)), dtype=np.intp)
+        heard = np.empty((n, len(keys)), dtype=bool)
         for i, m in enumerate(members):
             if len(m) == 1:  # most families: the feature alone
                 weights[:, i], voice[:, i], heard[:, i] = values[:, m[0]], m[0], np.isfinite(speaking[:, m[0]])
@@ -264,8 +265,8 @@ class ChurnExplainer:
     def _families(self, names: tuple[str, ...]) -> tuple[list[str], list[np.ndarray]]:
         """The reason families of these features, in first-seen order, and each one's member positions."""
         if self._members is None or self._members[0] != names:
-            keys = list(dict.fromkeys(self.family(name) for name in names))
             families = np.array([self.family(name) for name in names], dtype=object)
+            keys = list(dict.fromkeys(families))
             self._members = (names, keys, [np.flatnonzero(families == key) for key in keys])
         return self._members[1], self._members[2]
 
@@ -283,7 +284,7 @@ class ChurnExplainer:
             if reference is None and info.family == "trend":
                 reference = 0.0
             if info.direction != 0 and isinstance(reference, int | float):
-                out[:, j] = info.direction * (np.round(column, 9) - float(reference)) > 0  # as _snapped
+                out[:, j] = info.direction * (np.round(column, _SNAP_DECIMALS) - float(reference)) > 0
             missing = np.isnan(column)
             out[missing, j] = info.missing_direction >= 0
             recent = _trend_count(info)
@@ -427,11 +428,14 @@ def _sigmoid(margin: np.ndarray) -> np.ndarray:
 # ----------------------------------------------------------------- formatting (vectorised)
 
 
+_SNAP_DECIMALS = 9  # see _snapped; _reads_right compares values snapped the same way
+
+
 def _snapped(values: pd.Series) -> pd.Series:
     """Values rounded to 9 decimals before they are rounded for print: a sum taken in another order (another
     engine, another partitioning) differs in the last bits, and 19.114999999 and 19.115000001 must not print
     as 19.11 and 19.12."""
-    return values.astype("float64").round(9)
+    return values.astype("float64").round(_SNAP_DECIMALS)
 
 
 def _number(values: pd.Series, decimals: int = 1) -> pd.Series:
