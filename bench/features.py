@@ -81,7 +81,9 @@ def child(kind: str, folder: Path) -> None:
     spec = FeatureSpec.from_json((folder / "spec.json").read_text())
     started = time.perf_counter()
     if kind.startswith("duckdb"):
-        from churnml._engine_duckdb import compute
+        from churnml.engines import engine_named
+
+        compute = engine_named("duckdb").compute
 
         dates = [DATE] if kind != "duckdb-12" else [DATE - dt.timedelta(days=30 * k) for k in range(11, -1, -1)]
         data = unchecked(folder / "events.parquet") if kind == "duckdb-1-unchecked" else \

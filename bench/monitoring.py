@@ -59,7 +59,9 @@ def main() -> None:
     args = parser.parse_args()
 
     from churnml import AccountSource, ChurnTrainer, EventSource, InactivityChurn, SubscriptionSource, load
-    from churnml import _engine_duckdb as engine
+    from churnml.engines import engine_named
+
+    engine = engine_named("duckdb")
     from churnml.dataset import build_dataset
     from churnml.estimation import expected_performance
     from churnml.generator import GeneratorConfig, generate

@@ -92,8 +92,10 @@ def child(kind: str, folder: Path, model_folder: Path, memory_limit: str) -> dic
     if kind.startswith("features"):
         import datetime as dt
 
-        from churnml._engine_duckdb import compute, time_span
         from churnml._io import write_table
+        from churnml.engines import engine_named
+
+        compute, time_span = engine_named("duckdb").compute, engine_named("duckdb").time_span
 
         if kind == "features capped" and cap is not None:
             data.backend.execute(f"SET memory_limit = '{cap}'")  # scoring's cap: what the cap costs

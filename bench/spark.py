@@ -43,8 +43,10 @@ def child(engine: str, folder: Path, target: Path) -> None:
     started = time.perf_counter()
     if engine == "duckdb":
         from churnml import load
-        from churnml._engine_duckdb import compute
         from churnml._io import write_table
+        from churnml.engines import engine_named
+
+        compute = engine_named("duckdb").compute
 
         data = load(source)
         builder = FeatureBuilder().fit(data, observation_dates=DATES)
@@ -53,7 +55,9 @@ def child(engine: str, folder: Path, target: Path) -> None:
         rows = len(frame)
     else:
         from churnml import spark as cs
-        from churnml._engine_spark import compute
+        from churnml.engines import engine_named
+
+        compute = engine_named("spark").compute
 
         session = cs.session("local[2]", config={"spark.driver.memory": "4g"})
         session.sparkContext.setLogLevel("ERROR")

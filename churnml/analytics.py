@@ -97,11 +97,17 @@ def periods(first: dt.date, end: dt.date, period: Period) -> list[tuple[dt.date,
     return out
 
 
+def _on_duckdb(data: UsageData, what: str) -> Any:
+    """The DuckDB engine, which runs the analytics' SQL; Spark data is refused with a clear error."""
+    from churnml.engines import require_engine
+
+    return require_engine(data, "duckdb", f"analytics.{what}", fix=" (or a sample of them: the analytics are "
+                          "aggregates a single machine computes)")
+
+
 def _span(data: UsageData, as_of: str | dt.date | None) -> tuple[dt.date, dt.date]:
     """First day of the data and the end of what it covers (the day after the last event, or ``as_of``)."""
-    from churnml._engine_duckdb import time_span
-
-    first, last = time_span(data)
+    first, last = _on_duckdb(data, "span").time_span(data)
     return first.date(), _capped(last.date() + dt.timedelta(days=1), as_of)
 
 
@@ -160,6 +166,7 @@ def churn_rate(data: UsageData, *, period: Period = "month", basis: Literal["aut
         and with ``end_reason`` on subscriptions ``churned_voluntary``,
         ``churned_involuntary``, ``voluntary_churn_rate``, ``involuntary_churn_rate``.
     """
+    _on_duckdb(data, "churn_rate")
     period = _check_period(period)
     if basis == "auto":
         basis = "subscriptions" if data.subscriptions is not None else "inactivity"
@@ -175,12 +182,9 @@ def churn_rate(data: UsageData, *, period: Period = "month", basis: Literal["aut
     reasons = False
     try:
         if basis == "subscriptions":
-            from churnml._engine_duckdb import _islands_sql
-
             assert data.subscriptions is not None
             islands = qi(fresh_name("islands"))
-            data.backend.execute(_islands_sql(qi(data.subscriptions.view), islands, tolerance,
-                                              data.subscriptions.columns))
+            _on_duckdb(data, "churn_rate").islands_table(data, islands, tolerance)
             reasons = "end_reason" in data.subscriptions.columns
             involuntary = ", ".join(ql(r) for r in INVOLUNTARY_REASONS)
             split = (f", count(*) FILTER (WHERE i.cover_stop <= p.period_end AND lower(i.end_reason) IN "
@@ -350,6 +354,7 @@ def revenue_churn(data: UsageData, *, period: Period = "month", as_of: str | dt.
         ``period``, ``accounts_at_start`` (with MRR), ``mrr_start``, ``mrr_churned``, ``mrr_contraction``, ``mrr_expansion``,
         ``mrr_new``, ``mrr_end``, ``gross_mrr_churn_pct``, ``net_mrr_churn_pct``.
     """
+    _on_duckdb(data, "revenue_churn")
     period = _check_period(period)
     subscriptions = data.subscriptions
     if subscriptions is None or "mrr" not in subscriptions.columns:
@@ -417,6 +422,7 @@ def activation(data: UsageData, *, events: Sequence[str], days: int = 7, period:
         ``activation_rate_pct``, ``median_days_to_activation`` (among the activated),
         ``not_yet_observed``.
     """
+    _on_duckdb(data, "activation")
     period = _check_period(period)
     if not events:
         raise ConfigError("activation needs at least one activation event type (--event).")
@@ -475,6 +481,7 @@ def inactive(data: UsageData, *, as_of: str | dt.date | None = None, thresholds:
     only those accounts are counted, at every date, and the shares are of them
     (an account of theirs without any event before the date counts in no threshold).
     """
+    _on_duckdb(data, "inactive")
     period = _check_period(period)
     chosen = sorted({int(t) for t in thresholds})
     if not chosen or chosen[0] < 1:
@@ -552,9 +559,10 @@ def segments(data: UsageData, *, as_of: str | dt.date | None = None, method: Lit
     With ``accounts`` (a table with a ``user_id`` column: a scores file's path, a
     DataFrame or a DuckDB relation), only those accounts are segmented.
     """
-    from churnml._engine_duckdb import compute
     from churnml.definitions import InactivityChurn
     from churnml.features import FeatureBuilder
+
+    engine = _on_duckdb(data, "segments")
 
     if method not in ("rules", "quantiles"):
         raise ConfigError(f"The 'method' parameter of segments must be 'rules' or 'quantiles'. Got {method!r} "
@@ -566,7 +574,7 @@ def segments(data: UsageData, *, as_of: str | dt.date | None = None, method: Lit
     builder.fit(data, observation_dates=[day])
     everyone = InactivityChurn(horizon_days=horizon_days, active_window_days=max(1, (day - first).days + 1))
     labelled = day + dt.timedelta(days=horizon_days) <= end
-    frame = compute(data, builder.spec_, everyone, [day], labels=labelled)
+    frame = engine.compute(data, builder.spec_, everyone, [day], labels=labelled)
     if accounts is not None:
         _, ids = _only(data, accounts)
         frame = frame[frame["user_id"].isin(data.backend.sql(f"SELECT user_id FROM {ids}").df()["user_id"])]
@@ -636,6 +644,7 @@ def inter_event_gaps(data: UsageData) -> pd.DataFrame:
     is the days from one to the next. Its distribution is what an inactivity
     horizon is chosen from (see :func:`horizon_from_gaps`).
     """
+    _on_duckdb(data, "inter_event_gaps")
     query = f"""
         WITH days AS (SELECT DISTINCT user_id, CAST("timestamp" AS DATE) AS day FROM {_events(data)}),
         gaps AS (SELECT date_diff('day', lag(day) OVER (PARTITION BY user_id ORDER BY day), day) AS gap FROM days)
@@ -673,6 +682,7 @@ def cohorts(data: UsageData, *, as_of: str | dt.date | None = None, max_months: 
         Index ``cohort`` (first day of the signup month), column ``accounts``, then
         ``0, 1, 2, ...`` (shares).
     """
+    _on_duckdb(data, "cohorts")
     _, end = _span(data, as_of)
     query = f"""
         WITH u AS (SELECT user_id, CAST(date_trunc('month', signup) AS DATE) AS cohort FROM ({_signups(data)})

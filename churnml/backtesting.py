@@ -88,16 +88,14 @@ def backtest(data: UsageData, definition: ChurnDefinition | None = None, *, cuto
     """
     from sklearn.base import clone
 
-    from churnml import _engine_duckdb as engine
     from churnml import metrics
     from churnml.dataset import build_dataset
-    from churnml.features import FeatureBuilder, engine_for
+    from churnml.engines import require_engine
+    from churnml.features import FeatureBuilder
     from churnml.model import prepare
     from churnml.trainer import ChurnTrainer
 
-    if engine_for(data) is not engine:
-        raise ConfigError("backtest runs on data loaded by churnml.load (DuckDB). Fix: load the events with "
-                          "churnml.load, or train and score on Spark one cutoff at a time.")
+    engine = require_engine(data, "duckdb", "backtest", fix=", or train and score on Spark one cutoff at a time")
     definition = definition or InactivityChurn()
     cutoffs = list(cutoffs)
     if not cutoffs:

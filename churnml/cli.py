@@ -911,11 +911,13 @@ def explain(
     if churn_model.spec is not None:
         if as_of is None:
             raise ConfigError("--as-of is required: the features of an event-log model are computed as of a date.")
-        from churnml._engine_duckdb import compute
         from churnml.definitions import parse_dates
+        from churnml.engines import engine_for
 
         data = _load_usage(source)
-        frame = compute(data, churn_model.spec, churn_model.churn_definition(), parse_dates([as_of]), labels=False)
+        engine = engine_for(data)
+        frame = engine.to_pandas(engine.compute(data, churn_model.spec, churn_model.churn_definition(),
+                                                parse_dates([as_of]), labels=False), churn_model.spec)
         rows = frame[frame["user_id"].astype(str) == user]
         if rows.empty:
             raise ConfigError(f"Account {user!r} is not eligible on {as_of} (no activity in the active window, "

@@ -102,7 +102,7 @@ def build_dataset(data: UsageData, definition: ChurnDefinition | None = None, *,
         :func:`churnml.spark.load`, a :class:`~churnml.spark.SparkTrainingSet` whose ``frame``
         is a Spark DataFrame with the same columns.
     """
-    from churnml.features import engine_for
+    from churnml.engines import engine_for
 
     engine = engine_for(data)  # DuckDB, or Spark for churnml.spark.load's data
     definition = definition or InactivityChurn()
@@ -123,9 +123,6 @@ def build_dataset(data: UsageData, definition: ChurnDefinition | None = None, *,
     _progress.step(f"computing point-in-time features and labels at {len(dates)} observation dates "
                    f"({dates[0]} .. {dates[-1]})")
     frame = engine.compute(data, builder.spec_, definition, dates, labels=True)
-    if engine.__name__.endswith("spark"):  # a Spark DataFrame: the set stays on the cluster
-        from churnml.spark import SparkTrainingSet
-
-        return SparkTrainingSet(frame=frame, observation_dates=dates, definition=definition,  # type: ignore[return-value]
-                                builder=builder)
-    return TrainingSet(frame=frame, observation_dates=dates, definition=definition, builder=builder)
+    training: TrainingSet = engine.training_set(frame, observation_dates=dates, definition=definition,
+                                                builder=builder)  # on Spark the set stays on the cluster
+    return training

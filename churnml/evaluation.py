@@ -126,10 +126,9 @@ def evaluate(scores: str | os.PathLike[str] | pd.DataFrame, data: UsageData, mod
         Bad scores (a missing column, several as-of dates, duplicate accounts, probabilities outside
         [0, 1]) or scored accounts that are not eligible at the date in ``data``.
     """
-    from churnml import _engine_duckdb as engine
     from churnml import metrics as m
+    from churnml.engines import require_engine
     from churnml.estimation import expected_performance, tier_figures
-    from churnml.features import engine_for
     from churnml.model import prepare
     from churnml.scoring import _thresholds
     from churnml.trainer import model_baselines
@@ -139,9 +138,7 @@ def evaluate(scores: str | os.PathLike[str] | pd.DataFrame, data: UsageData, mod
         raise ConfigError("evaluate labels scored accounts from an event log; this model was trained on a "
                           "labelled table, whose labels churnml cannot derive. Fix: score a later table with "
                           "its labels and use churnml.metrics.evaluate.")
-    if engine_for(data) is not engine:
-        raise ConfigError("evaluate runs on data loaded by churnml.load (DuckDB). Fix: load the events with "
-                          "churnml.load.")
+    engine = require_engine(data, "duckdb", "evaluate")
     thresholds = _thresholds(model, tiers)
     frame, as_of, source = _read_scores(scores)
     closes = label_window_closes(as_of, definition)

@@ -406,18 +406,21 @@ class FeatureBuilder(BaseEstimator):
         if self.bgnbd not in ("auto", True, False):
             raise ConfigError(f"The 'bgnbd' parameter of FeatureBuilder must be 'auto', True or False. "
                               f"Got {self.bgnbd!r} instead.")
-        if self.engine not in ("auto", "duckdb", "spark"):
-            raise ConfigError(f"The 'engine' parameter of FeatureBuilder must be 'auto', 'duckdb' or 'spark'. "
+        from churnml.engines import engine_names
+
+        if self.engine not in ("auto", *engine_names()):
+            *names, last = [repr(n) for n in ("auto", *engine_names())]
+            raise ConfigError(f"The 'engine' parameter of FeatureBuilder must be {', '.join(names)} or {last}. "
                               f"Got {self.engine!r} instead.")
 
     def _engine(self, data: Any) -> Any:
-        """The engine module that computes features of ``data``."""
+        """The engine that computes features of ``data`` (the one named, if one is)."""
+        from churnml.engines import engine_for, engine_named
+
         engine = engine_for(data)
-        kind = engine.__name__.rsplit("_", 1)[-1]
-        if self.engine not in ("auto", kind):
-            raise ConfigError(f"FeatureBuilder(engine={self.engine!r}) got data loaded for {kind}. Fix: load it with "
-                              f"{'churnml.spark.load' if self.engine == 'spark' else 'churnml.load'}, or pass "
-                              f"engine={kind!r}.")
+        if self.engine not in ("auto", engine.name):
+            raise ConfigError(f"FeatureBuilder(engine={self.engine!r}) got data loaded for {engine.name}. Fix: load "
+                              f"it with {engine_named(self.engine).loader}, or pass engine={engine.name!r}.")
         return engine
 
     def _lookback_days(self) -> int:
@@ -503,22 +506,10 @@ class FeatureBuilder(BaseEstimator):
 
 
 
-def engine_for(data: Any) -> Any:
-    """The engine module for loaded data: ``_engine_spark`` for :func:`churnml.spark.load`'s, else
-    ``_engine_duckdb``. Both offer ``fit_statistics``, ``event_types``, ``time_span`` and ``compute``."""
-    from churnml._spark_load import SparkUsageData
-
-    if isinstance(data, SparkUsageData):
-        from churnml import _engine_spark
-
-        return _engine_spark
-    from churnml import _engine_duckdb
-
-    return _engine_duckdb
-
-
 def warn_unseen_types(spec: FeatureSpec, data: UsageData) -> None:
     """Warn when ``data`` has event types the spec was not fitted on (they are counted as 'other')."""
+    from churnml.engines import engine_for
+
     unseen = sorted(set(engine_for(data).event_types(data)) - set(spec.known_types))
     if unseen:
         warnings.warn(f"{len(unseen)} event type(s) not seen at fit time, e.g. {unseen[0]!r}, are "

@@ -235,7 +235,7 @@ def input_matrix(values: Any, columns: list[FeatureColumn], rows: int) -> np.nda
     """The model's input as one float64 matrix (``rows`` x its columns, in its order): what :func:`prepare`
     then :func:`churnml._treeshap.matrix_of` make, with categories as their codes on the model's levels and
     missing values as NaN. ``values`` maps each column's name to its values (a DataFrame, or what
-    :func:`churnml._engine_duckdb.typed_columns` gives)."""
+    :func:`churnml.engines.typed_columns` gives)."""
     import pandas as pd
 
     _check_present([c.name for c in columns if c.name not in values])

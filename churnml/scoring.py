@@ -358,11 +358,12 @@ class _Run:
 
     def _event_batches(self, data: UsageData) -> tuple[Iterator[_Chunk], dt.date, int]:
         from churnml._duckdb import quote_identifier as qi
-        from churnml._engine_duckdb import materialised, time_span
+        from churnml.engines import require_engine
         from churnml.features import warn_unseen_types
 
         spec, definition = self.model.spec, self.model.churn_definition()
         assert spec is not None and definition is not None
+        engine = require_engine(data, "duckdb", "score", fix=", or score Spark data with churnml.spark.score")
         if self.memory_limit is not None:
             from churnml._duckdb import quote_literal
 
@@ -371,12 +372,12 @@ class _Run:
             data.backend.execute(f"SET memory_limit = {quote_literal(self.memory_limit)}")
             self._stack.push(_restoring(data.backend, f"SET memory_limit = {quote_literal(str(row[0]))}"))
         warn_unseen_types(spec, data)
-        day = _parse_day(self.as_of) if self.as_of is not None else (time_span(data)[1] + dt.timedelta(days=1)).date()
-        _check_inputs(data, spec, day)
+        day = _parse_day(self.as_of) if self.as_of is not None else (engine.time_span(data)[1] + dt.timedelta(days=1)).date()
+        check_inputs(data, spec, day)
         from churnml import _progress
 
         _progress.step(f"computing the features of every eligible account as of {day}")
-        table = self._stack.enter_context(materialised(data, spec, definition, [day], labels=False))
+        table = self._stack.enter_context(engine.materialised(data, spec, definition, [day], labels=False))
         from churnml._lifetime import stand_ins
 
         names, filled_later = self.model.feature_names, stand_ins(spec)
@@ -386,7 +387,7 @@ class _Run:
         if not row[0]:
             from churnml.definitions import no_eligible_users
 
-            raise no_eligible_users("as_of", [day], *time_span(data), definition)
+            raise no_eligible_users("as_of", [day], *engine.time_span(data), definition)
         check_missing(self.model, dict(zip(names, row[1:])), int(row[0]))
         reader = data.backend.sql(f"SELECT * FROM {table}").to_arrow_reader(self.batch_rows)
         self._stack.callback(reader.close)  # before the table is dropped: DuckDB refuses while a result is open
@@ -396,7 +397,7 @@ class _Run:
         """One Arrow batch of the engine's features straight into the model's input, no DataFrame between."""
         import pyarrow as pa
 
-        from churnml._engine_duckdb import typed_columns
+        from churnml.engines import typed_columns
         from churnml.model import input_matrix
 
         model, spec = self.model, self.model.spec
@@ -554,26 +555,13 @@ def _score_columns(model: ChurnModel, matrix: np.ndarray, monthly: np.ndarray | 
     return out, len(rows)
 
 
-def _check_inputs(data: UsageData, spec: Any, day: dt.date) -> None:
+def check_inputs(data: Any, spec: Any, day: dt.date) -> None:
     """Refuse when an input the features were fitted on is absent from every event before ``day``: the
-    value column all empty, or a kept event type never seen (a broken tracking pipeline looks like this)."""
-    from churnml._duckdb import quote_identifier as qi
+    value column all empty, or a kept event type never seen (a broken tracking pipeline looks like this).
+    The same rule on every engine; each engine counts (``input_counts``)."""
+    from churnml.engines import engine_for
 
-    view, columns = qi(data.events.view), data.events.columns
-    before = f"\"timestamp\" < DATE '{day.isoformat()}'"
-    row = data.backend.fetchone(f"SELECT count(*), {'count(value)' if 'value' in columns else '0'} FROM {view} "
-                                f"WHERE {before}")
-    assert row is not None
-    seen = None
-    if spec.event_types and "event_type" in columns:
-        seen = {str(t) for (t,) in data.backend.sql(
-            f"SELECT DISTINCT event_type FROM {view} WHERE {before} AND event_type IS NOT NULL").fetchall()}
-    check_inputs(spec, day, events=int(row[0]), valued=int(row[1]), seen_types=seen)
-
-
-def check_inputs(spec: Any, day: dt.date, *, events: int, valued: int, seen_types: set[str] | None) -> None:
-    """The checks of :func:`_check_inputs` on counts any engine computed (``seen_types``: the event types
-    before ``day``, None where the data has no event type column)."""
+    events, valued, seen_types = engine_for(data).input_counts(data, day, types=bool(spec.event_types))
     if spec.has_value and events and not valued:
         raise MissingFeatureError(
             f"The model's value features need the event value, but all {events:,} events before {day} have none "

@@ -131,10 +131,10 @@ class SparkTrainingSet:
     def to_pandas(self) -> TrainingSet:
         """The whole set on the driver, as the DuckDB engine's :class:`~churnml.dataset.TrainingSet`
         (the sample-then-train path: ``ChurnTrainer().fit(training.to_pandas())`` when it fits in memory)."""
-        from churnml._engine_spark import to_pandas
         from churnml.dataset import TrainingSet
+        from churnml.engines import engine_named
 
-        frame = to_pandas(self.frame, self.builder.spec_)
+        frame = engine_named("spark").to_pandas(self.frame, self.builder.spec_)
         return TrainingSet(frame=frame, observation_dates=self.observation_dates, definition=self.definition,
                            builder=self.builder)
 
@@ -171,10 +171,10 @@ def score(model: ChurnModel, data: SparkUsageData, *, as_of: str | dt.date | Non
     from pyspark.sql import Window
     from pyspark.sql import functions as F
 
-    from churnml._engine_spark import compute, time_span
+    from churnml.engines import require_engine
     from churnml.features import warn_unseen_types
     from churnml.model import model_from_files
-    from churnml.scoring import _has_revenue, _parse_day, _thresholds, score_chunk
+    from churnml.scoring import _has_revenue, _parse_day, _thresholds, check_inputs, score_chunk
 
     if reasons not in ("tiers", "all", "none"):
         raise ConfigError(f"The 'reasons' parameter of score must be 'tiers', 'all' or 'none'. Got {reasons!r} "
@@ -183,13 +183,14 @@ def score(model: ChurnModel, data: SparkUsageData, *, as_of: str | dt.date | Non
     if spec is None or definition is None:
         raise ConfigError("This model was trained on a labelled table; the Spark path scores models that compute "
                           "their features from an event log.")
-    day = _parse_day(as_of) if as_of is not None else (time_span(data)[1] + dt.timedelta(days=1)).date()
+    engine = require_engine(data, "spark", "churnml.spark.score", fix=", or score it with churnml.score")
+    day = _parse_day(as_of) if as_of is not None else (engine.time_span(data)[1] + dt.timedelta(days=1)).date()
     warn_unseen_types(spec, data)
-    _check_inputs(data, spec, day)
+    check_inputs(data, spec, day)
     thresholds = _thresholds(model, tiers)
     # Kept (memory, else local disk) between the missing-input check and the scoring, which would otherwise
     # each compute the features; ``scores.unpersist()`` does not free it, the session's end (or eviction) does.
-    features = compute(data, spec, definition, [day], labels=False).persist()
+    features = engine.compute(data, spec, definition, [day], labels=False).persist()
     _check_missing(model, features)
     files = model.files()
     fields = [f"user_id {features.schema['user_id'].dataType.simpleString()}", "as_of DATE",
@@ -202,7 +203,7 @@ def score(model: ChurnModel, data: SparkUsageData, *, as_of: str | dt.date | Non
     names = [f.split(" ")[0] for f in fields]
 
     def score_partition(batches: Iterator[pd.DataFrame]) -> Iterator[pd.DataFrame]:
-        from churnml._engine_duckdb import typed
+        from churnml.engines import typed
         from churnml.explain import ChurnExplainer
 
         local = model_from_files(files)
@@ -218,19 +219,6 @@ def score(model: ChurnModel, data: SparkUsageData, *, as_of: str | dt.date | Non
     order = Window.orderBy(F.col("churn_probability").desc(), F.col("user_id").asc())
     ranked = scored.withColumn("rank", F.row_number().over(order).cast("bigint"))
     return ranked.select(*names[:4], "rank", *names[4:])
-
-
-def _check_inputs(data: SparkUsageData, spec: Any, day: dt.date) -> None:
-    """As :func:`churnml.scoring._check_inputs`: the value column all empty, or a kept event type never seen."""
-    from churnml.scoring import check_inputs
-
-    columns = data.events.columns
-    before = data.events.frame.where(f"`timestamp` < DATE'{day.isoformat()}'")
-    row = before.selectExpr("count(*)", "count(value)" if "value" in columns else "0").first()
-    seen = None
-    if spec.event_types and "event_type" in columns:
-        seen = {str(r[0]) for r in before.where("event_type IS NOT NULL").select("event_type").distinct().collect()}
-    check_inputs(spec, day, events=int(row[0]), valued=int(row[1]), seen_types=seen)
 
 
 def _check_missing(model: ChurnModel, features: DataFrame) -> None:
@@ -427,9 +415,9 @@ class SparkChurnTrainer(ChurnTrainer):
         test_rows = self.slice_rows_["test"]
         if test_rows > self.max_test_rows:
             test = test.sample(fraction=self.max_test_rows / test_rows, seed=self.random_state)
-        from churnml._engine_spark import to_pandas
+        from churnml.engines import engine_named
 
-        local = [to_pandas(part.select(*keep), spec) for part in (train_sample, test)]
+        local = [engine_named("spark").to_pandas(part.select(*keep), spec) for part in (train_sample, test)]
         local[0] = local[0].head(self.baseline_max_rows)
         both = pd.concat(local, ignore_index=True)
         X = prepare(both, columns).reset_index(drop=True)
@@ -485,7 +473,7 @@ def _raw_scores(model: ChurnModel, frame: DataFrame, spec: Any) -> tuple[Any, An
     def raw(batches: Iterator[pd.DataFrame]) -> Iterator[pd.DataFrame]:
         import pandas as pd
 
-        from churnml._engine_duckdb import typed
+        from churnml.engines import typed
         from churnml.model import prepare
 
         local = model_from_files(files)

@@ -26,11 +26,11 @@ def _search_space() -> dict[str, Any]:
 
 
 def _trainer_class(data: Any) -> type[ChurnTrainer]:
-    if type(data).__name__ == "SparkTrainingSet":
-        from churnml.spark import SparkChurnTrainer
+    """The trainer of the training set's engine (``ChurnTrainer`` for a labelled table)."""
+    from churnml.engines import find_engine
 
-        return SparkChurnTrainer
-    return ChurnTrainer
+    engine = find_engine(data)
+    return engine.trainer_class() if engine is not None else ChurnTrainer
 
 
 @dataclass(frozen=True)

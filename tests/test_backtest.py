@@ -9,11 +9,13 @@ import pytest
 from typer.testing import CliRunner
 
 from churnml import AccountSource, EventSource, InactivityChurn, SubscriptionChurn, SubscriptionSource, load
-from churnml import _engine_duckdb as engine
 from churnml.backtesting import backtest
 from churnml.cli import app
+from churnml.engines import engine_named
 from churnml.errors import ConfigError
 from churnml.features import FeatureBuilder
+
+engine = engine_named("duckdb")
 
 CUTOFF = dt.date(2024, 11, 1)  # the generator's year ends 2024-12-30: the 30-day label window is observed
 

@@ -14,13 +14,15 @@ import pytest
 from typer.testing import CliRunner
 
 from churnml import AccountSource, ChurnTrainer, EventSource, InactivityChurn, SubscriptionSource, load
-from churnml import _engine_duckdb as engine
 from churnml.dataset import build_dataset
+from churnml.engines import engine_named
 from churnml.errors import DataValidationError, LabelWindowOpenError
 from churnml.evaluation import evaluate
 from churnml.model import PlattCalibrator, load_model, prepare
 from churnml.scoring import DriftWarning, write_scores
 from churnml.trainer import model_baselines
+
+engine = engine_named("duckdb")
 
 CUTOFF = dt.date(2024, 10, 1)  # trained on what was known then; the generator's year ends 2024-12-30
 CHURN = InactivityChurn(horizon_days=30, active_window_days=30)

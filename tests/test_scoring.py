@@ -16,15 +16,17 @@ import pandas as pd
 import pytest
 
 from churnml import AccountSource, EventSource, SubscriptionSource, load
-from churnml._engine_duckdb import compute
 from churnml.dataset import build_dataset
 from churnml.definitions import SubscriptionChurn
+from churnml.engines import engine_named
 from churnml.errors import ConfigError, MissingFeatureError
 from churnml.explain import ChurnExplainer
 from churnml.features import FeatureBuilder
 from churnml.model import ChurnModel
 from churnml.scoring import DriftWarning, score, write_scores
 from churnml.trainer import ChurnTrainer
+
+compute = engine_named("duckdb").compute
 
 AS_OF = "2024-12-01"
 

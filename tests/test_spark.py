@@ -122,9 +122,9 @@ def test_features_as_of_one_date_equal_duckdbs(loaded):
     duck, sp = loaded
     builder = FeatureBuilder(windows=(14, 60), trend_windows=(14,)).fit(duck, observation_dates=[AS_OF])
     expected = builder.transform(duck, [AS_OF])
-    from churnml._engine_spark import to_pandas
+    from churnml.engines import engine_named
 
-    got = to_pandas(builder.transform(sp, [AS_OF]), builder.spec_)
+    got = engine_named("spark").to_pandas(builder.transform(sp, [AS_OF]), builder.spec_)
     assert_same_frame(expected, got)
 
 
@@ -273,6 +273,29 @@ def test_spark_scores_equal_duckdbs_with_the_same_reasons(loaded, model):
     assert_same_frame(expected, got)
     tiers = cs.score(model, sp, as_of=AS_OF).toPandas()  # default: reasons for the high and medium tiers only
     assert (tiers["reason_1"].notna() == (tiers["risk_tier"] != "low")).all()
+
+
+def test_each_engine_is_chosen_by_its_data_and_refuses_the_others(loaded, model):
+    """The registry gives Spark data, and its training sets, the Spark engine and trainer; work only DuckDB does
+    (local scoring, analytics) refuses Spark data with the loader to use, and the Spark scorer DuckDB data."""
+    from churnml import spark as cs
+    from churnml.analytics import churn_rate
+    from churnml.engines import engine_for
+    from churnml.scoring import score
+    from churnml.training import _trainer_class
+
+    duck, sp = loaded
+    assert engine_for(sp).name == "spark" and engine_for(duck).name == "duckdb"
+    training = cs.build_dataset(sp, InactivityChurn(horizon_days=30), step_days=90)
+    assert isinstance(training, cs.SparkTrainingSet) and engine_for(training).name == "spark"
+    assert _trainer_class(training) is cs.SparkChurnTrainer
+    with pytest.raises(ConfigError, match=r"analytics\.churn_rate runs on data loaded by churnml\.load \(duckdb\); "
+                                          r"this data was loaded for spark"):
+        churn_rate(sp)
+    with pytest.raises(ConfigError, match=r"score runs on data loaded by churnml\.load .* churnml\.spark\.score"):
+        score(model, sp, as_of=AS_OF)
+    with pytest.raises(ConfigError, match=r"churnml\.spark\.score runs on data loaded by churnml\.spark\.load"):
+        cs.score(model, duck, as_of=AS_OF)
 
 
 def test_spark_trainer_gives_a_model_of_the_same_format_and_quality(loaded, tmp_path):

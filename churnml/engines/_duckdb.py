@@ -10,6 +10,10 @@ and a label window) the segment step saves nothing and events go straight to
 the per-type aggregate. Older events are bucketed by the first date they inform
 and carry only their last timestamps forward. Every feature at ``t`` reads only
 events with ``timestamp < t``; the label reads only events in the label window.
+
+The subscription coverages, the subscription features, the fitted levels and the
+label are the shared pieces of :mod:`churnml.engines._sql` in the ``DUCKDB`` dialect;
+``ENGINE`` is this engine for the registry.
 """
 
 from __future__ import annotations
@@ -17,32 +21,26 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 from collections.abc import Iterator
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from churnml._duckdb import fresh_name, quote_identifier as qi, quote_literal as ql
 from churnml.definitions import ChurnDefinition, InactivityChurn, SubscriptionChurn
+from churnml.engines._base import FitStatistics, check_columns
+from churnml.engines._frames import typed
+from churnml.engines._sql import Dialect, islands_query, label_sql, levelled, subscription_features
 from churnml.errors import ConfigError
 from churnml.sources import _FLOAT_TYPES, _INTEGER_TYPES
 
 if TYPE_CHECKING:
     import pandas as pd
-    import pyarrow as pa
 
     from churnml.features import FeatureSpec
     from churnml.sources import LoadedTable, UsageData
 
 _NUMERIC_TYPES = _INTEGER_TYPES | _FLOAT_TYPES | {"DECIMAL", "BOOLEAN"}
-
-
-@dataclass(frozen=True)
-class FitStatistics:
-    type_counts: dict[str, int]
-    has_value: bool
-    has_signup: bool
-    has_subscriptions: bool
-    plan_levels: list[str] | None
-    attributes: dict[str, list[str] | None]
+DUCKDB = Dialect("duckdb", qi, ql, text="VARCHAR", forever="TIMESTAMP 'infinity'", arg_max="arg_max",
+                 days_before=lambda day, n: f"{day} - {n}",
+                 days_between=lambda start, end: f"date_diff('day', {start}, {end})")
 
 
 def _levels(data: UsageData, view: str, column: str, until_filter: str, max_levels: int) -> list[str]:
@@ -104,28 +102,23 @@ def time_span(data: UsageData) -> tuple[dt.datetime, dt.datetime]:
     return first, last
 
 
+def input_counts(data: UsageData, day: dt.date, *, types: bool) -> tuple[int, int, set[str] | None]:
+    """Events before ``day``, those of them with a value, and (with ``types``, where the data has event types)
+    the event types among them."""
+    view, columns = qi(data.events.view), data.events.columns
+    before = f"\"timestamp\" < {_date(day)}"
+    row = data.backend.fetchone(f"SELECT count(*), {'count(value)' if 'value' in columns else '0'} FROM {view} "
+                                f"WHERE {before}")
+    assert row is not None
+    seen = None
+    if types and "event_type" in columns:
+        seen = {str(t) for (t,) in data.backend.sql(
+            f"SELECT DISTINCT event_type FROM {view} WHERE {before} AND event_type IS NOT NULL").fetchall()}
+    return int(row[0]), int(row[1]), seen
+
+
 def _date(value: dt.date) -> str:
     return f"DATE '{value.isoformat()}'"
-
-
-def _check_columns(data: UsageData, spec: FeatureSpec) -> None:
-    """Refuse data that lacks inputs the spec was fitted with, instead of inventing zeros."""
-    missing = []
-    if spec.has_value and "value" not in data.events.columns:
-        missing.append("events.value")
-    if spec.event_types and "event_type" not in data.events.columns:
-        missing.append("events.event_type")
-    if spec.has_subscriptions and data.subscriptions is None:
-        missing.append("subscriptions")
-    elif data.subscriptions is not None and "end" not in data.subscriptions.columns:
-        missing.append("subscriptions.end (map it; null means still active)")
-    if spec.attributes and data.accounts is None:
-        missing.append("accounts")
-    elif data.accounts is not None:
-        missing += [f"accounts.{c}" for c in spec.attributes if c not in data.accounts.columns]
-    if missing:
-        raise ConfigError(f"The features were fitted with inputs this data lacks: {', '.join(missing)}. "
-                          "Fix: load the same tables and columns as at fit time.")
 
 
 def compute(data: UsageData, spec: FeatureSpec, definition: ChurnDefinition, dates: list[dt.date], *,
@@ -150,7 +143,7 @@ def materialised(data: UsageData, spec: FeatureSpec, definition: ChurnDefinition
     ``user_id``. DuckDB keeps it in its own memory and spills to disk past its limit,
     so callers can stream it (:func:`typed` makes each batch what :func:`compute` returns).
     """
-    _check_columns(data, spec)
+    check_columns(data, spec)
     if isinstance(definition, SubscriptionChurn) and data.subscriptions is None:
         raise ConfigError("Subscription churn needs a subscriptions table (--subscriptions).")
     backend = data.backend
@@ -180,7 +173,7 @@ def materialised(data: UsageData, spec: FeatureSpec, definition: ChurnDefinition
         select, joins = _assemble(data, spec, t)
         label_select = ""
         if labels:
-            label_select, label_join = _label_sql(definition, t)
+            label_select, label_join = label_sql(definition, "g", t["islands"], DUCKDB)
             joins.append(label_join)
         query = (f"SELECT k.user_id, k.observation_date{label_select}, {', '.join(select)} FROM {t['keys']} k "
                  f"{' '.join(joins)} ORDER BY k.observation_date, k.user_id")
@@ -191,59 +184,6 @@ def materialised(data: UsageData, spec: FeatureSpec, definition: ChurnDefinition
     finally:
         for name in names.values():
             backend.execute(f"DROP TABLE IF EXISTS {qi(name)}")
-
-
-def typed(frame: pd.DataFrame, spec: FeatureSpec) -> pd.DataFrame:
-    """Feature columns as the model expects them: float64, or categorical on the fitted levels."""
-    import pandas as pd
-
-    from churnml import _lifetime
-
-    frame["observation_date"] = pd.to_datetime(frame["observation_date"]).astype("datetime64[us]")
-    frame = _lifetime.fill_bgnbd(frame, spec)
-    levels = spec.categorical_levels()
-    for info in spec.features():
-        if info.name in levels:
-            frame[info.name] = pd.Categorical(frame[info.name].astype("object"), categories=levels[info.name])
-        else:
-            frame[info.name] = frame[info.name].astype("float64")
-    return frame
-
-
-def typed_columns(batch: pa.RecordBatch, spec: FeatureSpec, names: list[str]) -> dict[str, Any]:
-    """The columns ``names`` of one Arrow batch of :func:`materialised`'s table as :func:`typed` makes them,
-    without a DataFrame: numbers as float64 arrays, categories as pandas Categoricals on the fitted levels,
-    the BG/NBD features filled from their helper columns. A name the batch lacks is left out."""
-    import numpy as np
-    import pandas as pd
-    import pyarrow as pa
-    import pyarrow.compute as pc
-
-    from churnml import _lifetime
-
-    filled: dict[str, Any] = {}
-    helpers = _lifetime.helper_columns()
-    if spec.bgnbd_horizon_days is not None and helpers[0] in batch.schema.names:
-        frame = _lifetime.fill_bgnbd(pa.Table.from_batches([batch.select(helpers)]).to_pandas(), spec)
-        filled = {name: frame[name].to_numpy(dtype="float64") for name in frame.columns}
-    levels = spec.categorical_levels()
-    out: dict[str, Any] = {}
-    for name in names:
-        if name in filled:
-            out[name] = filled[name]
-        elif name not in batch.schema.names:
-            continue
-        elif name in levels and (pa.types.is_string(batch.column(name).type)
-                                 or pa.types.is_large_string(batch.column(name).type)):
-            codes = pc.index_in(batch.column(name), value_set=pa.array(levels[name], batch.column(name).type))
-            out[name] = pd.Categorical.from_codes(pc.fill_null(codes, -1).to_numpy(), categories=levels[name])
-        elif name in levels:  # not text: compared as objects, as typed() does
-            out[name] = pd.Categorical(batch.column(name).to_pandas().astype("object"), categories=levels[name])
-        elif pa.types.is_floating(batch.column(name).type) or pa.types.is_integer(batch.column(name).type):
-            out[name] = np.asarray(batch.column(name).to_numpy(zero_copy_only=False), dtype="float64")
-        else:  # booleans, decimals: as pandas converts them
-            out[name] = batch.column(name).to_pandas().astype("float64").to_numpy()
-    return out
 
 
 _WORD = 64  # active days are bits of UBIGINT words: bit i of word j = active (64 j + i + 1) days before t
@@ -568,21 +508,8 @@ def _float(value: float | None) -> str:
 
 
 def _islands_sql(S: str, target: str, gap: int, columns: tuple[str, ...]) -> str:
-    """Merge a user's subscriptions that follow each other within ``gap`` days into coverages."""
-    reason = "end_reason" if "end_reason" in columns else "CAST(NULL AS VARCHAR)"
-    stop = "coalesce(\"end\", TIMESTAMP 'infinity')" if "end" in columns else "TIMESTAMP 'infinity'"
-    return f"""
-    CREATE OR REPLACE TEMP TABLE {target} AS
-    WITH s AS (SELECT user_id, start, {stop} AS stop, {reason} AS end_reason FROM {S}),
-    ordered AS (
-        SELECT *, max(stop) OVER (PARTITION BY user_id ORDER BY start, stop
-                                  ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING) AS reach FROM s),
-    numbered AS (
-        SELECT *, sum(CASE WHEN reach IS NULL OR start > reach + INTERVAL {gap} DAY THEN 1 ELSE 0 END)
-                  OVER (PARTITION BY user_id ORDER BY start, stop ROWS UNBOUNDED PRECEDING) AS island FROM ordered)
-    SELECT user_id, island, min(start) AS cover_start, max(stop) AS cover_stop,
-           arg_max(end_reason, stop) AS end_reason
-    FROM numbered GROUP BY user_id, island"""
+    """Merge a user's subscriptions that follow each other within ``gap`` days into coverages, as ``target``."""
+    return f"CREATE OR REPLACE TEMP TABLE {target} AS {islands_query(S, gap, columns, DUCKDB)}"
 
 
 def _keys_sql(data: UsageData, definition: ChurnDefinition, t: dict[str, str]) -> str:
@@ -678,46 +605,16 @@ def _assemble(data: UsageData, spec: FeatureSpec, t: dict[str, str]) -> tuple[li
     if spec.has_subscriptions:
         subscriptions = data.subscriptions
         assert subscriptions is not None
-        S = qi(subscriptions.view)
-        has_mrr = "mrr" in subscriptions.columns
-        mrr_column = "mrr" if has_mrr else "NULL"
-
-        def running_at(alias: str, days_before: int, plan: str) -> str:
-            """The subscription running ``days_before`` days before each date (the latest started)."""
-            at = f"k2.observation_date - {days_before}"
-            return f"""LEFT JOIN (
-            SELECT k2.user_id, k2.observation_date, {plan} AS plan,
-                   {"arg_max(s.mrr, s.start)" if has_mrr else "NULL"} AS mrr
-            FROM {t['keys']} k2 JOIN {S} s ON s.user_id = k2.user_id AND s.start < {at}
-             AND (s."end" IS NULL OR s."end" > {at})
-            GROUP BY ALL) {alias} USING (user_id, observation_date)"""
-
-        joins.append(running_at("cur", 0, "arg_max(s.plan, s.start)" if spec.plan_levels is not None else "NULL"))
-        joins.append(running_at("past", L, "NULL"))
-        joins.append(f"""LEFT JOIN (
-            SELECT i.user_id, k2.observation_date, max(i.cover_start) AS cover_start FROM {t['keys']} k2
-            JOIN {t['islands']} i ON i.user_id = k2.user_id AND i.cover_start < k2.observation_date
-             AND i.cover_stop > k2.observation_date
-            GROUP BY ALL) cov USING (user_id, observation_date)""")
-        joins.append(f"""LEFT JOIN (
-            SELECT k2.user_id, k2.observation_date, count(*) AS downgrades FROM {t['keys']} k2
-            JOIN (SELECT user_id, start, {mrr_column} AS mrr,
-                         lag({mrr_column}) OVER (PARTITION BY user_id ORDER BY start) AS previous_mrr FROM {S}) s
-              ON s.user_id = k2.user_id AND s.start >= k2.observation_date - {L} AND s.start < k2.observation_date
-            WHERE s.mrr < s.previous_mrr GROUP BY ALL) dg USING (user_id, observation_date)""")
-        if spec.plan_levels is not None:
-            select.append(f"{_levelled('cur.plan', spec.plan_levels)} AS plan")
-        select.append("cur.mrr AS mrr")
-        select.append("CAST(date_diff('day', CAST(cov.cover_start AS DATE), k.observation_date) AS DOUBLE) "
-                      "AS subscription_tenure_days")
-        select.append(f"cur.mrr - past.mrr AS {qi(f'mrr_change_{L}d')}")
-        select.append(f"coalesce(dg.downgrades, 0) AS {qi(f'downgrades_{L}d')}")
+        items, more = subscription_features(spec, t["keys"], qi(subscriptions.view), t["islands"],
+                                            "mrr" in subscriptions.columns, DUCKDB)
+        select += items
+        joins += more
     for column, name in spec.attribute_names().items():
         levels = spec.attributes[column]
         if levels is None:
             select.append(f"CAST(a.{qi(column)} AS DOUBLE) AS {qi(name)}")
         else:
-            select.append(f"{_levelled(f'CAST(a.{qi(column)} AS VARCHAR)', levels)} AS {qi(name)}")
+            select.append(f"{levelled(f'CAST(a.{qi(column)} AS VARCHAR)', levels, DUCKDB)} AS {qi(name)}")
     if spec.bgnbd_horizon_days is not None:  # what typed() turns into the BG/NBD features, then drops
         from churnml._lifetime import PARAMS, helper_columns
 
@@ -725,26 +622,6 @@ def _assemble(data: UsageData, spec: FeatureSpec, t: dict[str, str]) -> tuple[li
         select += [f"l.active - 1 AS {x}", f"l.span_days AS {t_x}", f"l.age_days AS {T}"]
         select += [f"bg.bg_{k} AS {column}" for k, column in zip(PARAMS, params)]
     return select, joins
-
-
-def _levelled(value: str, levels: list[str]) -> str:
-    """``value`` where it is one of the levels fixed at fit, ``'other'`` where it is not."""
-    kept = ", ".join(ql(v) for v in levels if v != "other")
-    return f"CASE WHEN {value} IS NULL THEN NULL WHEN {value} IN ({kept}) THEN {value} ELSE 'other' END"
-
-
-def _label_sql(definition: ChurnDefinition, t: dict[str, str]) -> tuple[str, str]:
-    lead, horizon = definition.lead_time_days, definition.horizon_days
-    if isinstance(definition, InactivityChurn):
-        # The label window's events were counted in the same pass over the events.
-        return ", CAST(coalesce(g.label_window_events, 0) = 0 AS TINYINT) AS label", ""
-    reasons = ", ".join(ql(r.lower()) for r in definition.involuntary_reasons)
-    join = (f"LEFT JOIN {t['islands']} li ON li.user_id = k.user_id AND li.cover_start < k.observation_date "
-            "AND li.cover_stop > k.observation_date")
-    churned = (f"(li.cover_stop < CAST(k.observation_date AS TIMESTAMP) + INTERVAL {lead + horizon} DAY)")
-    select = (f", CAST({churned} AS TINYINT) AS label, CASE WHEN NOT {churned} THEN NULL "
-              f"WHEN lower(li.end_reason) IN ({reasons}) THEN 'involuntary' ELSE 'voluntary' END AS churn_type")
-    return select, join
 
 
 def truncated(data: UsageData, cutoff: dt.date) -> UsageData:
@@ -777,3 +654,51 @@ def truncated(data: UsageData, cutoff: dt.date) -> UsageData:
     if accounts is not None and "signup_date" in accounts.columns:
         accounts = view(accounts, "*", f"signup_date IS NULL OR signup_date < {at}")
     return dataclasses.replace(data, events=events, subscriptions=subscriptions, accounts=accounts)
+
+
+class DuckDBEngine:
+    """The in-process engine: data loaded by :func:`churnml.load`, features as pandas.
+
+    Beyond the :class:`~churnml.engines.Engine` contract it offers what only DuckDB does
+    here (scoring, backtests, evaluation and analytics run on it): the features as a
+    temporary table to stream (:func:`materialised`), data as known at a cutoff
+    (:func:`truncated`) and the subscriptions' coverages as a table (:meth:`islands_table`).
+    """
+
+    name = "duckdb"
+    loader = "churnml.load"
+    fit_statistics = staticmethod(fit_statistics)
+    event_types = staticmethod(event_types)
+    time_span = staticmethod(time_span)
+    input_counts = staticmethod(input_counts)
+    compute = staticmethod(compute)
+    materialised = staticmethod(materialised)
+    truncated = staticmethod(truncated)
+
+    def handles(self, data: Any) -> bool:
+        from churnml.dataset import TrainingSet
+        from churnml.sources import UsageData
+
+        return isinstance(data, (UsageData, TrainingSet))
+
+    def to_pandas(self, frame: pd.DataFrame, spec: FeatureSpec) -> pd.DataFrame:
+        return frame  # compute gives pandas already, ordered and typed
+
+    def training_set(self, frame: pd.DataFrame, *, observation_dates: list[dt.date], definition: ChurnDefinition,
+                     builder: Any) -> Any:
+        from churnml.dataset import TrainingSet
+
+        return TrainingSet(frame=frame, observation_dates=observation_dates, definition=definition, builder=builder)
+
+    def trainer_class(self) -> type:
+        from churnml.trainer import ChurnTrainer
+
+        return ChurnTrainer
+
+    def islands_table(self, data: UsageData, target: str, gap: int) -> None:
+        """The coverages of ``data``'s subscriptions (within ``gap`` days merged) as the temporary table ``target``."""
+        assert data.subscriptions is not None
+        data.backend.execute(_islands_sql(qi(data.subscriptions.view), target, gap, data.subscriptions.columns))
+
+
+ENGINE = DuckDBEngine()

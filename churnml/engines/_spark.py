@@ -11,7 +11,8 @@ whose reach or label window holds it (an ``explode`` of the few dates that read
 it, not a join with every date), and summed per user and date with filtered
 aggregates. Last timestamps, the first event and activation read all history:
 each user-day goes to a bucket, the first date after it, and the buckets are
-folded into every later date.
+folded into every later date. The coverages, subscription features, levels and
+label are the shared pieces of :mod:`churnml.engines._sql` in the ``SPARK`` dialect.
 """
 
 from __future__ import annotations
@@ -22,18 +23,23 @@ from typing import TYPE_CHECKING, Any
 
 from churnml._spark_load import SparkUsageData, qi, ql
 from churnml.definitions import ChurnDefinition, InactivityChurn, SubscriptionChurn
+from churnml.engines._base import FitStatistics, check_columns
+from churnml.engines._frames import typed
+from churnml.engines._sql import Dialect, islands_query, label_sql, levelled, subscription_features
 from churnml.errors import ConfigError
 
 if TYPE_CHECKING:
     import pandas as pd
     from pyspark.sql import DataFrame
 
-    from churnml._engine_duckdb import FitStatistics
     from churnml.features import FeatureSpec
 
 _names = itertools.count(1)
 _NUMERIC = {"tinyint", "smallint", "int", "bigint", "float", "double", "boolean"}
 _MICROS_PER_DAY = "86400000000D"
+SPARK = Dialect("spark", qi, ql, text="STRING", forever="TIMESTAMP'9999-12-31 00:00:00'", arg_max="max_by",
+                days_before=lambda day, n: f"CAST(date_sub({day}, {n}) AS TIMESTAMP)",
+                days_between=lambda start, end: f"datediff({end}, {start})")
 
 
 def _view(frame: DataFrame, prefix: str) -> str:
@@ -54,9 +60,7 @@ def _levels(frame: DataFrame, column: str, max_levels: int) -> list[str]:
 
 
 def fit_statistics(data: SparkUsageData, *, until: dt.date | None, max_levels: int) -> FitStatistics:
-    """What ``FeatureBuilder.fit`` reads, as :func:`churnml._engine_duckdb.fit_statistics` reads it."""
-    from churnml._engine_duckdb import FitStatistics
-
+    """What ``FeatureBuilder.fit`` reads, as the DuckDB engine's ``fit_statistics`` reads it."""
     events = data.events.frame
     before = f"`timestamp` < {_date(until)}" if until is not None else "TRUE"
     type_counts: dict[str, int] = {}
@@ -103,16 +107,26 @@ def time_span(data: SparkUsageData) -> tuple[dt.datetime, dt.datetime]:
     return first, last
 
 
+def input_counts(data: SparkUsageData, day: dt.date, *, types: bool) -> tuple[int, int, set[str] | None]:
+    """As the DuckDB engine's ``input_counts``: events before ``day``, those with a value, their event types."""
+    columns = data.events.columns
+    before = data.events.frame.where(f"`timestamp` < {_date(day)}")
+    row = before.selectExpr("count(*)", "count(value)" if "value" in columns else "0").first()
+    seen = None
+    if types and "event_type" in columns:
+        seen = {str(r[0]) for r in before.where("event_type IS NOT NULL").select("event_type").distinct().collect()}
+    return int(row[0]), int(row[1]), seen
+
+
 def compute(data: SparkUsageData, spec: FeatureSpec, definition: ChurnDefinition, dates: list[dt.date], *,
             labels: bool) -> DataFrame:
     """Features (and labels) of every eligible user at every date, as a Spark DataFrame.
 
-    Columns as :func:`churnml._engine_duckdb.compute`: ``user_id``, ``observation_date``,
+    Columns as the DuckDB engine's ``compute``: ``user_id``, ``observation_date``,
     (``label``, ``churn_type``), then the spec's features (DOUBLE, or STRING for categories).
     """
-    from churnml._engine_duckdb import _check_columns  # reads only which tables and columns were loaded
 
-    _check_columns(data, spec)  # type: ignore[arg-type]
+    check_columns(data, spec)
     if isinstance(definition, SubscriptionChurn) and data.subscriptions is None:
         raise ConfigError("Subscription churn needs a subscriptions table (--subscriptions).")
     spark = data.spark
@@ -229,7 +243,7 @@ def compute(data: SparkUsageData, spec: FeatureSpec, definition: ChurnDefinition
         assert data.subscriptions is not None
         gap = definition.gap_tolerance_days if isinstance(definition, SubscriptionChurn) else 0
         S = _view(data.subscriptions.frame, "subscriptions")
-        islands = _view(spark.sql(_islands_sql(S, gap, data.subscriptions.columns)), "islands")
+        islands = _view(spark.sql(islands_query(S, gap, data.subscriptions.columns, SPARK)), "islands")
     if isinstance(definition, InactivityChurn):
         signup = ""
         if accounts is not None and "signup_date" in data.accounts.columns:  # type: ignore[union-attr]
@@ -244,7 +258,7 @@ def compute(data: SparkUsageData, spec: FeatureSpec, definition: ChurnDefinition
     select, joins = _assemble(data, spec, K, accounts, islands, seconds, params)
     label_select = ""
     if labels:
-        label_select, label_join = _label_sql(definition, islands)
+        label_select, label_join = label_sql(definition, "w", islands, SPARK)
         if label_join:
             joins.append(label_join)
     out = spark.sql(f"""
@@ -286,27 +300,11 @@ def _fill_bgnbd(frame: DataFrame, spec: FeatureSpec) -> DataFrame:
     return frame.mapInPandas(fill, schema)
 
 
-def _islands_sql(S: str, gap: int, columns: tuple[str, ...]) -> str:
-    reason = "end_reason" if "end_reason" in columns else "CAST(NULL AS STRING)"
-    stop = "coalesce(`end`, TIMESTAMP'9999-12-31 00:00:00')" if "end" in columns else "TIMESTAMP'9999-12-31 00:00:00'"
-    return f"""
-    WITH s AS (SELECT user_id, start, {stop} AS stop, {reason} AS end_reason FROM {S}),
-    ordered AS (
-        SELECT *, max(stop) OVER (PARTITION BY user_id ORDER BY start, stop
-                                  ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING) AS reach FROM s),
-    numbered AS (
-        SELECT *, sum(CASE WHEN reach IS NULL OR start > reach + INTERVAL {gap} DAY THEN 1 ELSE 0 END)
-                  OVER (PARTITION BY user_id ORDER BY start, stop ROWS UNBOUNDED PRECEDING) AS island FROM ordered)
-    SELECT user_id, island, min(start) AS cover_start, max(stop) AS cover_stop, max_by(end_reason, stop) AS end_reason
-    FROM numbered GROUP BY user_id, island"""
-
-
 def _assemble(data: SparkUsageData, spec: FeatureSpec, K: str, accounts: str | None,
               islands: str | None, seconds: str | None = None,
               bgnbd: str | None = None) -> tuple[list[str], list[str]]:
     """SELECT items in the spec's feature order (w: windowed, h: history, a: accounts), and joins."""
     code = {name: i for i, name in enumerate(spec.type_names)}
-    L = spec.lookback_days
     joins: list[str] = []
     first_day = "CAST(h.first_ts AS DATE)"
     signup_ref = first_day
@@ -377,48 +375,15 @@ def _assemble(data: SparkUsageData, spec: FeatureSpec, K: str, accounts: str | N
     if spec.has_subscriptions:
         assert data.subscriptions is not None and islands is not None
         S = _view(data.subscriptions.frame, "subscriptions")
-        has_mrr = "mrr" in data.subscriptions.columns
-        mrr = "mrr" if has_mrr else "CAST(NULL AS DOUBLE)"
-
-        def running_at(alias: str, days_before: int, plan: str) -> str:
-            at = f"CAST(date_sub(k2.observation_date, {days_before}) AS TIMESTAMP)"
-            return f"""LEFT JOIN (
-            SELECT k2.user_id, k2.observation_date, {plan} AS plan,
-                   {"max_by(s.mrr, s.start)" if has_mrr else "CAST(NULL AS DOUBLE)"} AS mrr
-            FROM {K} k2 JOIN {S} s ON s.user_id = k2.user_id AND s.start < {at}
-             AND (s.`end` IS NULL OR s.`end` > {at})
-            GROUP BY k2.user_id, k2.observation_date) {alias}
-            ON {alias}.user_id = k.user_id AND {alias}.observation_date = k.observation_date"""
-
-        joins.append(running_at("cur", 0, "max_by(s.plan, s.start)" if spec.plan_levels is not None else "NULL"))
-        joins.append(running_at("past", L, "NULL"))
-        joins.append(f"""LEFT JOIN (
-            SELECT i.user_id, k2.observation_date, max(i.cover_start) AS cover_start FROM {K} k2
-            JOIN {islands} i ON i.user_id = k2.user_id AND i.cover_start < k2.observation_date
-             AND i.cover_stop > k2.observation_date
-            GROUP BY i.user_id, k2.observation_date) cov
-            ON cov.user_id = k.user_id AND cov.observation_date = k.observation_date""")
-        joins.append(f"""LEFT JOIN (
-            SELECT k2.user_id, k2.observation_date, count(*) AS downgrades FROM {K} k2
-            JOIN (SELECT user_id, start, {mrr} AS mrr,
-                         lag({mrr}) OVER (PARTITION BY user_id ORDER BY start) AS previous_mrr FROM {S}) s
-              ON s.user_id = k2.user_id AND s.start >= CAST(date_sub(k2.observation_date, {L}) AS TIMESTAMP)
-              AND s.start < CAST(k2.observation_date AS TIMESTAMP)
-            WHERE s.mrr < s.previous_mrr GROUP BY k2.user_id, k2.observation_date) dg
-            ON dg.user_id = k.user_id AND dg.observation_date = k.observation_date""")
-        if spec.plan_levels is not None:
-            select.append(f"{_levelled('cur.plan', spec.plan_levels)} AS plan")
-        select.append("CAST(cur.mrr AS DOUBLE) AS mrr")
-        select.append("CAST(datediff(k.observation_date, CAST(cov.cover_start AS DATE)) AS DOUBLE) "
-                      "AS subscription_tenure_days")
-        select.append(f"CAST(cur.mrr - past.mrr AS DOUBLE) AS {qi(f'mrr_change_{L}d')}")
-        select.append(f"CAST(coalesce(dg.downgrades, 0) AS DOUBLE) AS {qi(f'downgrades_{L}d')}")
+        items, more = subscription_features(spec, K, S, islands, "mrr" in data.subscriptions.columns, SPARK)
+        select += items
+        joins += more
     for column, name in spec.attribute_names().items():
         levels = spec.attributes[column]
         if levels is None:
             select.append(f"CAST(a.{qi(column)} AS DOUBLE) AS {qi(name)}")
         else:
-            select.append(f"{_levelled(f'CAST(a.{qi(column)} AS STRING)', levels)} AS {qi(name)}")
+            select.append(f"{levelled(f'CAST(a.{qi(column)} AS STRING)', levels, SPARK)} AS {qi(name)}")
     if spec.bgnbd_horizon_days is not None:
         from churnml._lifetime import PARAMS, helper_columns
 
@@ -428,29 +393,41 @@ def _assemble(data: SparkUsageData, spec: FeatureSpec, K: str, accounts: str | N
     return select, joins
 
 
-def _levelled(value: str, levels: list[str]) -> str:
-    kept = ", ".join(ql(v) for v in levels if v != "other")
-    inside = f"{value} IN ({kept})" if kept else "FALSE"
-    return f"CASE WHEN {value} IS NULL THEN NULL WHEN {inside} THEN {value} ELSE 'other' END"
-
-
-def _label_sql(definition: ChurnDefinition, islands: str | None) -> tuple[str, str]:
-    lead, horizon = definition.lead_time_days, definition.horizon_days
-    if isinstance(definition, InactivityChurn):
-        return ", CAST(coalesce(w.label_window_events, 0) = 0 AS TINYINT) AS label", ""
-    assert islands is not None and isinstance(definition, SubscriptionChurn)
-    reasons = ", ".join(ql(r.lower()) for r in definition.involuntary_reasons)
-    join = (f"LEFT JOIN {islands} li ON li.user_id = k.user_id AND li.cover_start < k.observation_date "
-            "AND li.cover_stop > k.observation_date")
-    churned = f"(li.cover_stop < CAST(k.observation_date AS TIMESTAMP) + INTERVAL {lead + horizon} DAY)"
-    select = (f", CAST({churned} AS TINYINT) AS label, CASE WHEN NOT {churned} THEN NULL "
-              f"WHEN lower(li.end_reason) IN ({reasons}) THEN 'involuntary' ELSE 'voluntary' END AS churn_type")
-    return select, join
-
-
 def to_pandas(frame: DataFrame, spec: FeatureSpec) -> pd.DataFrame:
     """A computed Spark frame in pandas, ordered and typed as the DuckDB engine returns it."""
-    from churnml._engine_duckdb import typed
-
     out = frame.orderBy("observation_date", "user_id").toPandas()
     return typed(out, spec)
+
+
+class SparkEngine:
+    """The cluster engine: data loaded by :func:`churnml.spark.load`, features as a Spark DataFrame."""
+
+    name = "spark"
+    loader = "churnml.spark.load"
+    fit_statistics = staticmethod(fit_statistics)
+    event_types = staticmethod(event_types)
+    time_span = staticmethod(time_span)
+    input_counts = staticmethod(input_counts)
+    compute = staticmethod(compute)
+    to_pandas = staticmethod(to_pandas)
+
+    def handles(self, data: Any) -> bool:
+        from churnml.spark import SparkTrainingSet
+
+        return isinstance(data, (SparkUsageData, SparkTrainingSet))
+
+    def training_set(self, frame: DataFrame, *, observation_dates: list[dt.date], definition: ChurnDefinition,
+                     builder: Any) -> Any:
+        """The set stays on the cluster: a :class:`~churnml.spark.SparkTrainingSet`."""
+        from churnml.spark import SparkTrainingSet
+
+        return SparkTrainingSet(frame=frame, observation_dates=observation_dates, definition=definition,
+                                builder=builder)
+
+    def trainer_class(self) -> type:
+        from churnml.spark import SparkChurnTrainer
+
+        return SparkChurnTrainer
+
+
+ENGINE = SparkEngine()

@@ -1,0 +1,22 @@
+"""Engines: where features are computed, behind one contract.
+
+- :class:`Engine`, the operations every engine offers; :func:`engine_for` picks the
+  engine of a piece of loaded data (or a training set), :func:`engine_named` the one
+  a user names (``FeatureBuilder(engine=...)``, ``--engine``). Engines register lazily:
+  pyspark is imported only where Spark data exists.
+- ``_sql``: the SQL both engines run, written once over a :class:`~churnml.engines._sql.Dialect`.
+- ``_frames``: an engine's output typed as the model expects it, whichever engine made it.
+- ``_duckdb`` and ``_spark``: each engine's own plan of the feature spec.
+
+Adding an engine: a module with the plan and an ``ENGINE`` object that meets
+:class:`Engine`, registered with :func:`register_engine`, and a :class:`~churnml.engines._sql.Dialect`
+for the shared SQL. ``tests/test_engines.py`` holds the registry's rules,
+``tests/test_spark.py`` the Spark engine equal to DuckDB's.
+"""
+
+from churnml.engines._base import (Engine, FitStatistics, check_columns, engine_for, engine_named, engine_names,
+                                   find_engine, register_engine, require_engine)
+from churnml.engines._frames import typed, typed_columns
+
+__all__ = ["Engine", "FitStatistics", "check_columns", "engine_for", "engine_named", "engine_names", "find_engine",
+           "register_engine", "require_engine", "typed", "typed_columns"]
