@@ -27,7 +27,7 @@ from churnml._duckdb import fresh_name, quote_identifier as qi, quote_literal as
 from churnml.definitions import ChurnDefinition, InactivityChurn, SubscriptionChurn
 from churnml.engines._base import FitStatistics, check_columns
 from churnml.engines._frames import typed
-from churnml.engines._sql import Dialect, islands_query, label_sql, levelled, subscription_features
+from churnml.engines._sql import Aggregates, Dialect, feature_items, islands_query, label_sql
 from churnml.errors import ConfigError
 from churnml.sources import _FLOAT_TYPES, _INTEGER_TYPES
 
@@ -39,8 +39,9 @@ if TYPE_CHECKING:
 
 _NUMERIC_TYPES = _INTEGER_TYPES | _FLOAT_TYPES | {"DECIMAL", "BOOLEAN"}
 DUCKDB = Dialect("duckdb", qi, ql, text="VARCHAR", forever="TIMESTAMP 'infinity'", arg_max="arg_max",
-                 days_before=lambda day, n: f"{day} - {n}",
-                 days_between=lambda start, end: f"date_diff('day', {start}, {end})")
+                 days_before=lambda day, n: f"{day} - {n}", days_after=lambda day, n: f"{day} + {n}",
+                 days_between=lambda start, end: f"date_diff('day', {start}, {end})",
+                 days_since=lambda day, ts: f"(epoch(CAST({day} AS TIMESTAMP)) - epoch({ts})) / 86400.0")
 
 
 def _levels(data: UsageData, view: str, column: str, until_filter: str, max_levels: int) -> list[str]:
@@ -525,103 +526,56 @@ def _keys_sql(data: UsageData, definition: ChurnDefinition, t: dict[str, str]) -
             "AND i.cover_stop > o.observation_date")
 
 
-def _assemble(data: UsageData, spec: FeatureSpec, t: dict[str, str]) -> tuple[list[str], list[str]]:
-    """SELECT items in the spec's feature order, and the joins they need."""
+def _aggregates(data: UsageData, spec: FeatureSpec, t: dict[str, str]) -> Aggregates:
+    """Where this engine keeps what the shared features read: the pivot ``g`` of :func:`_aggregate_sql`
+    (bitmaps of active days) and the whole history ``l`` of :func:`_life_sql`."""
     L = spec.lookback_days
+    words = -(-L // _WORD)
+    code = {name: i for i, name in enumerate(spec.type_names)}
     value_has_nulls = _value_has_nulls(data)
     joins = [f"LEFT JOIN {t['agg']} g USING (user_id, observation_date)"]
-    first_day = "CAST(g.first_ts AS DATE)"  # the first event before t
-    signup_ref = first_day
-    if data.accounts is not None:
-        joins.append(f"LEFT JOIN {qi(data.accounts.view)} a ON a.user_id = k.user_id")
-        if spec.has_signup:
-            signup_ref = f"coalesce(CAST(a.signup_date AS DATE), {first_day})"
+    if spec.lifetime or spec.bgnbd_horizon_days is not None:
+        joins.append(f"LEFT JOIN {t['life']} l USING (user_id, observation_date)")
 
-    def days_since(column: str) -> str:
-        return f"(epoch(CAST(k.observation_date AS TIMESTAMP)) - epoch(g.{qi(column)})) / 86400.0"
+    def g(column: str) -> str:
+        return f"g.{qi(column)}"
 
-    def active_days(window: int) -> str:
-        words = -(-L // _WORD)
+    def events(kind: str | None) -> str:
+        return "events" if kind is None else kind
+
+    def active(window: int) -> str:
         return " + ".join(f"bit_count(coalesce(g.active_bits_{j}, CAST(0 AS UBIGINT)) & {_mask(window, j)})"
                           for j in range(words))
 
-    def count(column: str) -> str:
-        return f"coalesce(g.{qi(column)}, 0)"
-
-    select = [f"{days_since('last_event')} AS days_since_last_event"]
-    select += [f"{days_since(f'last_{n}')} AS {qi(f'days_since_last_{n}')}" for n in spec.type_names]
-    for w in spec.windows:
-        select.append(f"{count(f'count_events_{w}d')} AS {qi(f'count_events_{w}d')}")
-        select += [f"{count(f'count_{n}_{w}d')} AS {qi(f'count_{n}_{w}d')}" for n in spec.type_names]
-        select.append(f"{active_days(w)} AS {qi(f'active_days_{w}d')}")
-        if spec.has_value:
-            select.append(f"coalesce(g.{qi(f'value_sum_{w}d')}, 0) AS {qi(f'value_sum_{w}d')}")
-            values = f"value_n_{w}d" if value_has_nulls else f"count_events_{w}d"
-            select.append(f"g.{qi(f'value_sum_{w}d')} / nullif(g.{qi(values)}, 0) AS {qi(f'value_mean_{w}d')}")
-        if spec.type_names:
-            used = " + ".join(f"CAST({count(f'count_{n}_{w}d')} > 0 AS INTEGER)" for n in spec.type_names)
-            select.append(f"{used} AS {qi(f'distinct_types_{w}d')}")
-    for w in spec.trend_windows:
-        def trend(recent: str, previous: str, name: str) -> str:
-            return f"({count(recent)} - g.{qi(previous)}) / nullif(g.{qi(previous)}, 0) AS {qi(name)}"
-        select.append(trend(f"count_events_{w}d", f"previous_count_events_{w}d", f"trend_count_{w}d"))
-        for n in spec.type_names:
-            select.append(trend(f"count_{n}_{w}d", f"previous_count_{n}_{w}d", f"trend_count_{n}_{w}d"))
-    select.append(f"date_diff('day', {signup_ref}, k.observation_date) AS tenure_days")
-    if spec.lifetime or spec.bgnbd_horizon_days is not None:
-        joins.append(f"LEFT JOIN {t['life']} l USING (user_id, observation_date)")
-    if spec.lifetime:
-        code = {name: i for i, name in enumerate(spec.type_names)}
-        select.append("coalesce(l.n, 0) AS lifetime_events")
-        select += [f"coalesce(l.n_{code[n]}, 0) AS {qi(f'lifetime_{n}_events')}" for n in spec.type_names]
-        select.append("coalesce(l.active, 0) AS lifetime_active_days")
-        if spec.has_value:
-            select.append("coalesce(l.value_sum, 0) AS lifetime_value_sum")
-            select.append("l.value_sum / nullif(l.value_n, 0) AS lifetime_value_mean")
-        select.append("l.active / nullif(l.age_days, 0) AS activity_rate")
-        select.append("l.span_days AS active_span_days")
-        select.append("CASE WHEN l.second_day < k.observation_date THEN "
-                      "CAST(date_diff('day', l.first_day, l.second_day) AS DOUBLE) END AS first_repeat_days")
-    if spec.bgnbd_horizon_days is not None:
-        joins.append(f"LEFT JOIN {t['bgnbd']} bg USING (observation_date)")
-        select.append("CAST(NULL AS DOUBLE) AS p_alive")  # placeholders: typed() fills them
-        select.append(f"CAST(NULL AS DOUBLE) AS {qi(f'expected_active_days_{spec.bgnbd_horizon_days}d')}")
-    # Days from the first to the last active day in the lookback, over the gaps between them:
-    # the last is the last event's day, the first the oldest bit set (bit_position counts
-    # from the word's highest bit, 1-based; 0 where no bit is set).
+    # The oldest active day in the lookback is the oldest bit set (bit_position counts from the
+    # word's highest bit, 1-based; 0 where no bit is set).
     oldest = " ".join(f"WHEN g.active_bits_{j} <> 0 THEN {j * _WORD + _WORD + 1} - "
-                      f"bit_position('1'::BIT, CAST(g.active_bits_{j} AS BIT))" for j in reversed(range(-(-L // _WORD))))
-    newest = "date_diff('day', CAST(g.last_event AS DATE), k.observation_date)"
-    gap = f"CAST((CASE {oldest} END) - {newest} AS DOUBLE) / nullif(({active_days(L)}) - 1, 0)"
-    select.append(f"{gap} AS mean_gap_days")
-    select.append(f"{days_since('last_event')} / nullif({gap}, 0) AS overdue_ratio")
-    if spec.activation_events:
-        # Activated: the first activation event on or after signup is within N days of it, and before t.
-        done = (f"(g.activation_day < {signup_ref} + {spec.activation_days} "
-                "AND g.activation_day < k.observation_date)")
-        select.append(f"CASE WHEN {done} THEN 1.0 ELSE 0.0 END AS activated")
-        select.append(f"CASE WHEN {done} THEN CAST(date_diff('day', {signup_ref}, g.activation_day) AS DOUBLE) END "
-                      "AS days_to_activation")
-    if spec.has_subscriptions:
-        subscriptions = data.subscriptions
-        assert subscriptions is not None
-        items, more = subscription_features(spec, t["keys"], qi(subscriptions.view), t["islands"],
-                                            "mrr" in subscriptions.columns, DUCKDB)
-        select += items
-        joins += more
-    for column, name in spec.attribute_names().items():
-        levels = spec.attributes[column]
-        if levels is None:
-            select.append(f"CAST(a.{qi(column)} AS DOUBLE) AS {qi(name)}")
-        else:
-            select.append(f"{levelled(f'CAST(a.{qi(column)} AS VARCHAR)', levels, DUCKDB)} AS {qi(name)}")
-    if spec.bgnbd_horizon_days is not None:  # what typed() turns into the BG/NBD features, then drops
-        from churnml._lifetime import PARAMS, helper_columns
+                      f"bit_position('1'::BIT, CAST(g.active_bits_{j} AS BIT))" for j in reversed(range(words)))
+    return Aggregates(
+        joins=joins,
+        last=lambda kind: g("last_event" if kind is None else f"last_{kind}"),
+        first_ts="g.first_ts",
+        count=lambda kind, w: g(f"count_{events(kind)}_{w}d"),
+        previous=lambda kind, w: g(f"previous_count_{events(kind)}_{w}d"),
+        active=active,
+        value_sum=lambda w: g(f"value_sum_{w}d"),
+        # Without a missing value the count of values is the count of events, which the pivot has anyway.
+        value_n=lambda w: g(f"value_n_{w}d" if value_has_nulls else f"count_events_{w}d"),
+        oldest_active=f"(CASE {oldest} END)",
+        activation_day="g.activation_day",
+        life_events=lambda kind: "l.n" if kind is None else f"l.n_{code[kind]}",
+        life=lambda key: f"l.{key}",
+        bgnbd=t["bgnbd"])
 
-        x, t_x, T, *params = helper_columns()
-        select += [f"l.active - 1 AS {x}", f"l.span_days AS {t_x}", f"l.age_days AS {T}"]
-        select += [f"bg.bg_{k} AS {column}" for k, column in zip(PARAMS, params)]
-    return select, joins
+
+def _assemble(data: UsageData, spec: FeatureSpec, t: dict[str, str]) -> tuple[list[str], list[str]]:
+    """SELECT items in the spec's feature order, and the joins they need."""
+    subscriptions = None
+    if spec.has_subscriptions:
+        assert data.subscriptions is not None
+        subscriptions = (t["keys"], qi(data.subscriptions.view), t["islands"], "mrr" in data.subscriptions.columns)
+    accounts = qi(data.accounts.view) if data.accounts is not None else None
+    return feature_items(spec, _aggregates(data, spec, t), DUCKDB, accounts=accounts, subscriptions=subscriptions)
 
 
 def truncated(data: UsageData, cutoff: dt.date) -> UsageData:

@@ -25,7 +25,7 @@ from churnml._spark_load import SparkUsageData, qi, ql
 from churnml.definitions import ChurnDefinition, InactivityChurn, SubscriptionChurn
 from churnml.engines._base import FitStatistics, check_columns
 from churnml.engines._frames import typed
-from churnml.engines._sql import Dialect, islands_query, label_sql, levelled, subscription_features
+from churnml.engines._sql import Aggregates, Dialect, feature_items, islands_query, label_sql
 from churnml.errors import ConfigError
 
 if TYPE_CHECKING:
@@ -39,7 +39,10 @@ _NUMERIC = {"tinyint", "smallint", "int", "bigint", "float", "double", "boolean"
 _MICROS_PER_DAY = "86400000000D"
 SPARK = Dialect("spark", qi, ql, text="STRING", forever="TIMESTAMP'9999-12-31 00:00:00'", arg_max="max_by",
                 days_before=lambda day, n: f"CAST(date_sub({day}, {n}) AS TIMESTAMP)",
-                days_between=lambda start, end: f"datediff({end}, {start})")
+                days_after=lambda day, n: f"date_add({day}, {n})",
+                days_between=lambda start, end: f"datediff({end}, {start})",
+                days_since=lambda day, ts: (f"CAST(unix_micros(CAST({day} AS TIMESTAMP)) - unix_micros({ts}) AS DOUBLE) "
+                                            f"/ {_MICROS_PER_DAY}"))
 
 
 def _view(frame: DataFrame, prefix: str) -> str:
@@ -255,7 +258,13 @@ def compute(data: SparkUsageData, spec: FeatureSpec, definition: ChurnDefinition
         keys = spark.sql(f"SELECT DISTINCT i.user_id, o.observation_date FROM {islands} i JOIN {O} o "
                          "ON i.cover_start < o.observation_date AND i.cover_stop > o.observation_date")
     K = _view(keys, "keys")
-    select, joins = _assemble(data, spec, K, accounts, islands, seconds, params)
+    subscriptions = None
+    if spec.has_subscriptions:
+        assert data.subscriptions is not None and islands is not None
+        subscriptions = (K, _view(data.subscriptions.frame, "subscriptions"), islands,
+                         "mrr" in data.subscriptions.columns)
+    select, joins = feature_items(spec, _aggregates(spec, W, H, seconds, params), SPARK, accounts=accounts,
+                                  subscriptions=subscriptions)
     label_select = ""
     if labels:
         label_select, label_join = label_sql(definition, "w", islands, SPARK)
@@ -263,9 +272,7 @@ def compute(data: SparkUsageData, spec: FeatureSpec, definition: ChurnDefinition
             joins.append(label_join)
     out = spark.sql(f"""
         SELECT k.user_id, k.observation_date{label_select}, {', '.join(select)}
-        FROM {K} k LEFT JOIN {W} w ON w.user_id = k.user_id AND w.observation_date = k.observation_date
-        LEFT JOIN {H} h ON h.user_id = k.user_id AND h.observation_date = k.observation_date
-        {' '.join(joins)}""")
+        FROM {K} k {' '.join(joins)}""")
     if spec.bgnbd_horizon_days is not None:
         out = _fill_bgnbd(out, spec)
     return out
@@ -300,97 +307,32 @@ def _fill_bgnbd(frame: DataFrame, spec: FeatureSpec) -> DataFrame:
     return frame.mapInPandas(fill, schema)
 
 
-def _assemble(data: SparkUsageData, spec: FeatureSpec, K: str, accounts: str | None,
-              islands: str | None, seconds: str | None = None,
-              bgnbd: str | None = None) -> tuple[list[str], list[str]]:
-    """SELECT items in the spec's feature order (w: windowed, h: history, a: accounts), and joins."""
+def _aggregates(spec: FeatureSpec, W: str, H: str, seconds: str | None, bgnbd: str | None) -> Aggregates:
+    """Where this engine keeps what the shared features read: the windowed sums ``w`` over the exploded
+    user-days, the history folded over date buckets ``h``, and each user's second active day ``sd``."""
     code = {name: i for i, name in enumerate(spec.type_names)}
-    joins: list[str] = []
-    first_day = "CAST(h.first_ts AS DATE)"
-    signup_ref = first_day
-    if accounts is not None:
-        joins.append(f"LEFT JOIN {accounts} a ON a.user_id = k.user_id")
-        if spec.has_signup:
-            signup_ref = f"coalesce(CAST(a.signup_date AS DATE), {first_day})"
-
-    def days_since(column: str) -> str:
-        return (f"CAST(unix_micros(CAST(k.observation_date AS TIMESTAMP)) - unix_micros(h.{column}) AS DOUBLE) "
-                f"/ {_MICROS_PER_DAY}")
-
-    def count(column: str) -> str:
-        return f"CAST(coalesce(w.{column}, 0) AS DOUBLE)"
-
-    def ratio(numerator: str, denominator: str) -> str:
-        return f"CAST({numerator} AS DOUBLE) / nullif(CAST({denominator} AS DOUBLE), 0)"
-
-    select = [f"{days_since('last_ts')} AS days_since_last_event"]
-    select += [f"{days_since(f'last_{code[n]}')} AS {qi(f'days_since_last_{n}')}" for n in spec.type_names]
-    for w in spec.windows:
-        select.append(f"{count(f'n_{w}')} AS {qi(f'count_events_{w}d')}")
-        select += [f"{count(f'n_{code[n]}_{w}')} AS {qi(f'count_{n}_{w}d')}" for n in spec.type_names]
-        select.append(f"{count(f'active_{w}')} AS {qi(f'active_days_{w}d')}")
-        if spec.has_value:
-            select.append(f"coalesce(w.value_sum_{w}, 0D) AS {qi(f'value_sum_{w}d')}")
-            select.append(f"{ratio(f'w.value_sum_{w}', f'w.value_n_{w}')} AS {qi(f'value_mean_{w}d')}")
-        if spec.type_names:
-            used = " + ".join(f"CAST(coalesce(w.n_{code[n]}_{w}, 0) > 0 AS INT)" for n in spec.type_names)
-            select.append(f"CAST({used} AS DOUBLE) AS {qi(f'distinct_types_{w}d')}")
-    for w in spec.trend_windows:
-        select.append(f"{ratio(f'coalesce(w.n_{w}, 0) - w.previous_{w}', f'w.previous_{w}')} "
-                      f"AS {qi(f'trend_count_{w}d')}")
-        for n in spec.type_names:
-            c = code[n]
-            select.append(f"{ratio(f'coalesce(w.n_{c}_{w}, 0) - w.previous_{c}_{w}', f'w.previous_{c}_{w}')} "
-                          f"AS {qi(f'trend_count_{n}_{w}d')}")
-    select.append(f"CAST(datediff(k.observation_date, {signup_ref}) AS DOUBLE) AS tenure_days")
+    joins = [f"LEFT JOIN {W} w ON w.user_id = k.user_id AND w.observation_date = k.observation_date",
+             f"LEFT JOIN {H} h ON h.user_id = k.user_id AND h.observation_date = k.observation_date"]
     if spec.lifetime:
         assert seconds is not None
         joins.append(f"LEFT JOIN {seconds} sd ON sd.user_id = k.user_id")
-        select.append("CAST(coalesce(h.life_n, 0) AS DOUBLE) AS lifetime_events")
-        select += [f"CAST(coalesce(h.life_{code[n]}, 0) AS DOUBLE) AS {qi(f'lifetime_{n}_events')}"
-                   for n in spec.type_names]
-        select.append("CAST(coalesce(h.life_active, 0) AS DOUBLE) AS lifetime_active_days")
-        if spec.has_value:
-            select.append("CAST(coalesce(h.life_value_sum, 0) AS DOUBLE) AS lifetime_value_sum")
-            select.append(f"{ratio('h.life_value_sum', 'h.life_value_n')} AS lifetime_value_mean")
-        select.append(f"{ratio('h.life_active', 'h.age_days')} AS activity_rate")
-        select.append("h.span_days AS active_span_days")
-        select.append("CASE WHEN sd.second_day < k.observation_date THEN "
-                      "CAST(datediff(sd.second_day, h.first_day) AS DOUBLE) END AS first_repeat_days")
-    if spec.bgnbd_horizon_days is not None:
-        assert bgnbd is not None
-        joins.append(f"LEFT JOIN {bgnbd} bg ON bg.observation_date = k.observation_date")
-        select.append("CAST(NULL AS DOUBLE) AS p_alive")  # placeholders: filled on the executors
-        select.append(f"CAST(NULL AS DOUBLE) AS {qi(f'expected_active_days_{spec.bgnbd_horizon_days}d')}")
-    newest = "datediff(k.observation_date, CAST(h.last_ts AS DATE))"
-    gap = ratio(f"w.oldest_active - {newest}", "w.active_lookback - 1")
-    select.append(f"{gap} AS mean_gap_days")
-    select.append(f"{days_since('last_ts')} / nullif({gap}, 0) AS overdue_ratio")
-    if spec.activation_events:
-        done = (f"(h.activation_day < date_add({signup_ref}, {spec.activation_days}) "
-                "AND h.activation_day < k.observation_date)")
-        select.append(f"CASE WHEN {done} THEN 1.0D ELSE 0.0D END AS activated")
-        select.append(f"CASE WHEN {done} THEN CAST(datediff(h.activation_day, {signup_ref}) AS DOUBLE) END "
-                      "AS days_to_activation")
-    if spec.has_subscriptions:
-        assert data.subscriptions is not None and islands is not None
-        S = _view(data.subscriptions.frame, "subscriptions")
-        items, more = subscription_features(spec, K, S, islands, "mrr" in data.subscriptions.columns, SPARK)
-        select += items
-        joins += more
-    for column, name in spec.attribute_names().items():
-        levels = spec.attributes[column]
-        if levels is None:
-            select.append(f"CAST(a.{qi(column)} AS DOUBLE) AS {qi(name)}")
-        else:
-            select.append(f"{levelled(f'CAST(a.{qi(column)} AS STRING)', levels, SPARK)} AS {qi(name)}")
-    if spec.bgnbd_horizon_days is not None:
-        from churnml._lifetime import PARAMS, helper_columns
-
-        x, t_x, T, *names = helper_columns()
-        select += [f"CAST(h.life_active - 1 AS DOUBLE) AS {x}", f"h.span_days AS {t_x}", f"h.age_days AS {T}"]
-        select += [f"bg.bg_{k} AS {column}" for k, column in zip(PARAMS, names)]
-    return select, joins
+    life = {"active": "h.life_active", "value_sum": "h.life_value_sum", "value_n": "h.life_value_n",
+            "age_days": "h.age_days", "span_days": "h.span_days", "first_day": "h.first_day",
+            "second_day": "sd.second_day"}
+    return Aggregates(
+        joins=joins,
+        last=lambda kind: "h.last_ts" if kind is None else f"h.last_{code[kind]}",
+        first_ts="h.first_ts",
+        count=lambda kind, w: f"w.n_{w}" if kind is None else f"w.n_{code[kind]}_{w}",
+        previous=lambda kind, w: f"w.previous_{w}" if kind is None else f"w.previous_{code[kind]}_{w}",
+        active=lambda w: "w.active_lookback" if w == spec.lookback_days else f"w.active_{w}",
+        value_sum=lambda w: f"w.value_sum_{w}",
+        value_n=lambda w: f"w.value_n_{w}",
+        oldest_active="w.oldest_active",
+        activation_day="h.activation_day",
+        life_events=lambda kind: "h.life_n" if kind is None else f"h.life_{code[kind]}",
+        life=life.__getitem__,
+        bgnbd=bgnbd)
 
 
 def to_pandas(frame: DataFrame, spec: FeatureSpec) -> pd.DataFrame:

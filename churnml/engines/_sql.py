@@ -1,10 +1,12 @@
 """SQL pieces both engines run, written once over a small dialect.
 
 A :class:`Dialect` holds only what DuckDB and Spark SQL spell differently (quoting,
-the text type, an open end, the arg-max aggregate); each piece here is the same
-query on both, which is what the engine parity tests hold equal. An engine's own
-module keeps only the plan that truly differs (DuckDB's segment sums and bitmaps,
-Spark's exploded days).
+the text type, an open end, the arg-max aggregate, day arithmetic); each piece here
+is the same query on both, which is what the engine parity tests hold equal. An
+engine's own module keeps only the plan that truly differs (DuckDB's segment sums
+and bitmaps, Spark's exploded days) and says, in :class:`Aggregates`, where that plan
+keeps each quantity; :func:`feature_items` writes every event feature's arithmetic
+from them once.
 """
 
 from __future__ import annotations
@@ -29,7 +31,130 @@ class Dialect:
     forever: str  # a timestamp after every real one: the stop of a subscription without an end
     arg_max: str  # arg_max(value, key): the value at the row of the largest key
     days_before: Callable[[str, int], str]  # midnight ``n`` days before a DATE, comparable with timestamps
+    days_after: Callable[[str, int], str]  # the DATE ``n`` days after a DATE
     days_between: Callable[[str, str], str]  # whole days from one DATE to a later one
+    days_since: Callable[[str, str], str]  # fractional days from a timestamp to the midnight of a later DATE
+
+
+@dataclass(frozen=True)
+class Aggregates:
+    """Where one engine's per-date aggregates keep what the features read, beside the keys ``k``.
+
+    Each engine computes these its own way (DuckDB from segment sums and bitmaps of active
+    days, Spark from exploded user-days); :func:`feature_items` turns them into the features
+    once for both. ``kind`` is a feature type name, or None for all events.
+    """
+
+    joins: list[str]  # what brings the aggregates beside ``k``
+    last: Callable[[str | None], str]  # the timestamp of the last event before the date
+    first_ts: str  # the user's first event, where it is before the date
+    count: Callable[[str | None, int], str]  # events in the last w days (NULL or 0 for none)
+    previous: Callable[[str | None, int], str]  # events in the w days before those (NULL or 0 for none)
+    active: Callable[[int], str]  # active days in the last w days (NULL or 0 for none)
+    value_sum: Callable[[int], str]  # the sum of the values in the last w days
+    value_n: Callable[[int], str]  # the events with a value in the last w days
+    oldest_active: str  # days from the oldest active day in the lookback to the date
+    activation_day: str  # the first activation event's day on or after signup
+    life_events: Callable[[str | None], str]  # events in the whole history before the date
+    # The whole history: "active" (days), "value_sum", "value_n", "age_days" (first active day to the date),
+    # "span_days" (first to last active day), "first_day", "second_day" (the user's second active day, ever).
+    life: Callable[[str], str]
+    bgnbd: str | None = None  # the table of BG/NBD parameters per date, where the spec asks for its features
+
+
+def feature_items(spec: FeatureSpec, a: Aggregates, d: Dialect, *, accounts: str | None,
+                  subscriptions: tuple[str, str, str, bool] | None) -> tuple[list[str], list[str]]:
+    """The spec's features as SELECT items, in its feature order, and the joins they need: the one
+    definition of every event feature's arithmetic over an engine's :class:`Aggregates`.
+
+    ``accounts`` is the accounts table (joined as ``a``); ``subscriptions`` the keys, subscriptions and
+    coverages tables and whether there is an MRR, where the spec has subscription features.
+    """
+    q = d.quote_identifier
+
+    def number(x: str) -> str:
+        return f"CAST({x} AS DOUBLE)"
+
+    def ratio(numerator: str, denominator: str) -> str:
+        return f"CAST({numerator} AS DOUBLE) / nullif(CAST({denominator} AS DOUBLE), 0)"
+
+    def zero(x: str) -> str:
+        return f"coalesce({x}, 0)"
+
+    L = spec.lookback_days
+    joins = list(a.joins)
+    first_day = f"CAST({a.first_ts} AS DATE)"
+    signup_ref = first_day  # the day tenure counts from: signup where known, else the first event
+    if accounts is not None:
+        joins.append(f"LEFT JOIN {accounts} a ON a.user_id = k.user_id")
+        if spec.has_signup:
+            signup_ref = f"coalesce(CAST(a.signup_date AS DATE), {first_day})"
+    since_last = d.days_since("k.observation_date", a.last(None))
+    select = [f"{since_last} AS days_since_last_event"]
+    select += [f"{d.days_since('k.observation_date', a.last(n))} AS {q(f'days_since_last_{n}')}"
+               for n in spec.type_names]
+    for w in spec.windows:
+        select.append(f"{number(zero(a.count(None, w)))} AS {q(f'count_events_{w}d')}")
+        select += [f"{number(zero(a.count(n, w)))} AS {q(f'count_{n}_{w}d')}" for n in spec.type_names]
+        select.append(f"{number(zero(a.active(w)))} AS {q(f'active_days_{w}d')}")
+        if spec.has_value:
+            select.append(f"{number(zero(a.value_sum(w)))} AS {q(f'value_sum_{w}d')}")
+            select.append(f"{ratio(a.value_sum(w), a.value_n(w))} AS {q(f'value_mean_{w}d')}")
+        if spec.type_names:
+            used = " + ".join(f"CAST({zero(a.count(n, w))} > 0 AS INT)" for n in spec.type_names)
+            select.append(f"{number(used)} AS {q(f'distinct_types_{w}d')}")
+    for w in spec.trend_windows:
+        for n, name in [(None, f"trend_count_{w}d")] + [(n, f"trend_count_{n}_{w}d") for n in spec.type_names]:
+            select.append(f"{ratio(f'{zero(a.count(n, w))} - {a.previous(n, w)}', a.previous(n, w))} AS {q(name)}")
+    select.append(f"{number(d.days_between(signup_ref, 'k.observation_date'))} AS tenure_days")
+    if spec.lifetime:
+        select.append(f"{number(zero(a.life_events(None)))} AS lifetime_events")
+        select += [f"{number(zero(a.life_events(n)))} AS {q(f'lifetime_{n}_events')}" for n in spec.type_names]
+        select.append(f"{number(zero(a.life('active')))} AS lifetime_active_days")
+        if spec.has_value:
+            select.append(f"{number(zero(a.life('value_sum')))} AS lifetime_value_sum")
+            select.append(f"{ratio(a.life('value_sum'), a.life('value_n'))} AS lifetime_value_mean")
+        select.append(f"{ratio(a.life('active'), a.life('age_days'))} AS activity_rate")
+        select.append(f"{number(a.life('span_days'))} AS active_span_days")
+        select.append(f"CASE WHEN {a.life('second_day')} < k.observation_date THEN "
+                      f"{number(d.days_between(a.life('first_day'), a.life('second_day')))} END AS first_repeat_days")
+    if spec.bgnbd_horizon_days is not None:
+        assert a.bgnbd is not None
+        joins.append(f"LEFT JOIN {a.bgnbd} bg ON bg.observation_date = k.observation_date")
+        select.append("CAST(NULL AS DOUBLE) AS p_alive")  # placeholders: each engine fills them from the helpers
+        select.append(f"CAST(NULL AS DOUBLE) AS {q(f'expected_active_days_{spec.bgnbd_horizon_days}d')}")
+    # Days from the first to the last active day in the lookback, over the gaps between them.
+    newest = d.days_between(f"CAST({a.last(None)} AS DATE)", "k.observation_date")
+    gap = ratio(f"{a.oldest_active} - {newest}", f"{zero(a.active(L))} - 1")
+    select.append(f"{gap} AS mean_gap_days")
+    select.append(f"{since_last} / nullif({gap}, 0) AS overdue_ratio")
+    if spec.activation_events:
+        # Activated: the first activation event on or after signup is within N days of it, and before t.
+        done = (f"({a.activation_day} < {d.days_after(signup_ref, spec.activation_days)} "
+                f"AND {a.activation_day} < k.observation_date)")
+        select.append(f"CASE WHEN {done} THEN CAST(1 AS DOUBLE) ELSE CAST(0 AS DOUBLE) END AS activated")
+        select.append(f"CASE WHEN {done} THEN {number(d.days_between(signup_ref, a.activation_day))} END "
+                      "AS days_to_activation")
+    if spec.has_subscriptions:
+        assert subscriptions is not None
+        K, S, islands, has_mrr = subscriptions
+        items, more = subscription_features(spec, K, S, islands, has_mrr, d)
+        select += items
+        joins += more
+    for column, name in spec.attribute_names().items():
+        levels = spec.attributes[column]
+        if levels is None:
+            select.append(f"CAST(a.{q(column)} AS DOUBLE) AS {q(name)}")
+        else:
+            select.append(f"{levelled(f'CAST(a.{q(column)} AS {d.text})', levels, d)} AS {q(name)}")
+    if spec.bgnbd_horizon_days is not None:  # what each engine turns into the BG/NBD features, then drops
+        from churnml._lifetime import PARAMS, helper_columns
+
+        x, t_x, T, *params = helper_columns()
+        select += [f"{number(a.life('active') + ' - 1')} AS {x}", f"{number(a.life('span_days'))} AS {t_x}",
+                   f"{number(a.life('age_days'))} AS {T}"]
+        select += [f"bg.bg_{k} AS {column}" for k, column in zip(PARAMS, params)]
+    return select, joins
 
 
 def levelled(value: str, levels: list[str], d: Dialect) -> str:
