@@ -50,7 +50,7 @@ import datetime as dt
 import json
 import re
 import warnings
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -95,7 +95,7 @@ class UnseenEventTypeWarning(UserWarning):
 
 @dataclass(frozen=True)
 class FeatureInfo:
-    """What a feature means, for explanations: a sentence template, a unit, a direction.
+    """What a feature means and how it is computed: a sentence template, a unit, a direction, its SQL.
 
     ``family`` is how the feature is computed (recency, frequency, ...);
     ``reason_family`` the fact about the customer it states (a key of
@@ -115,6 +115,9 @@ class FeatureInfo:
     window_days: int | None = None
     reason_family: str | None = None
     missing_direction: int = 0
+    # The feature's SQL over an engine's aggregates, from a churnml.engines.FeatureSQL: the one definition
+    # both engines compute it by.
+    sql: Callable[[Any], str] | None = dataclasses.field(default=None, compare=False, repr=False)
 
 
 _GROWS_WITH_AGE = re.compile(r"(tenure_days|subscription_tenure_days|lifetime_(\w+_)?events|lifetime_active_days|"
@@ -195,7 +198,8 @@ class FeatureSpec:
         names = self.attribute_names()
         return self._event_features() + [
             FeatureInfo(names[column], "attribute", f"{column}: {{value}}",
-                        "category" if levels is not None else "value", 0, reason_family="account")
+                        "category" if levels is not None else "value", 0, reason_family="account",
+                        sql=lambda x, column=column, levels=levels: x.attribute(column, levels))
             for column, levels in self.attributes.items()]
 
     def type_role(self, name: str) -> tuple[str | None, int]:
@@ -211,104 +215,131 @@ class FeatureSpec:
         return (rare.pop() if len(rare) == 1 else "friction"), +1
 
     def _event_features(self) -> list[FeatureInfo]:
+        # Each feature once: its name, what it means, and its SQL over an engine's aggregates
+        # (``x``: a :class:`churnml.engines.FeatureSQL`; both engines run the same expression).
         roles = {name: self.type_role(name) for name in self.type_names}
+        L = self.lookback_days
         out = [FeatureInfo("days_since_last_event", "recency", "No activity for {value} days",
-                           "days", +1, reason_family="inactivity", missing_direction=+1)]
+                           "days", +1, reason_family="inactivity", missing_direction=+1,
+                           sql=lambda x: x.since(x.a.last(None)))]
         for name in self.type_names:
             trouble, sign = roles[name]
             out.append(FeatureInfo(f"days_since_last_{name}", "recency",
                                    f"Last {_words(name)} {{value}} days ago", "days", -sign, event_type=name,
-                                   reason_family=trouble or "inactivity", missing_direction=-sign))
+                                   reason_family=trouble or "inactivity", missing_direction=-sign,
+                                   sql=lambda x, n=name: x.since(x.a.last(n))))
         for w in self.windows:
             out.append(FeatureInfo(f"count_events_{w}d", "frequency",
                                    f"{{value}} events in the last {w} days", "events", -1, window_days=w,
-                                   reason_family="engagement"))
+                                   reason_family="engagement", sql=lambda x, w=w: x.number(x.zero(x.a.count(None, w)))))
             for name in self.type_names:
                 trouble, sign = roles[name]
                 out.append(FeatureInfo(f"count_{name}_{w}d", "frequency",
                                        f"{{value}} {_words(name)} events in the last {w} days", "events",
-                                       sign, event_type=name, window_days=w, reason_family=trouble or "engagement"))
+                                       sign, event_type=name, window_days=w, reason_family=trouble or "engagement",
+                                       sql=lambda x, n=name, w=w: x.number(x.zero(x.a.count(n, w)))))
             out.append(FeatureInfo(f"active_days_{w}d", "frequency",
                                    f"Active on {{value}} of the last {w} days", "days", -1, window_days=w,
-                                   reason_family="engagement"))
+                                   reason_family="engagement", sql=lambda x, w=w: x.number(x.zero(x.a.active(w)))))
             if self.has_value:
                 out.append(FeatureInfo(f"value_sum_{w}d", "monetary",
                                        f"Spent {{value}} in the last {w} days", "value", -1, window_days=w,
-                                       reason_family="value"))
+                                       reason_family="value", sql=lambda x, w=w: x.number(x.zero(x.a.value_sum(w)))))
                 out.append(FeatureInfo(f"value_mean_{w}d", "monetary",
                                        f"Average value {{value}} per event in the last {w} days", "value", -1,
-                                       window_days=w, reason_family="value", missing_direction=+1))
+                                       window_days=w, reason_family="value", missing_direction=+1,
+                                       sql=lambda x, w=w: x.ratio(x.a.value_sum(w), x.a.value_n(w))))
             if self.type_names:
+                types = self.type_names
                 out.append(FeatureInfo(f"distinct_types_{w}d", "breadth",
                                        f"Used {{value}} kinds of events in the last {w} days", "types", -1,
-                                       window_days=w, reason_family="engagement"))
+                                       window_days=w, reason_family="engagement",
+                                       sql=lambda x, w=w: x.number(" + ".join(
+                                           f"CAST({x.zero(x.a.count(n, w))} > 0 AS INT)" for n in types))))
         for w in self.trend_windows:
             out.append(FeatureInfo(f"trend_count_{w}d", "trend",
                                    f"Activity changed {{value}} vs the previous {w} days", "fraction", -1,
-                                   window_days=w, reason_family="engagement"))
+                                   window_days=w, reason_family="engagement", sql=lambda x, w=w: x.trend(None, w)))
             for name in self.type_names:
                 trouble, sign = roles[name]
                 out.append(FeatureInfo(f"trend_count_{name}_{w}d", "trend",
                                        f"{_words(name).capitalize()} changed {{value}} vs the previous {w} days",
                                        "fraction", sign, event_type=name, window_days=w,
-                                       reason_family=trouble or "engagement"))
+                                       reason_family=trouble or "engagement", sql=lambda x, n=name, w=w: x.trend(n, w)))
         out.append(FeatureInfo("tenure_days", "tenure", "Customer for {value} days", "days", -1,
-                               reason_family="tenure"))
+                               reason_family="tenure", sql=lambda x: x.number(x.days(x.signup, "k.observation_date"))))
         if self.lifetime:
             out.append(FeatureInfo("lifetime_events", "lifetime", "{value} events in all", "events", -1,
-                                   reason_family="rhythm"))
+                                   reason_family="rhythm", sql=lambda x: x.number(x.zero(x.a.life_events(None)))))
             for name in self.type_names:
                 trouble, sign = roles[name]
                 out.append(FeatureInfo(f"lifetime_{name}_events", "lifetime",
                                        f"{{value}} {_words(name)} events in all", "events", sign, event_type=name,
-                                       reason_family=trouble or "rhythm"))
+                                       reason_family=trouble or "rhythm",
+                                       sql=lambda x, n=name: x.number(x.zero(x.a.life_events(n)))))
             out.append(FeatureInfo("lifetime_active_days", "lifetime", "Active on {value} days in all", "days", -1,
-                                   reason_family="rhythm"))
+                                   reason_family="rhythm", sql=lambda x: x.number(x.zero(x.a.life("active")))))
             if self.has_value:
                 out.append(FeatureInfo("lifetime_value_sum", "lifetime", "Spent {value} in all", "value", -1,
-                                       reason_family="value"))
+                                       reason_family="value", sql=lambda x: x.number(x.zero(x.a.life("value_sum")))))
                 out.append(FeatureInfo("lifetime_value_mean", "lifetime", "Average value {value} per event in all",
-                                       "value", -1, reason_family="value", missing_direction=+1))
+                                       "value", -1, reason_family="value", missing_direction=+1,
+                                       sql=lambda x: x.ratio(x.a.life("value_sum"), x.a.life("value_n"))))
             out.append(FeatureInfo("activity_rate", "lifetime", "Active on {value} of the days since the first",
-                                   "fraction", -1, reason_family="rhythm"))
+                                   "fraction", -1, reason_family="rhythm",
+                                   sql=lambda x: x.ratio(x.a.life("active"), x.a.life("age_days"))))
             out.append(FeatureInfo("active_span_days", "lifetime", "Active over {value} days, first to last",
-                                   "days", -1, reason_family="rhythm"))
+                                   "days", -1, reason_family="rhythm", sql=lambda x: x.number(x.a.life("span_days"))))
+            # Missing until the second active day, which must be before the date.
             out.append(FeatureInfo("first_repeat_days", "lifetime", "Came back {value} days after the first day",
-                                   "days", +1, reason_family="rhythm", missing_direction=+1))
+                                   "days", +1, reason_family="rhythm", missing_direction=+1,
+                                   sql=lambda x: f"CASE WHEN {x.a.life('second_day')} < k.observation_date THEN "
+                                                 f"{x.number(x.days(x.a.life('first_day'), x.a.life('second_day')))} END"))
         if self.bgnbd_horizon_days is not None:
             h = self.bgnbd_horizon_days
+            # Placeholders in SQL: each engine fills them from the BG/NBD helper columns (churnml._lifetime).
             out.append(FeatureInfo("p_alive", "bgnbd", "{value} likely still a customer (BG/NBD)", "fraction", -1,
-                                   reason_family="inactivity"))
+                                   reason_family="inactivity", sql=lambda x: "CAST(NULL AS DOUBLE)"))
             out.append(FeatureInfo(f"expected_active_days_{h}d", "bgnbd",
                                    f"Expected active on {{value}} days of the next {h} (BG/NBD)", "days", -1,
-                                   window_days=h, reason_family="engagement"))
+                                   window_days=h, reason_family="engagement", sql=lambda x: "CAST(NULL AS DOUBLE)"))
         # both read the lookback; missing where it holds a single active day (no gap to measure)
         out.append(FeatureInfo("mean_gap_days", "rhythm", "Usually active every {value} days", "days", +1,
-                               window_days=self.lookback_days, reason_family="rhythm", missing_direction=+1))
+                               window_days=L, reason_family="rhythm", missing_direction=+1,
+                               sql=lambda x: x.mean_gap(L)))
         out.append(FeatureInfo("overdue_ratio", "rhythm", "{value} times the usual gap since the last event",
-                               "ratio", +1, window_days=self.lookback_days, reason_family="rhythm",
-                               missing_direction=+1))
+                               "ratio", +1, window_days=L, reason_family="rhythm", missing_direction=+1,
+                               sql=lambda x: f"{x.since(x.a.last(None))} / nullif({x.mean_gap(L)}, 0)"))
         if self.activation_events:
+            days = self.activation_days
             out.append(FeatureInfo("activated", "activation",
-                                   f"Activated within {self.activation_days} days of signup: {{value}}",
-                                   "flag", -1, window_days=self.activation_days, reason_family="activation"))
+                                   f"Activated within {days} days of signup: {{value}}",
+                                   "flag", -1, window_days=days, reason_family="activation",
+                                   sql=lambda x: f"CASE WHEN {x.activated(days)} THEN CAST(1 AS DOUBLE) "
+                                                 "ELSE CAST(0 AS DOUBLE) END"))
             out.append(FeatureInfo("days_to_activation", "activation", "Activated {value} days after signup",
-                                   "days", +1, window_days=self.activation_days, reason_family="activation",
-                                   missing_direction=+1))
+                                   "days", +1, window_days=days, reason_family="activation",
+                                   missing_direction=+1,
+                                   sql=lambda x: f"CASE WHEN {x.activated(days)} THEN "
+                                                 f"{x.number(x.days(x.signup, x.a.activation_day))} END"))
         if self.has_subscriptions:
-            L = self.lookback_days
+            # Over the subscription joins (churnml.engines._sql.subscription_joins): the subscription running
+            # at the date (cur) and a lookback before it (past), its coverage (cov), the downgrades (dg).
             if self.plan_levels is not None:
+                levels = self.plan_levels
                 out.append(FeatureInfo("plan", "subscription", "On the {value} plan", "category", 0,
-                                       reason_family="value"))
+                                       reason_family="value", sql=lambda x: x.levelled("cur.plan", levels)))
             out.append(FeatureInfo("mrr", "subscription", "Pays {value} per month", "value", 0,
-                                   reason_family="value"))
+                                   reason_family="value", sql=lambda x: x.number("cur.mrr")))
             out.append(FeatureInfo("subscription_tenure_days", "subscription", "Subscribed for {value} days",
-                                   "days", -1, reason_family="tenure"))
+                                   "days", -1, reason_family="tenure",
+                                   sql=lambda x: x.number(x.days("CAST(cov.cover_start AS DATE)", "k.observation_date"))))
             out.append(FeatureInfo(f"mrr_change_{L}d", "subscription",
                                    f"Monthly revenue changed by {{value}} in the last {L} days", "value", -1,
-                                   window_days=L, reason_family="value"))
+                                   window_days=L, reason_family="value", sql=lambda x: x.number("cur.mrr - past.mrr")))
             out.append(FeatureInfo(f"downgrades_{L}d", "subscription", f"{{value}} downgrades in the last {L} days",
-                                   "events", +1, window_days=L, reason_family="value"))
+                                   "events", +1, window_days=L, reason_family="value",
+                                   sql=lambda x: x.number(x.zero("dg.downgrades"))))
         return out
 
 

@@ -4,7 +4,8 @@
   engine of a piece of loaded data (or a training set), :func:`engine_named` the one
   a user names (``FeatureBuilder(engine=...)``, ``--engine``). Engines register lazily:
   pyspark is imported only where Spark data exists.
-- ``_sql``: the SQL both engines run, written once over a :class:`~churnml.engines._sql.Dialect`.
+- ``_sql``: the SQL both engines run, written once over a :class:`~churnml.engines._sql.Dialect`;
+  :class:`FeatureSQL`, what each feature's own SQL (``FeatureInfo.sql``) is written with.
 - ``_frames``: an engine's output typed as the model expects it, whichever engine made it.
 - ``_duckdb`` and ``_spark``: each engine's own plan of the feature spec.
 
@@ -17,6 +18,7 @@ for the shared SQL. ``tests/test_engines.py`` holds the registry's rules,
 from churnml.engines._base import (Engine, FitStatistics, check_columns, engine_for, engine_named, engine_names,
                                    find_engine, register_engine, require_engine)
 from churnml.engines._frames import typed, typed_columns
+from churnml.engines._sql import FeatureSQL
 
-__all__ = ["Engine", "FitStatistics", "check_columns", "engine_for", "engine_named", "engine_names", "find_engine",
+__all__ = ["Engine", "FeatureSQL", "FitStatistics", "check_columns", "engine_for", "engine_named", "engine_names", "find_engine",
            "register_engine", "require_engine", "typed", "typed_columns"]

@@ -5,8 +5,9 @@ the text type, an open end, the arg-max aggregate, day arithmetic); each piece h
 is the same query on both, which is what the engine parity tests hold equal. An
 engine's own module keeps only the plan that truly differs (DuckDB's segment sums
 and bitmaps, Spark's exploded days) and says, in :class:`Aggregates`, where that plan
-keeps each quantity; :func:`feature_items` writes every event feature's arithmetic
-from them once.
+keeps each quantity. Each feature's SQL is written once, beside its name and meaning
+(:attr:`churnml.FeatureInfo.sql`, in :mod:`churnml.features`), over a :class:`FeatureSQL`;
+:func:`feature_items` collects them.
 """
 
 from __future__ import annotations
@@ -41,8 +42,8 @@ class Aggregates:
     """Where one engine's per-date aggregates keep what the features read, beside the keys ``k``.
 
     Each engine computes these its own way (DuckDB from segment sums and bitmaps of active
-    days, Spark from exploded user-days); :func:`feature_items` turns them into the features
-    once for both. ``kind`` is a feature type name, or None for all events.
+    days, Spark from exploded user-days); the features' SQL reads them through a :class:`FeatureSQL`,
+    the same on both. ``kind`` is a feature type name, or None for all events.
     """
 
     joins: list[str]  # what brings the aggregates beside ``k``
@@ -62,97 +63,96 @@ class Aggregates:
     bgnbd: str | None = None  # the table of BG/NBD parameters per date, where the spec asks for its features
 
 
+class FeatureSQL:
+    """What a feature's SQL (:attr:`churnml.FeatureInfo.sql`) is written with: an engine's
+    :class:`Aggregates` (``a``), the dialect's day arithmetic, and a few shapes every engine
+    computes the same way. Expressions read the keys as ``k``, the accounts as ``a``.
+    """
+
+    def __init__(self, a: Aggregates, d: Dialect, *, signup: str) -> None:
+        self.a = a
+        self.d = d
+        self.signup = signup  # the day tenure counts from: signup where known, else the first event
+
+    @staticmethod
+    def number(x: str) -> str:
+        return f"CAST({x} AS DOUBLE)"
+
+    @staticmethod
+    def ratio(numerator: str, denominator: str) -> str:
+        return f"CAST({numerator} AS DOUBLE) / nullif(CAST({denominator} AS DOUBLE), 0)"
+
+    @staticmethod
+    def zero(x: str) -> str:
+        return f"coalesce({x}, 0)"
+
+    def since(self, ts: str) -> str:
+        """Fractional days from a timestamp to the date."""
+        return self.d.days_since("k.observation_date", ts)
+
+    def days(self, start: str, end: str) -> str:
+        """Whole days from one DATE to a later one."""
+        return self.d.days_between(start, end)
+
+    def trend(self, kind: str | None, w: int) -> str:
+        """The change in events over the last ``w`` days against the ``w`` days before (missing: none before)."""
+        previous = self.a.previous(kind, w)
+        return self.ratio(f"{self.zero(self.a.count(kind, w))} - {previous}", previous)
+
+    def mean_gap(self, lookback: int) -> str:
+        """Days from the first to the last active day in the lookback, over the gaps between them."""
+        newest = self.days(f"CAST({self.a.last(None)} AS DATE)", "k.observation_date")
+        return self.ratio(f"{self.a.oldest_active} - {newest}", f"{self.zero(self.a.active(lookback))} - 1")
+
+    def activated(self, days: int) -> str:
+        """The first activation event on or after signup is within ``days`` of it, and before the date."""
+        day = self.a.activation_day
+        return f"({day} < {self.d.days_after(self.signup, days)} AND {day} < k.observation_date)"
+
+    def levelled(self, value: str, levels: list[str]) -> str:
+        return levelled(value, levels, self.d)
+
+    def attribute(self, column: str, levels: list[str] | None) -> str:
+        """An account attribute: a number, or a category on the levels fixed at fit."""
+        q = self.d.quote_identifier
+        if levels is None:
+            return f"CAST(a.{q(column)} AS DOUBLE)"
+        return self.levelled(f"CAST(a.{q(column)} AS {self.d.text})", levels)
+
+
 def feature_items(spec: FeatureSpec, a: Aggregates, d: Dialect, *, accounts: str | None,
                   subscriptions: tuple[str, str, str, bool] | None) -> tuple[list[str], list[str]]:
-    """The spec's features as SELECT items, in its feature order, and the joins they need: the one
-    definition of every event feature's arithmetic over an engine's :class:`Aggregates`.
+    """The spec's features as SELECT items, in its feature order, and the joins they need: each feature's
+    own SQL (:attr:`~churnml.FeatureInfo.sql`) over an engine's :class:`Aggregates`.
 
     ``accounts`` is the accounts table (joined as ``a``); ``subscriptions`` the keys, subscriptions and
     coverages tables and whether there is an MRR, where the spec has subscription features.
     """
     q = d.quote_identifier
-
-    def number(x: str) -> str:
-        return f"CAST({x} AS DOUBLE)"
-
-    def ratio(numerator: str, denominator: str) -> str:
-        return f"CAST({numerator} AS DOUBLE) / nullif(CAST({denominator} AS DOUBLE), 0)"
-
-    def zero(x: str) -> str:
-        return f"coalesce({x}, 0)"
-
-    L = spec.lookback_days
     joins = list(a.joins)
     first_day = f"CAST({a.first_ts} AS DATE)"
-    signup_ref = first_day  # the day tenure counts from: signup where known, else the first event
+    signup = first_day
     if accounts is not None:
         joins.append(f"LEFT JOIN {accounts} a ON a.user_id = k.user_id")
         if spec.has_signup:
-            signup_ref = f"coalesce(CAST(a.signup_date AS DATE), {first_day})"
-    since_last = d.days_since("k.observation_date", a.last(None))
-    select = [f"{since_last} AS days_since_last_event"]
-    select += [f"{d.days_since('k.observation_date', a.last(n))} AS {q(f'days_since_last_{n}')}"
-               for n in spec.type_names]
-    for w in spec.windows:
-        select.append(f"{number(zero(a.count(None, w)))} AS {q(f'count_events_{w}d')}")
-        select += [f"{number(zero(a.count(n, w)))} AS {q(f'count_{n}_{w}d')}" for n in spec.type_names]
-        select.append(f"{number(zero(a.active(w)))} AS {q(f'active_days_{w}d')}")
-        if spec.has_value:
-            select.append(f"{number(zero(a.value_sum(w)))} AS {q(f'value_sum_{w}d')}")
-            select.append(f"{ratio(a.value_sum(w), a.value_n(w))} AS {q(f'value_mean_{w}d')}")
-        if spec.type_names:
-            used = " + ".join(f"CAST({zero(a.count(n, w))} > 0 AS INT)" for n in spec.type_names)
-            select.append(f"{number(used)} AS {q(f'distinct_types_{w}d')}")
-    for w in spec.trend_windows:
-        for n, name in [(None, f"trend_count_{w}d")] + [(n, f"trend_count_{n}_{w}d") for n in spec.type_names]:
-            select.append(f"{ratio(f'{zero(a.count(n, w))} - {a.previous(n, w)}', a.previous(n, w))} AS {q(name)}")
-    select.append(f"{number(d.days_between(signup_ref, 'k.observation_date'))} AS tenure_days")
-    if spec.lifetime:
-        select.append(f"{number(zero(a.life_events(None)))} AS lifetime_events")
-        select += [f"{number(zero(a.life_events(n)))} AS {q(f'lifetime_{n}_events')}" for n in spec.type_names]
-        select.append(f"{number(zero(a.life('active')))} AS lifetime_active_days")
-        if spec.has_value:
-            select.append(f"{number(zero(a.life('value_sum')))} AS lifetime_value_sum")
-            select.append(f"{ratio(a.life('value_sum'), a.life('value_n'))} AS lifetime_value_mean")
-        select.append(f"{ratio(a.life('active'), a.life('age_days'))} AS activity_rate")
-        select.append(f"{number(a.life('span_days'))} AS active_span_days")
-        select.append(f"CASE WHEN {a.life('second_day')} < k.observation_date THEN "
-                      f"{number(d.days_between(a.life('first_day'), a.life('second_day')))} END AS first_repeat_days")
+            signup = f"coalesce(CAST(a.signup_date AS DATE), {first_day})"
     if spec.bgnbd_horizon_days is not None:
         assert a.bgnbd is not None
         joins.append(f"LEFT JOIN {a.bgnbd} bg ON bg.observation_date = k.observation_date")
-        select.append("CAST(NULL AS DOUBLE) AS p_alive")  # placeholders: each engine fills them from the helpers
-        select.append(f"CAST(NULL AS DOUBLE) AS {q(f'expected_active_days_{spec.bgnbd_horizon_days}d')}")
-    # Days from the first to the last active day in the lookback, over the gaps between them.
-    newest = d.days_between(f"CAST({a.last(None)} AS DATE)", "k.observation_date")
-    gap = ratio(f"{a.oldest_active} - {newest}", f"{zero(a.active(L))} - 1")
-    select.append(f"{gap} AS mean_gap_days")
-    select.append(f"{since_last} / nullif({gap}, 0) AS overdue_ratio")
-    if spec.activation_events:
-        # Activated: the first activation event on or after signup is within N days of it, and before t.
-        done = (f"({a.activation_day} < {d.days_after(signup_ref, spec.activation_days)} "
-                f"AND {a.activation_day} < k.observation_date)")
-        select.append(f"CASE WHEN {done} THEN CAST(1 AS DOUBLE) ELSE CAST(0 AS DOUBLE) END AS activated")
-        select.append(f"CASE WHEN {done} THEN {number(d.days_between(signup_ref, a.activation_day))} END "
-                      "AS days_to_activation")
     if spec.has_subscriptions:
         assert subscriptions is not None
-        K, S, islands, has_mrr = subscriptions
-        items, more = subscription_features(spec, K, S, islands, has_mrr, d)
-        select += items
-        joins += more
-    for column, name in spec.attribute_names().items():
-        levels = spec.attributes[column]
-        if levels is None:
-            select.append(f"CAST(a.{q(column)} AS DOUBLE) AS {q(name)}")
-        else:
-            select.append(f"{levelled(f'CAST(a.{q(column)} AS {d.text})', levels, d)} AS {q(name)}")
+        joins += subscription_joins(spec, *subscriptions, d)
+    x = FeatureSQL(a, d, signup=signup)
+    select = []
+    for info in spec.features():
+        assert info.sql is not None, info.name
+        select.append(f"{info.sql(x)} AS {q(info.name)}")
     if spec.bgnbd_horizon_days is not None:  # what each engine turns into the BG/NBD features, then drops
         from churnml._lifetime import PARAMS, helper_columns
 
-        x, t_x, T, *params = helper_columns()
-        select += [f"{number(a.life('active') + ' - 1')} AS {x}", f"{number(a.life('span_days'))} AS {t_x}",
-                   f"{number(a.life('age_days'))} AS {T}"]
+        repeats, t_x, T, *params = helper_columns()
+        select += [f"{x.number(a.life('active') + ' - 1')} AS {repeats}", f"{x.number(a.life('span_days'))} AS {t_x}",
+                   f"{x.number(a.life('age_days'))} AS {T}"]
         select += [f"bg.bg_{k} AS {column}" for k, column in zip(PARAMS, params)]
     return select, joins
 
@@ -182,11 +182,11 @@ def islands_query(S: str, gap: int, columns: tuple[str, ...], d: Dialect) -> str
     FROM numbered GROUP BY user_id, island"""
 
 
-def subscription_features(spec: FeatureSpec, K: str, S: str, islands: str, has_mrr: bool,
-                          d: Dialect) -> tuple[list[str], list[str]]:
-    """The subscription features' SELECT items and joins, over the keys ``K`` (alias ``k``), the subscriptions
-    ``S`` and their coverages ``islands``: the plan and MRR running at the date, the coverage's tenure, the MRR
-    change over the lookback and the downgrades in it."""
+def subscription_joins(spec: FeatureSpec, K: str, S: str, islands: str, has_mrr: bool, d: Dialect) -> list[str]:
+    """The joins the subscription features read, over the keys ``K`` (alias ``k``), the subscriptions ``S``
+    and their coverages ``islands``: the subscription running at the date (``cur``: plan and MRR) and a
+    lookback before it (``past``), the coverage running at the date (``cov``), and the downgrades in the
+    lookback (``dg``)."""
     L = spec.lookback_days
     end = d.quote_identifier("end")
     no_mrr = "CAST(NULL AS DOUBLE)"
@@ -220,14 +220,7 @@ def subscription_features(spec: FeatureSpec, K: str, S: str, islands: str, has_m
               ON s.user_id = k2.user_id AND s.start >= {d.days_before("k2.observation_date", L)}
               AND s.start < {d.days_before("k2.observation_date", 0)}
             WHERE s.mrr < s.previous_mrr GROUP BY k2.user_id, k2.observation_date) {on("dg")}"""]
-    select = [f"{levelled('cur.plan', spec.plan_levels, d)} AS plan"] if spec.plan_levels is not None else []
-    q = d.quote_identifier
-    select += ["CAST(cur.mrr AS DOUBLE) AS mrr",
-               f"CAST({d.days_between('CAST(cov.cover_start AS DATE)', 'k.observation_date')} AS DOUBLE) "
-               "AS subscription_tenure_days",
-               f"CAST(cur.mrr - past.mrr AS DOUBLE) AS {q(f'mrr_change_{L}d')}",
-               f"CAST(coalesce(dg.downgrades, 0) AS DOUBLE) AS {q(f'downgrades_{L}d')}"]
-    return select, joins
+    return joins
 
 
 def label_sql(definition: ChurnDefinition, counted: str, islands: str | None, d: Dialect) -> tuple[str, str]:
