@@ -254,6 +254,9 @@ def assert_same(engine: pd.DataFrame, expected: pd.DataFrame) -> None:
     engine = engine.set_index("user_id").sort_index()
     expected = expected.set_index("user_id").sort_index()
     assert list(engine.index) == list(expected.index)
+    # Every feature the engine computes is checked: one the reference lacks fails here, not silently.
+    unchecked = sorted(set(engine.columns) - set(expected.columns) - {"observation_date", "label", "churn_type"})
+    assert unchecked == [], f"features the pandas reference (tests/reference.py) does not compute: {unchecked}"
     for column in expected.columns:
         if column == "observation_date":
             continue
