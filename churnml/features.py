@@ -119,6 +119,16 @@ class FeatureInfo:
     # both engines compute it by.
     sql: Callable[[Any], str] | None = dataclasses.field(default=None, compare=False, repr=False)
 
+    def __getstate__(self) -> dict[str, Any]:
+        # The SQL is code (a closure over the spec), not data: a pickle or copy keeps what the feature
+        # means and leaves it out. Engines never read it from a copy: they take FeatureSpec.features() afresh.
+        return {k: v for k, v in self.__dict__.items() if k != "sql"}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        object.__setattr__(self, "sql", None)
+        for key, value in state.items():
+            object.__setattr__(self, key, value)
+
 
 _GROWS_WITH_AGE = re.compile(r"(tenure_days|subscription_tenure_days|lifetime_(\w+_)?events|lifetime_active_days|"
                              r"lifetime_value_sum|active_span_days)")

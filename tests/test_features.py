@@ -290,6 +290,21 @@ def test_engine_matches_reference_on_generated_product(product, day):
     assert_same(engine, expected)
 
 
+def test_a_fitted_builder_pickles_and_computes_the_same_after(product):
+    # Each FeatureInfo carries its SQL as a closure; a pickle keeps the meaning and leaves the code out, and the
+    # unpickled builder computes from its spec's features afresh.
+    import pickle
+
+    data, _ = product
+    day = dt.date(2024, 8, 1)
+    builder = FeatureBuilder(activation_events=("core_action",)).fit(data, observation_dates=[day])
+    back = pickle.loads(pickle.dumps(builder))
+    assert back.spec_ == builder.spec_ and back.feature_info_ == builder.feature_info_
+    assert all(info.sql is None for info in back.feature_info_.values())
+    assert all(info.sql is not None for info in back.spec_.features())
+    pd.testing.assert_frame_equal(back.transform(data, [day]), builder.transform(data, [day]))
+
+
 def test_engine_matches_reference_for_subscription_churn(product):
     data, frames = product
     day = dt.date(2024, 9, 1)
