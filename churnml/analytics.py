@@ -166,7 +166,7 @@ def churn_rate(data: UsageData, *, period: Period = "month", basis: Literal["aut
         and with ``end_reason`` on subscriptions ``churned_voluntary``,
         ``churned_involuntary``, ``voluntary_churn_rate``, ``involuntary_churn_rate``.
     """
-    _on_duckdb(data, "churn_rate")
+    engine = _on_duckdb(data, "churn_rate")
     period = _check_period(period)
     if basis == "auto":
         basis = "subscriptions" if data.subscriptions is not None else "inactivity"
@@ -184,7 +184,7 @@ def churn_rate(data: UsageData, *, period: Period = "month", basis: Literal["aut
         if basis == "subscriptions":
             assert data.subscriptions is not None
             islands = qi(fresh_name("islands"))
-            _on_duckdb(data, "churn_rate").islands_table(data, islands, tolerance)
+            engine.islands_table(data, islands, tolerance)
             reasons = "end_reason" in data.subscriptions.columns
             involuntary = ", ".join(ql(r) for r in INVOLUNTARY_REASONS)
             split = (f", count(*) FILTER (WHERE i.cover_stop <= p.period_end AND lower(i.end_reason) IN "

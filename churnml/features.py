@@ -304,7 +304,8 @@ class FeatureSpec:
             out.append(FeatureInfo("first_repeat_days", "lifetime", "Came back {value} days after the first day",
                                    "days", +1, reason_family="rhythm", missing_direction=+1,
                                    sql=lambda x: f"CASE WHEN {x.a.life('second_day')} < k.observation_date THEN "
-                                                 f"{x.number(x.days(x.a.life('first_day'), x.a.life('second_day')))} END"))
+                                                 f"{x.number(x.days(x.a.life('first_day'), x.a.life('second_day')))} "
+                                                 "END"))
         if self.bgnbd_horizon_days is not None:
             h = self.bgnbd_horizon_days
             # Placeholders in SQL: each engine fills them from the BG/NBD helper columns (churnml._lifetime).
@@ -343,7 +344,8 @@ class FeatureSpec:
                                    reason_family="value", sql=lambda x: x.number("cur.mrr")))
             out.append(FeatureInfo("subscription_tenure_days", "subscription", "Subscribed for {value} days",
                                    "days", -1, reason_family="tenure",
-                                   sql=lambda x: x.number(x.days("CAST(cov.cover_start AS DATE)", "k.observation_date"))))
+                                   sql=lambda x: x.number(x.days("CAST(cov.cover_start AS DATE)",
+                                                                 "k.observation_date"))))
             out.append(FeatureInfo(f"mrr_change_{L}d", "subscription",
                                    f"Monthly revenue changed by {{value}} in the last {L} days", "value", -1,
                                    window_days=L, reason_family="value", sql=lambda x: x.number("cur.mrr - past.mrr")))

@@ -372,7 +372,8 @@ class _Run:
             data.backend.execute(f"SET memory_limit = {quote_literal(self.memory_limit)}")
             self._stack.push(_restoring(data.backend, f"SET memory_limit = {quote_literal(str(row[0]))}"))
         warn_unseen_types(spec, data)
-        day = _parse_day(self.as_of) if self.as_of is not None else (engine.time_span(data)[1] + dt.timedelta(days=1)).date()
+        day = (_parse_day(self.as_of) if self.as_of is not None
+               else (engine.time_span(data)[1] + dt.timedelta(days=1)).date())
         check_inputs(data, spec, day)
         from churnml import _progress
 

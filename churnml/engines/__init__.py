@@ -20,5 +20,5 @@ from churnml.engines._base import (Engine, FitStatistics, check_columns, engine_
 from churnml.engines._frames import typed, typed_columns
 from churnml.engines._sql import FeatureSQL
 
-__all__ = ["Engine", "FeatureSQL", "FitStatistics", "check_columns", "engine_for", "engine_named", "engine_names", "find_engine",
-           "register_engine", "require_engine", "typed", "typed_columns"]
+__all__ = ["Engine", "FeatureSQL", "FitStatistics", "check_columns", "engine_for", "engine_named", "engine_names",
+           "find_engine", "register_engine", "require_engine", "typed", "typed_columns"]

@@ -103,11 +103,16 @@ def engine_named(name: str) -> Engine:
     return engine
 
 
+def _present() -> list[Engine]:
+    """The engines whose data can exist now: those whose data module is imported."""
+    return [engine_named(name) for name, (_, data_module) in _REGISTRY.items() if data_module in sys.modules]
+
+
 def find_engine(data: Any) -> Engine | None:
     """The engine of loaded data or of a training set, or None when no engine holds it (a labelled table)."""
-    for name, (_, data_module) in _REGISTRY.items():
-        if data_module in sys.modules and engine_named(name).handles(data):
-            return engine_named(name)
+    for engine in _present():
+        if engine.handles(data):
+            return engine
     return None
 
 
@@ -117,8 +122,7 @@ def engine_for(data: Any) -> Engine:
     engine = find_engine(data)
     if engine is not None:
         return engine
-    loaders = " or ".join(importlib.import_module(m).ENGINE.loader for m, d in _REGISTRY.values()
-                          if d in sys.modules)
+    loaders = " or ".join(engine.loader for engine in _present())
     raise ConfigError(f"churnml computes on loaded data; got an object of type {type(data).__name__!r}. Fix: load "
                       f"the tables with {loaders or 'churnml.load'} first.")
 

@@ -41,8 +41,8 @@ SPARK = Dialect("spark", qi, ql, text="STRING", forever="TIMESTAMP'9999-12-31 00
                 days_before=lambda day, n: f"CAST(date_sub({day}, {n}) AS TIMESTAMP)",
                 days_after=lambda day, n: f"date_add({day}, {n})",
                 days_between=lambda start, end: f"datediff({end}, {start})",
-                days_since=lambda day, ts: (f"CAST(unix_micros(CAST({day} AS TIMESTAMP)) - unix_micros({ts}) AS DOUBLE) "
-                                            f"/ {_MICROS_PER_DAY}"))
+                days_since=lambda day, ts: (f"CAST(unix_micros(CAST({day} AS TIMESTAMP)) - unix_micros({ts}) "
+                                            f"AS DOUBLE) / {_MICROS_PER_DAY}"))
 
 
 def _view(frame: DataFrame, prefix: str) -> str:
