@@ -41,10 +41,9 @@ the customer, reading the row's other features where it needs them: no usual rhy
 (a single active day in the lookback) is "Active on only 1 day so far" with the
 retained accounts' lifetime active days.
 
-Examples
---------
->>> _plurals(pd.Series([1.0, 3.0]), "rare event", " (payment failure)").tolist(), _changes(pd.Series([-0.8])).tolist()
-(['1 rare event (payment failure)', '3 rare events (payment failure)'], ['fell 80%'])
+Each feature's words are defined with it (``FeatureInfo.words`` and ``.retained`` in
+:mod:`churnml.features`, over the phrases of :mod:`churnml._wording`); this module
+chooses the reasons and applies them.
 """
 
 from __future__ import annotations
@@ -55,6 +54,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
+from churnml._wording import SNAP_DECIMALS, days, describe, format_reference, generic, nouns, plural
 from churnml.errors import ConfigError
 
 if TYPE_CHECKING:
@@ -284,7 +284,7 @@ class ChurnExplainer:
             if reference is None and info.family == "trend":
                 reference = 0.0
             if info.direction != 0 and isinstance(reference, int | float):
-                out[:, j] = info.direction * (np.round(column, _SNAP_DECIMALS) - float(reference)) > 0
+                out[:, j] = info.direction * (np.round(column, SNAP_DECIMALS) - float(reference)) > 0
             missing = np.isnan(column)
             out[missing, j] = info.missing_direction >= 0
             recent = _trend_count(info)
@@ -321,7 +321,7 @@ class ChurnExplainer:
         worded: dict[Any, str] = {}
         if fresh:
             values = pd.Series(distinct).reindex(fresh)  # the last position, past the distinct values: missing
-            text = _generic(name, values) if info is None else _describe(info, values, rare=self.rare_detail)
+            text = generic(name, values) if info is None else describe(info, values, rare=self.rare_detail)
             worded = dict(zip((keys[i] for i in fresh), np.asarray(text, dtype=object) + self._shown_of(name)))
             if len(known) + len(worded) <= _WORDS_KEPT:
                 known.update(worded)
@@ -341,7 +341,7 @@ class ChurnExplainer:
         if name not in self._shown:
             info, reference = self.info.get(name), self.reference.get(name)
             self._shown[name] = ("" if reference is None else
-                                 f" (retained accounts: {_format_reference(info, reference, rare=self.rare_detail)})")
+                                 f" (retained accounts: {format_reference(info, reference, rare=self.rare_detail)})")
         return self._shown[name]
 
     def _sentence_inputs(self, name: str, columns: pd.Index) -> list[str]:
@@ -358,15 +358,15 @@ class ChurnExplainer:
         """Words for a trend with nothing in the window before: the events began, or there were none in either
         window (with the retained accounts' count in the window)."""
         w, recent = info.window_days, _trend_count(info)
-        noun, detail = _nouns(info, self.rare_detail)
+        noun, detail = nouns(info, self.rare_detail)
         began = rows[recent].fillna(0).to_numpy() > 0
         count = self.reference.get(recent)
         retained = "" if count is None else (
-            f" (retained accounts: {_format_reference(self.info.get(recent), count, rare=self.rare_detail)} "
+            f" (retained accounts: {format_reference(self.info.get(recent), count, rare=self.rare_detail)} "
             f"in the last {w} days)")
-        subject = "Activity" if info.event_type is None else f"{_plural(noun).capitalize()}{detail}"
+        subject = "Activity" if info.event_type is None else f"{plural(noun).capitalize()}{detail}"
         text = np.where(began, f"{subject} began in the last {w} days, none in the {w} before",
-                        f"No {_plural(noun)}{detail} in the last {2 * w} days").astype(object)
+                        f"No {plural(noun)}{detail} in the last {2 * w} days").astype(object)
         return text, np.where(began, "", retained).astype(object)
 
     def _single_day(self, info: FeatureInfo, rows: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
@@ -377,7 +377,7 @@ class ChurnExplainer:
 
         def retained(name: str) -> str:
             value = self.reference.get(name)
-            return "" if value is None else f" (retained accounts: {_days(pd.Series([value]))[0]})"
+            return "" if value is None else f" (retained accounts: {days(pd.Series([value]))[0]})"
 
         text = np.full(len(rows), f"Active on only 1 day of the last {lookback}", dtype=object)
         shown = np.full(len(rows), retained(recent), dtype=object)
@@ -425,257 +425,6 @@ def _sigmoid(margin: np.ndarray) -> np.ndarray:
     return 1.0 / (1.0 + np.exp(-margin))
 
 
-# ----------------------------------------------------------------- formatting (vectorised)
-
-
-_SNAP_DECIMALS = 9  # see _snapped; _reads_right compares values snapped the same way
-
-
-def _snapped(values: pd.Series) -> pd.Series:
-    """Values rounded to 9 decimals before they are rounded for print: a sum taken in another order (another
-    engine, another partitioning) differs in the last bits, and 19.114999999 and 19.115000001 must not print
-    as 19.11 and 19.12."""
-    return values.astype("float64").round(_SNAP_DECIMALS)
-
-
-def _number(values: pd.Series, decimals: int = 1) -> pd.Series:
-    """Whole numbers without decimals, others rounded; thousands separated."""
-    v = _snapped(values)
-    whole = np.isclose(v, np.round(v))
-    # + 0.0 turns a -0.0 left by rounding (-0.004 to 2 decimals) into 0.0: no "-0" in a sentence.
-    text = pd.Series(np.where(whole, (v.round() + 0.0).map("{:,.0f}".format), (v.round(decimals) + 0.0).map(
-        ("{:,.%df}" % decimals).format)), index=values.index, dtype=object)
-    return text
-
-
-def _plural(word: str) -> str:
-    """The plural of an English noun (the nouns of churnml's sentences).
-
-    >>> [_plural(w) for w in ("event", "kind", "downgrade", "query", "day", "box", "status")]
-    ['events', 'kinds', 'downgrades', 'queries', 'days', 'boxes', 'statuses']
-    """
-    if word.endswith("y") and word[-2:-1] not in tuple("aeiou"):
-        return word[:-1] + "ies"
-    return word + ("es" if word.endswith(("s", "sh", "ch", "x", "z")) else "s")
-
-
-def _plurals(values: pd.Series, noun: str, detail: str = "") -> pd.Series:
-    """Counts with their noun, singular for exactly one; ``detail`` (a parenthesis) follows the noun."""
-    counts = _number(values)
-    return counts + np.where(_snapped(values) == 1, f" {noun}{detail}", f" {_plural(noun)}{detail}")
-
-
-def _changes(values: pd.Series) -> pd.Series:
-    v = _snapped(values)
-    percent = (v.abs() * 100).round().map("{:,.0f}%".format)
-    verb = np.where(v < 0, "fell ", np.where(v > 0, "rose ", ""))
-    return pd.Series(np.where(v == 0, "did not change", verb + percent), index=values.index, dtype=object)
-
-
-def _percent(values: pd.Series) -> pd.Series:
-    return (_snapped(values) * 100).round().map("{:,.0f}%".format)
-
-
-def _days(values: pd.Series) -> pd.Series:
-    return _plurals(_snapped(values).round(), "day")
-
-
-def _ago(values: pd.Series) -> pd.Series:
-    """'3 days ago', '1 day ago'; under half a day (the last event just before the date) 'less than a day ago'."""
-    v = _snapped(values).round()
-    return pd.Series(np.where(v == 0, "less than a day ago", (_days(values) + " ago").astype(object)),
-                     index=values.index, dtype=object)
-
-
-def _money(values: pd.Series, spent: str, nothing: str, returned: str) -> pd.Series:
-    """Money by its sign: ``spent`` + amount, ``nothing``, or ``returned`` + amount (returns exceeded
-    purchases); ``spent`` and ``returned`` end where the amount goes."""
-    v = _snapped(values)
-    amount = _number(v.abs(), 2)
-    return pd.Series(np.where(v > 0, spent + amount, np.where(v < 0, returned + amount, nothing)),
-                     index=values.index, dtype=object)
-
-
 def _trend_count(info: FeatureInfo) -> str:
     """The count in the recent window that a trend feature compares with the window before."""
     return f"count_{info.event_type or 'events'}_{info.window_days}d"
-
-
-def _nouns(info: FeatureInfo, rare: str) -> tuple[str, str]:
-    """The noun counting a feature's events and what follows it: 'event', 'login event', 'rare event' with
-    ``rare`` (the rare types in a parenthesis)."""
-    if info.event_type is None:
-        return "event", ""
-    if info.event_type == "other":
-        return "rare event", rare
-    return info.event_type.replace("_", " ") + " event", ""
-
-
-def _describe(info: FeatureInfo, column: pd.Series, *, rare: str = "") -> pd.Series:
-    """One feature's sentence for each value; missing values get their own wording.
-
-    ``rare`` names the types of the ``other`` event type (too rare to keep at fit), e.g. " (payment failure)".
-    """
-    v = column.astype("float64") if info.unit != "category" else column
-    missing = column.isna().to_numpy()
-    w = info.window_days
-    name = info.name
-    noun, detail = _nouns(info, rare)
-    nouns = _plural(noun) + detail
-    if info.family == "recency":
-        if info.event_type is None:
-            text = pd.Series(np.where(_snapped(v).round() == 0, "Last active less than a day ago",
-                                      ("No activity for " + _days(v)).astype(object)), index=v.index, dtype=object)
-            absent = "No activity before this date"
-        else:
-            kind = noun + detail if info.event_type == "other" else noun.removesuffix(" event")
-            text = f"Last {kind} " + _ago(v)
-            absent = f"No {nouns} so far"
-    elif info.family == "frequency" and name.startswith("active_days_"):
-        text = "Active on " + _plurals(v, "day") + f" of the last {w}"
-        absent = f"No activity in the last {w} days"
-    elif info.family == "frequency":
-        text = _plurals(v, noun, detail) + f" in the last {w} days"
-        absent = f"No {nouns} in the last {w} days"
-    elif info.family == "monetary" and name.startswith("value_sum_"):
-        text = _money(v, "Spent ", f"Nothing spent in the last {w} days", "Returns exceeded purchases by ")
-        text = text.where(_snapped(v) == 0, text + f" in the last {w} days")
-        absent = f"Nothing spent in the last {w} days"
-    elif info.family == "monetary":
-        text = _money(v, "Average value ", f"Average value 0 per event in the last {w} days",
-                      "Returns exceeded purchases by ")
-        text = text.where(_snapped(v) == 0, text + f" per event in the last {w} days")
-        absent = f"No valued events in the last {w} days"
-    elif info.family == "breadth":
-        text = "Used " + _plurals(v, "kind") + f" of event in the last {w} days"
-        absent = f"No events in the last {w} days"
-    elif info.family == "trend":
-        subject = "Activity" if info.event_type is None else f"{_plural(noun).capitalize()}{detail}"
-        text = f"{subject} " + _changes(v) + f" vs the previous {w} days"
-        absent = f"{subject}: none in the previous {w} days to compare with"
-    elif info.family == "lifetime" and name.endswith("_events"):
-        text = _plurals(v, noun, detail) + " in all"
-        absent = "No events before this date"
-    elif name == "lifetime_active_days":
-        text = pd.Series(np.where(_snapped(v) == 1, "Active on only 1 day so far",
-                                  ("Active on " + _plurals(v, "day") + " in all").astype(object)),
-                         index=column.index, dtype=object)
-        absent = "No activity before this date"
-    elif name == "lifetime_value_sum":
-        text = _money(v, "Spent ", "Nothing spent so far", "Returns exceeded purchases by ")
-        text = text.where(_snapped(v) == 0, text + " in all")
-        absent = "Nothing spent before this date"
-    elif name == "lifetime_value_mean":
-        text = _money(v, "Average value ", "Average value 0 per event in all", "Returns exceeded purchases by ")
-        text = text.where(_snapped(v) == 0, text + " per event in all")
-        absent = "No valued events before this date"
-    elif name == "activity_rate":
-        text = "Active on " + _percent(v) + " of the days since the first"
-        absent = "No history before this date"
-    elif name == "active_span_days":
-        text = pd.Series(np.where(_snapped(v).round() == 0, "Active on a single day so far",
-                                  ("Active over " + _days(v) + " from the first to the last active day").astype(object)),
-                         index=column.index, dtype=object)
-        absent = "No activity before this date"
-    elif name == "first_repeat_days":
-        text = "Came back " + _days(v) + " after the first active day"
-        absent = "Never came back after the first active day"
-    elif name == "p_alive":
-        text = _percent(v) + " likely to still be a customer (BG/NBD)"
-        absent = "Too little history to estimate (BG/NBD)"
-    elif info.family == "bgnbd":
-        text = "Expected active on " + _plurals(v.round(1), "day") + f" of the next {w} (BG/NBD)"
-        absent = "Too little history to estimate (BG/NBD)"
-    elif name == "tenure_days":
-        text = pd.Series(np.where(_snapped(v).round() == 0, "Customer for less than a day",
-                                  ("Customer for " + _days(v)).astype(object)), index=column.index, dtype=object)
-        absent = "Tenure unknown"
-    elif name == "mean_gap_days":
-        text = "Usually active " + _every(v)
-        absent = f"Active on only 1 day of the last {w}" if w else "Active on only 1 day of the lookback"
-    elif name == "overdue_ratio":
-        text = _number(v) + "x the usual gap since the last event"
-        absent = f"Active on only 1 day of the last {w}" if w else "Active on only 1 day of the lookback"
-    elif name in ("activated", "days_to_activation"):
-        days = (f"{w} days" if w else info.description.split("within ")[1].split(" of")[0]
-                if "within " in info.description else "")
-        late = f"Not activated within {days} of signup" if days else "Not activated in time"
-        if name == "activated":
-            text = pd.Series(np.where(v == 1, f"Activated within {days} of signup", late), index=column.index,
-                             dtype=object)
-            absent = "Activation unknown"
-        else:
-            text = "Activated " + _days(v) + " after signup"
-            absent = late
-    elif name == "plan":
-        text = "On the " + column.astype("object").astype(str) + " plan"
-        absent = "No running subscription"
-    elif name == "mrr":
-        text = "Pays " + _number(v, 2) + " per month"
-        absent = "No running subscription"
-    elif name == "subscription_tenure_days":
-        text = "Subscribed for " + _days(v)
-        absent = "No running subscription"
-    elif name.startswith("mrr_change_"):
-        text = _money(v, "Monthly revenue rose by ", "Monthly revenue did not change", "Monthly revenue fell by ")
-        text = text + f" in the last {w} days"
-        absent = f"No subscription {w} days ago to compare with"
-    elif name.startswith("downgrades_"):
-        text = _plurals(v, "downgrade") + f" in the last {w} days"
-        absent = f"No downgrades in the last {w} days"
-    else:  # account attributes and anything else: the value as it is
-        return _generic(info.name, column)
-    return pd.Series(np.where(missing, absent, text.astype(object)), index=column.index, dtype=object)
-
-
-def _every(values: pd.Series) -> pd.Series:
-    """'every day', 'every 2.5 days'."""
-    v = _snapped(values)
-    return pd.Series(np.where(_number(v) == "1", "every day", ("every " + _number(v) + " days").astype(object)),
-                     index=values.index, dtype=object)
-
-
-def _generic(name: str, column: pd.Series) -> pd.Series:
-    label = name.replace("_", " ")
-    if isinstance(column.dtype, pd.CategoricalDtype) or not pd.api.types.is_numeric_dtype(column):
-        text = f"{label}: " + column.astype("object").astype(str)
-    else:
-        text = f"{label}: " + _number(column.astype("float64"), 2)
-    return pd.Series(np.where(column.isna(), f"{label}: missing", text.astype(object)), index=column.index,
-                     dtype=object)
-
-
-def _format_reference(info: FeatureInfo | None, reference: Any, *, rare: str = "") -> str:
-    """The retained accounts' median in the feature's own unit."""
-    if isinstance(reference, str):
-        return reference
-    value = pd.Series([float(reference)])
-    if info is None:
-        return _number(value, 2)[0]
-    if info.family == "trend":
-        return _changes(value)[0]
-    if info.unit == "flag":
-        return "activated" if reference >= 0.5 else "not activated"
-    if info.unit == "fraction":
-        return _percent(value)[0]
-    if info.name == "mean_gap_days":
-        return _every(value)[0]
-    if info.name == "days_to_activation":
-        return "activated after " + _days(value)[0]
-    if info.name.startswith("mrr_change_"):
-        return _money(value, "rose by ", "no change", "fell by ")[0]
-    if info.family == "bgnbd":
-        return _plurals(value.round(1), "day")[0]
-    if info.family == "recency" and info.event_type is not None:
-        return _ago(value)[0]
-    if info.unit == "days":
-        return _days(value)[0]
-    if info.name.startswith("downgrades_"):
-        return _plurals(value, "downgrade")[0]
-    if info.unit == "events":
-        return _plurals(value, *_nouns(info, rare))[0]
-    if info.unit == "value" and "value_sum" in info.name:  # words, so a returns sentence is not misread
-        return _money(value, "spent ", "nothing spent", "returns exceeded purchases by ")[0]
-    if info.unit == "value" and "value_mean" in info.name:
-        return _money(value, "average ", "average 0", "average returns of ")[0]
-    return _number(value, 2 if info.unit == "value" else 1)[0]

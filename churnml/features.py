@@ -95,7 +95,7 @@ class UnseenEventTypeWarning(UserWarning):
 
 @dataclass(frozen=True)
 class FeatureInfo:
-    """What a feature means and how it is computed: a sentence template, a unit, a direction, its SQL.
+    """What a feature means, how it is computed and how it reads: a unit, a direction, its SQL, its words.
 
     ``family`` is how the feature is computed (recency, frequency, ...);
     ``reason_family`` the fact about the customer it states (a key of
@@ -118,16 +118,26 @@ class FeatureInfo:
     # The feature's SQL over an engine's aggregates, from a churnml.engines.FeatureSQL: the one definition
     # both engines compute it by.
     sql: Callable[[Any], str] | None = dataclasses.field(default=None, compare=False, repr=False)
+    # How its values read, from a churnml._wording.Phrases over them: (the sentence of each value, the
+    # sentence of a missing one); and, optionally, how the retained accounts' median reads (else by its
+    # unit). None: the value is stated as it is, under the feature's name.
+    words: Callable[[Any], tuple[Any, str]] | None = dataclasses.field(default=None, compare=False, repr=False)
+    retained: Callable[[Any], Any] | None = dataclasses.field(default=None, compare=False, repr=False)
 
     def __getstate__(self) -> dict[str, Any]:
-        # The SQL is code (a closure over the spec), not data: a pickle or copy keeps what the feature
-        # means and leaves it out. Engines never read it from a copy: they take FeatureSpec.features() afresh.
-        return {k: v for k, v in self.__dict__.items() if k != "sql"}
+        # The SQL and the words are code (closures over the spec), not data: a pickle or copy keeps what the
+        # feature means and leaves them out. Engines and the explainer never read them from a copy: they take
+        # FeatureSpec.features() afresh.
+        return {k: v for k, v in self.__dict__.items() if k not in _CODE}
 
     def __setstate__(self, state: dict[str, Any]) -> None:
-        object.__setattr__(self, "sql", None)
+        for key in _CODE:
+            object.__setattr__(self, key, None)
         for key, value in state.items():
             object.__setattr__(self, key, value)
+
+
+_CODE = ("sql", "words", "retained")
 
 
 _GROWS_WITH_AGE = re.compile(r"(tenure_days|subscription_tenure_days|lifetime_(\w+_)?events|lifetime_active_days|"
@@ -231,132 +241,234 @@ class FeatureSpec:
         L = self.lookback_days
         out = [FeatureInfo("days_since_last_event", "recency", "No activity for {value} days",
                            "days", +1, reason_family="inactivity", missing_direction=+1,
-                           sql=lambda x: x.since(x.a.last(None)))]
+                           sql=lambda x: x.since(x.a.last(None)),
+                           words=lambda s: (s.either(s.rounds_to(0), "Last active less than a day ago",
+                                                     "No activity for " + s.days()), "No activity before this date"))]
         for name in self.type_names:
             trouble, sign = roles[name]
             out.append(FeatureInfo(f"days_since_last_{name}", "recency",
                                    f"Last {_words(name)} {{value}} days ago", "days", -sign, event_type=name,
                                    reason_family=trouble or "inactivity", missing_direction=-sign,
-                                   sql=lambda x, n=name: x.since(x.a.last(n))))
+                                   sql=lambda x, n=name: x.since(x.a.last(n)),
+                                   words=lambda s: (f"Last {s.kind} " + s.ago(), f"No {s.nouns} so far"),
+                                   retained=lambda s: s.ago()))
         for w in self.windows:
             out.append(FeatureInfo(f"count_events_{w}d", "frequency",
                                    f"{{value}} events in the last {w} days", "events", -1, window_days=w,
-                                   reason_family="engagement", sql=lambda x, w=w: x.number(x.zero(x.a.count(None, w)))))
+                                   reason_family="engagement", sql=lambda x, w=w: x.number(x.zero(x.a.count(None, w))),
+                                   words=_counted_in_window))
             for name in self.type_names:
                 trouble, sign = roles[name]
                 out.append(FeatureInfo(f"count_{name}_{w}d", "frequency",
                                        f"{{value}} {_words(name)} events in the last {w} days", "events",
                                        sign, event_type=name, window_days=w, reason_family=trouble or "engagement",
-                                       sql=lambda x, n=name, w=w: x.number(x.zero(x.a.count(n, w)))))
+                                       sql=lambda x, n=name, w=w: x.number(x.zero(x.a.count(n, w))),
+                                       words=_counted_in_window))
             out.append(FeatureInfo(f"active_days_{w}d", "frequency",
                                    f"Active on {{value}} of the last {w} days", "days", -1, window_days=w,
-                                   reason_family="engagement", sql=lambda x, w=w: x.number(x.zero(x.a.active(w)))))
+                                   reason_family="engagement", sql=lambda x, w=w: x.number(x.zero(x.a.active(w))),
+                                   words=lambda s: ("Active on " + s.counted("day") + f" of the last {s.w}",
+                                                    f"No activity in the last {s.w} days")))
             if self.has_value:
                 out.append(FeatureInfo(f"value_sum_{w}d", "monetary",
                                        f"Spent {{value}} in the last {w} days", "value", -1, window_days=w,
-                                       reason_family="value", sql=lambda x, w=w: x.number(x.zero(x.a.value_sum(w)))))
+                                       reason_family="value", sql=lambda x, w=w: x.number(x.zero(x.a.value_sum(w))),
+                                       words=lambda s: (s.unless_zero(s.money(
+                                           "Spent ", f"Nothing spent in the last {s.w} days",
+                                           "Returns exceeded purchases by "), f" in the last {s.w} days"),
+                                           f"Nothing spent in the last {s.w} days"),
+                                       retained=_spent))
                 out.append(FeatureInfo(f"value_mean_{w}d", "monetary",
                                        f"Average value {{value}} per event in the last {w} days", "value", -1,
                                        window_days=w, reason_family="value", missing_direction=+1,
-                                       sql=lambda x, w=w: x.ratio(x.a.value_sum(w), x.a.value_n(w))))
+                                       sql=lambda x, w=w: x.ratio(x.a.value_sum(w), x.a.value_n(w)),
+                                       words=lambda s: (s.unless_zero(s.money(
+                                           "Average value ", f"Average value 0 per event in the last {s.w} days",
+                                           "Returns exceeded purchases by "), f" per event in the last {s.w} days"),
+                                           f"No valued events in the last {s.w} days"),
+                                       retained=_average))
             if self.type_names:
                 types = self.type_names
                 out.append(FeatureInfo(f"distinct_types_{w}d", "breadth",
                                        f"Used {{value}} kinds of events in the last {w} days", "types", -1,
                                        window_days=w, reason_family="engagement",
                                        sql=lambda x, w=w: x.number(" + ".join(
-                                           f"CAST({x.zero(x.a.count(n, w))} > 0 AS INT)" for n in types))))
+                                           f"CAST({x.zero(x.a.count(n, w))} > 0 AS INT)" for n in types)),
+                                       words=lambda s: ("Used " + s.counted("kind") + f" of event in the last {s.w} days",
+                                                        f"No events in the last {s.w} days")))
         for w in self.trend_windows:
             out.append(FeatureInfo(f"trend_count_{w}d", "trend",
                                    f"Activity changed {{value}} vs the previous {w} days", "fraction", -1,
-                                   window_days=w, reason_family="engagement", sql=lambda x, w=w: x.trend(None, w)))
+                                   window_days=w, reason_family="engagement", sql=lambda x, w=w: x.trend(None, w),
+                                   words=_trend, retained=lambda s: s.changes()))
             for name in self.type_names:
                 trouble, sign = roles[name]
                 out.append(FeatureInfo(f"trend_count_{name}_{w}d", "trend",
                                        f"{_words(name).capitalize()} changed {{value}} vs the previous {w} days",
                                        "fraction", sign, event_type=name, window_days=w,
-                                       reason_family=trouble or "engagement", sql=lambda x, n=name, w=w: x.trend(n, w)))
+                                       reason_family=trouble or "engagement", sql=lambda x, n=name, w=w: x.trend(n, w),
+                                       words=_trend, retained=lambda s: s.changes()))
         out.append(FeatureInfo("tenure_days", "tenure", "Customer for {value} days", "days", -1,
-                               reason_family="tenure", sql=lambda x: x.number(x.days(x.signup, "k.observation_date"))))
+                               reason_family="tenure", sql=lambda x: x.number(x.days(x.signup, "k.observation_date")),
+                               words=lambda s: (s.either(s.rounds_to(0), "Customer for less than a day",
+                                                         "Customer for " + s.days()), "Tenure unknown")))
         if self.lifetime:
             out.append(FeatureInfo("lifetime_events", "lifetime", "{value} events in all", "events", -1,
-                                   reason_family="rhythm", sql=lambda x: x.number(x.zero(x.a.life_events(None)))))
+                                   reason_family="rhythm", sql=lambda x: x.number(x.zero(x.a.life_events(None))),
+                                   words=_counted_in_all))
             for name in self.type_names:
                 trouble, sign = roles[name]
                 out.append(FeatureInfo(f"lifetime_{name}_events", "lifetime",
                                        f"{{value}} {_words(name)} events in all", "events", sign, event_type=name,
                                        reason_family=trouble or "rhythm",
-                                       sql=lambda x, n=name: x.number(x.zero(x.a.life_events(n)))))
+                                       sql=lambda x, n=name: x.number(x.zero(x.a.life_events(n))),
+                                       words=_counted_in_all))
             out.append(FeatureInfo("lifetime_active_days", "lifetime", "Active on {value} days in all", "days", -1,
-                                   reason_family="rhythm", sql=lambda x: x.number(x.zero(x.a.life("active")))))
+                                   reason_family="rhythm", sql=lambda x: x.number(x.zero(x.a.life("active"))),
+                                   words=lambda s: (s.either(s.is_(1), "Active on only 1 day so far",
+                                                             "Active on " + s.counted("day") + " in all"),
+                                                    "No activity before this date")))
             if self.has_value:
                 out.append(FeatureInfo("lifetime_value_sum", "lifetime", "Spent {value} in all", "value", -1,
-                                       reason_family="value", sql=lambda x: x.number(x.zero(x.a.life("value_sum")))))
+                                       reason_family="value", sql=lambda x: x.number(x.zero(x.a.life("value_sum"))),
+                                       words=lambda s: (s.unless_zero(s.money(
+                                           "Spent ", "Nothing spent so far", "Returns exceeded purchases by "),
+                                           " in all"), "Nothing spent before this date"),
+                                       retained=_spent))
                 out.append(FeatureInfo("lifetime_value_mean", "lifetime", "Average value {value} per event in all",
                                        "value", -1, reason_family="value", missing_direction=+1,
-                                       sql=lambda x: x.ratio(x.a.life("value_sum"), x.a.life("value_n"))))
+                                       sql=lambda x: x.ratio(x.a.life("value_sum"), x.a.life("value_n")),
+                                       words=lambda s: (s.unless_zero(s.money(
+                                           "Average value ", "Average value 0 per event in all",
+                                           "Returns exceeded purchases by "), " per event in all"),
+                                           "No valued events before this date"),
+                                       retained=_average))
             out.append(FeatureInfo("activity_rate", "lifetime", "Active on {value} of the days since the first",
                                    "fraction", -1, reason_family="rhythm",
-                                   sql=lambda x: x.ratio(x.a.life("active"), x.a.life("age_days"))))
+                                   sql=lambda x: x.ratio(x.a.life("active"), x.a.life("age_days")),
+                                   words=lambda s: ("Active on " + s.percent() + " of the days since the first",
+                                                    "No history before this date")))
             out.append(FeatureInfo("active_span_days", "lifetime", "Active over {value} days, first to last",
-                                   "days", -1, reason_family="rhythm", sql=lambda x: x.number(x.a.life("span_days"))))
+                                   "days", -1, reason_family="rhythm", sql=lambda x: x.number(x.a.life("span_days")),
+                                   words=lambda s: (s.either(s.rounds_to(0), "Active on a single day so far",
+                                                             "Active over " + s.days()
+                                                             + " from the first to the last active day"),
+                                                    "No activity before this date")))
             # Missing until the second active day, which must be before the date.
             out.append(FeatureInfo("first_repeat_days", "lifetime", "Came back {value} days after the first day",
                                    "days", +1, reason_family="rhythm", missing_direction=+1,
                                    sql=lambda x: f"CASE WHEN {x.a.life('second_day')} < k.observation_date THEN "
                                                  f"{x.number(x.days(x.a.life('first_day'), x.a.life('second_day')))} "
-                                                 "END"))
+                                                 "END",
+                                   words=lambda s: ("Came back " + s.days() + " after the first active day",
+                                                    "Never came back after the first active day")))
         if self.bgnbd_horizon_days is not None:
             h = self.bgnbd_horizon_days
             # Placeholders in SQL: each engine fills them from the BG/NBD helper columns (churnml._lifetime).
             out.append(FeatureInfo("p_alive", "bgnbd", "{value} likely still a customer (BG/NBD)", "fraction", -1,
-                                   reason_family="inactivity", sql=lambda x: "CAST(NULL AS DOUBLE)"))
+                                   reason_family="inactivity", sql=lambda x: "CAST(NULL AS DOUBLE)",
+                                   words=lambda s: (s.percent() + " likely to still be a customer (BG/NBD)",
+                                                    "Too little history to estimate (BG/NBD)")))
             out.append(FeatureInfo(f"expected_active_days_{h}d", "bgnbd",
                                    f"Expected active on {{value}} days of the next {h} (BG/NBD)", "days", -1,
-                                   window_days=h, reason_family="engagement", sql=lambda x: "CAST(NULL AS DOUBLE)"))
+                                   window_days=h, reason_family="engagement", sql=lambda x: "CAST(NULL AS DOUBLE)",
+                                   words=lambda s: ("Expected active on " + s.counted("day", rounded=1)
+                                                    + f" of the next {s.w} (BG/NBD)",
+                                                    "Too little history to estimate (BG/NBD)"),
+                                   retained=lambda s: s.counted("day", rounded=1)))
         # both read the lookback; missing where it holds a single active day (no gap to measure)
         out.append(FeatureInfo("mean_gap_days", "rhythm", "Usually active every {value} days", "days", +1,
                                window_days=L, reason_family="rhythm", missing_direction=+1,
-                               sql=lambda x: x.mean_gap(L)))
+                               sql=lambda x: x.mean_gap(L),
+                               words=lambda s: ("Usually active " + s.every(), _single_day(s)),
+                               retained=lambda s: s.every()))
         out.append(FeatureInfo("overdue_ratio", "rhythm", "{value} times the usual gap since the last event",
                                "ratio", +1, window_days=L, reason_family="rhythm", missing_direction=+1,
-                               sql=lambda x: f"{x.since(x.a.last(None))} / nullif({x.mean_gap(L)}, 0)"))
+                               sql=lambda x: f"{x.since(x.a.last(None))} / nullif({x.mean_gap(L)}, 0)",
+                               words=lambda s: (s.number() + "x the usual gap since the last event", _single_day(s))))
         if self.activation_events:
             days = self.activation_days
             out.append(FeatureInfo("activated", "activation",
                                    f"Activated within {days} days of signup: {{value}}",
                                    "flag", -1, window_days=days, reason_family="activation",
                                    sql=lambda x: f"CASE WHEN {x.activated(days)} THEN CAST(1 AS DOUBLE) "
-                                                 "ELSE CAST(0 AS DOUBLE) END"))
+                                                 "ELSE CAST(0 AS DOUBLE) END",
+                                   words=lambda s: (s.either(s.v == 1, f"Activated within {s.w} days of signup",
+                                                             _not_activated(s)), "Activation unknown"),
+                                   retained=lambda s: s.either(s.v >= 0.5, "activated", "not activated")))
             out.append(FeatureInfo("days_to_activation", "activation", "Activated {value} days after signup",
                                    "days", +1, window_days=days, reason_family="activation",
                                    missing_direction=+1,
                                    sql=lambda x: f"CASE WHEN {x.activated(days)} THEN "
-                                                 f"{x.number(x.days(x.signup, x.a.activation_day))} END"))
+                                                 f"{x.number(x.days(x.signup, x.a.activation_day))} END",
+                                   words=lambda s: ("Activated " + s.days() + " after signup", _not_activated(s)),
+                                   retained=lambda s: "activated after " + s.days()))
         if self.has_subscriptions:
             # Over the subscription joins (churnml.engines._sql.subscription_joins): the subscription running
             # at the date (cur) and a lookback before it (past), its coverage (cov), the downgrades (dg).
             if self.plan_levels is not None:
                 levels = self.plan_levels
                 out.append(FeatureInfo("plan", "subscription", "On the {value} plan", "category", 0,
-                                       reason_family="value", sql=lambda x: x.levelled("cur.plan", levels)))
+                                       reason_family="value", sql=lambda x: x.levelled("cur.plan", levels),
+                                       words=lambda s: ("On the " + s.text() + " plan", "No running subscription")))
             out.append(FeatureInfo("mrr", "subscription", "Pays {value} per month", "value", 0,
-                                   reason_family="value", sql=lambda x: x.number("cur.mrr")))
+                                   reason_family="value", sql=lambda x: x.number("cur.mrr"),
+                                   words=lambda s: ("Pays " + s.number(2) + " per month", "No running subscription")))
             out.append(FeatureInfo("subscription_tenure_days", "subscription", "Subscribed for {value} days",
                                    "days", -1, reason_family="tenure",
                                    sql=lambda x: x.number(x.days("CAST(cov.cover_start AS DATE)",
-                                                                 "k.observation_date"))))
+                                                                 "k.observation_date")),
+                                   words=lambda s: ("Subscribed for " + s.days(), "No running subscription")))
             out.append(FeatureInfo(f"mrr_change_{L}d", "subscription",
                                    f"Monthly revenue changed by {{value}} in the last {L} days", "value", -1,
-                                   window_days=L, reason_family="value", sql=lambda x: x.number("cur.mrr - past.mrr")))
+                                   window_days=L, reason_family="value", sql=lambda x: x.number("cur.mrr - past.mrr"),
+                                   words=lambda s: (s.money("Monthly revenue rose by ", "Monthly revenue did not change",
+                                                            "Monthly revenue fell by ") + f" in the last {s.w} days",
+                                                    f"No subscription {s.w} days ago to compare with"),
+                                   retained=lambda s: s.money("rose by ", "no change", "fell by ")))
             out.append(FeatureInfo(f"downgrades_{L}d", "subscription", f"{{value}} downgrades in the last {L} days",
                                    "events", +1, window_days=L, reason_family="value",
-                                   sql=lambda x: x.number(x.zero("dg.downgrades"))))
+                                   sql=lambda x: x.number(x.zero("dg.downgrades")),
+                                   words=lambda s: (s.counted("downgrade") + f" in the last {s.w} days",
+                                                    f"No downgrades in the last {s.w} days"),
+                                   retained=lambda s: s.counted("downgrade")))
         return out
 
 
 def _words(name: str) -> str:
     return name.replace("_", " ")
+
+
+# Words several features share (``s``: a churnml._wording.Phrases over their values).
+def _counted_in_window(s: Any) -> tuple[Any, str]:
+    return s.counted() + f" in the last {s.w} days", f"No {s.nouns} in the last {s.w} days"
+
+
+def _counted_in_all(s: Any) -> tuple[Any, str]:
+    return s.counted() + " in all", "No events before this date"
+
+
+def _trend(s: Any) -> tuple[Any, str]:
+    return (f"{s.subject} " + s.changes() + f" vs the previous {s.w} days",
+            f"{s.subject}: none in the previous {s.w} days to compare with")
+
+
+def _spent(s: Any) -> Any:
+    return s.money("spent ", "nothing spent", "returns exceeded purchases by ")  # words: a return is not misread
+
+
+def _average(s: Any) -> Any:
+    return s.money("average ", "average 0", "average returns of ")
+
+
+def _single_day(s: Any) -> str:
+    # Rhythm is missing with at most one active day in its lookback; the explainer words it from the row's
+    # other features where the model has them ("Active on only 1 day so far").
+    return f"Active on only 1 day of the last {s.w}"
+
+
+def _not_activated(s: Any) -> str:
+    return f"Not activated within {s.w} days of signup"
 
 
 def slug(text: str) -> str:

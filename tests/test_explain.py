@@ -12,7 +12,7 @@ from churnml import AccountSource, EventSource, SubscriptionSource, load
 from churnml.dataset import build_dataset
 from churnml.definitions import InactivityChurn, SubscriptionChurn
 from churnml.explain import ChurnExplainer
-from churnml.features import FeatureBuilder, FeatureInfo
+from churnml.features import FeatureBuilder, FeatureSpec
 from churnml.trainer import ChurnTrainer
 from gpu import requires_cuda
 
@@ -131,112 +131,150 @@ def test_reference_is_the_median_among_retained_accounts(generated):
         latest.loc[latest["label"] == 0, "days_since_last_event"].median())
 
 
-def _info(name, family, unit, **extra):
-    return FeatureInfo(name, family, "", unit, 1, **extra)
+# every feature a spec can compute, each with the words defined beside it in churnml.features
+SPEC = FeatureSpec(windows=(7, 30, 90), trend_windows=(7, 30),
+                   event_types={t: t for t in ("login", "purchase", "payment_failure")},
+                   known_types=("login", "purchase", "payment_failure", "refund"), has_value=True,
+                   activation_events=("purchase",), activation_days=7, has_signup=True, has_subscriptions=True,
+                   plan_levels=["basic", "pro", "other"], attributes={}, lookback_days=90, lifetime=True,
+                   bgnbd_horizon_days=30)
+INFO = {info.name: info for info in SPEC.features()}
 
 
 @pytest.mark.parametrize(("info", "values", "expected"), [
-    (_info("days_since_last_event", "recency", "days"), [45.2, 1.0, 0.3, None],
+    (INFO["days_since_last_event"], [45.2, 1.0, 0.3, None],
      ["No activity for 45 days", "No activity for 1 day", "Last active less than a day ago",
       "No activity before this date"]),
-    (_info("days_since_last_purchase", "recency", "days", event_type="purchase"), [3.0, 1.2, 0.4, None],
+    (INFO["days_since_last_purchase"], [3.0, 1.2, 0.4, None],
      ["Last purchase 3 days ago", "Last purchase 1 day ago", "Last purchase less than a day ago",
       "No purchase events so far"]),
-    (_info("count_payment_failure_30d", "frequency", "events", event_type="payment_failure", window_days=30),
+    (INFO["count_payment_failure_30d"],
      [2.0, 1.0, 0.0, 0.7, 2.5, None],
      ["2 payment failure events in the last 30 days", "1 payment failure event in the last 30 days",
       "0 payment failure events in the last 30 days", "0.7 payment failure events in the last 30 days",
       "2.5 payment failure events in the last 30 days", "No payment failure events in the last 30 days"]),
-    (_info("count_events_7d", "frequency", "events", window_days=7), [0.0, 1.0, 12.0],
+    (INFO["count_events_7d"], [0.0, 1.0, 12.0],
      ["0 events in the last 7 days", "1 event in the last 7 days", "12 events in the last 7 days"]),
-    (_info("active_days_30d", "frequency", "days", window_days=30), [1.0, 4.0],
+    (INFO["active_days_30d"], [1.0, 4.0],
      ["Active on 1 day of the last 30", "Active on 4 days of the last 30"]),
     # money by its sign: negative is returns exceeding purchases
-    (_info("value_sum_90d", "monetary", "value", window_days=90), [1234.5, 0.0, -17.0],
+    (INFO["value_sum_90d"], [1234.5, 0.0, -17.0],
      ["Spent 1,234.50 in the last 90 days", "Nothing spent in the last 90 days",
       "Returns exceeded purchases by 17 in the last 90 days"]),
-    (_info("value_mean_30d", "monetary", "value", window_days=30), [12.0, -3.5, None],
+    (INFO["value_mean_30d"], [12.0, -3.5, None],
      ["Average value 12 per event in the last 30 days",
       "Returns exceeded purchases by 3.50 per event in the last 30 days", "No valued events in the last 30 days"]),
-    (_info("lifetime_value_sum", "lifetime", "value"), [20.0, 0.0, -2.95],
+    (INFO["lifetime_value_sum"], [20.0, 0.0, -2.95],
      ["Spent 20 in all", "Nothing spent so far", "Returns exceeded purchases by 2.95 in all"]),
-    (_info("lifetime_active_days", "lifetime", "days"), [1.0, 3.0], ["Active on only 1 day so far",
+    (INFO["lifetime_active_days"], [1.0, 3.0], ["Active on only 1 day so far",
                                                                      "Active on 3 days in all"]),
-    (_info("distinct_types_30d", "breadth", "types", window_days=30), [1.0, 2.0],
+    (INFO["distinct_types_30d"], [1.0, 2.0],
      ["Used 1 kind of event in the last 30 days", "Used 2 kinds of event in the last 30 days"]),
-    (_info("trend_count_login_30d", "trend", "fraction", event_type="login", window_days=30), [-0.8, 0.5, 0.0, None],
+    (INFO["trend_count_login_30d"], [-0.8, 0.5, 0.0, None],
      ["Login events fell 80% vs the previous 30 days", "Login events rose 50% vs the previous 30 days",
       "Login events did not change vs the previous 30 days",
       "Login events: none in the previous 30 days to compare with"]),
-    (_info("tenure_days", "tenure", "days"), [400.0, 1.0, 0.2],
+    (INFO["tenure_days"], [400.0, 1.0, 0.2],
      ["Customer for 400 days", "Customer for 1 day", "Customer for less than a day"]),
-    (_info("mean_gap_days", "rhythm", "days", window_days=90), [2.5, 1.0, None],
+    (INFO["mean_gap_days"], [2.5, 1.0, None],
      ["Usually active every 2.5 days", "Usually active every day", "Active on only 1 day of the last 90"]),
-    (_info("overdue_ratio", "rhythm", "ratio"), [3.0], ["3x the usual gap since the last event"]),
-    (FeatureInfo("activated", "activation", "Activated within 7 days of signup: {value}", "flag", -1), [0.0, 1.0],
+    (INFO["overdue_ratio"], [3.0], ["3x the usual gap since the last event"]),
+    (INFO["activated"], [0.0, 1.0],
      ["Not activated within 7 days of signup", "Activated within 7 days of signup"]),
     # the two activation features say "not activated" in the same words
-    (_info("days_to_activation", "activation", "days", window_days=7), [1.0, None],
+    (INFO["days_to_activation"], [1.0, None],
      ["Activated 1 day after signup", "Not activated within 7 days of signup"]),
-    (_info("mrr", "subscription", "value"), [29.0, None], ["Pays 29 per month", "No running subscription"]),
-    (_info("subscription_tenure_days", "subscription", "days"), [31.0], ["Subscribed for 31 days"]),
-    (_info("downgrades_90d", "subscription", "events", window_days=90), [1.0, 2.0],
+    (INFO["mrr"], [29.0, None], ["Pays 29 per month", "No running subscription"]),
+    (INFO["subscription_tenure_days"], [31.0], ["Subscribed for 31 days"]),
+    (INFO["downgrades_90d"], [1.0, 2.0],
      ["1 downgrade in the last 90 days", "2 downgrades in the last 90 days"]),
-    (_info("mrr_change_90d", "subscription", "value", window_days=90), [-50.0, 10.0, 0.0],
+    (INFO["mrr_change_90d"], [-50.0, 10.0, 0.0],
      ["Monthly revenue fell by 50 in the last 90 days", "Monthly revenue rose by 10 in the last 90 days",
       "Monthly revenue did not change in the last 90 days"]),
 ])
 def test_sentences_for_every_feature_family(info, values, expected):
-    from churnml.explain import _describe
+    from churnml._wording import describe
 
     column = pd.Series(values, dtype="float64")
-    assert _describe(info, column).tolist() == expected
+    assert describe(info, column).tolist() == expected
 
 
 def test_rare_types_are_named_and_plurals_take_the_noun_not_the_parenthesis():
-    from churnml.explain import _describe, _format_reference
+    from churnml._wording import describe, format_reference
 
     rare = " (payment failure)"
-    recency = _info("days_since_last_other", "recency", "days", event_type="other")
-    assert _describe(recency, pd.Series([2.0, 0.1, None]), rare=rare).tolist() == [
+    recency = INFO["days_since_last_other"]
+    assert describe(recency, pd.Series([2.0, 0.1, None]), rare=rare).tolist() == [
         "Last rare event (payment failure) 2 days ago", "Last rare event (payment failure) less than a day ago",
         "No rare events (payment failure) so far"]
-    count = _info("count_other_30d", "frequency", "events", event_type="other", window_days=30)
-    assert _describe(count, pd.Series([1.0, 3.0]), rare=rare).tolist() == [
+    count = INFO["count_other_30d"]
+    assert describe(count, pd.Series([1.0, 3.0]), rare=rare).tolist() == [
         "1 rare event (payment failure) in the last 30 days", "3 rare events (payment failure) in the last 30 days"]
-    assert [_format_reference(count, v, rare=rare) for v in (0.0, 1.0, 2.5)] == [
+    assert [format_reference(count, v, rare=rare) for v in (0.0, 1.0, 2.5)] == [
         "0 rare events (payment failure)", "1 rare event (payment failure)", "2.5 rare events (payment failure)"]
-    trend = _info("trend_count_other_30d", "trend", "fraction", event_type="other", window_days=30)
-    assert _describe(trend, pd.Series([1.0]), rare=rare).tolist() == [
+    trend = INFO["trend_count_other_30d"]
+    assert describe(trend, pd.Series([1.0]), rare=rare).tolist() == [
         "Rare events (payment failure) rose 100% vs the previous 30 days"]
 
 
 def test_references_keep_their_unit():
-    from churnml.explain import _format_reference
+    from churnml._wording import format_reference
 
-    assert _format_reference(_info("days_since_last_other", "recency", "days", event_type="other"), 36.4) == \
+    assert format_reference(INFO["days_since_last_other"], 36.4) == \
         "36 days ago"
-    assert _format_reference(_info("days_since_last_event", "recency", "days"), 1.0) == "1 day"
-    login = _info("count_login_30d", "frequency", "events", event_type="login")
-    assert [_format_reference(login, v) for v in (1.0, 0.7)] == ["1 login event", "0.7 login events"]
-    assert _format_reference(_info("mean_gap_days", "rhythm", "days"), 2.5) == "every 2.5 days"
-    assert _format_reference(_info("mean_gap_days", "rhythm", "days"), 1.0) == "every day"
-    assert _format_reference(FeatureInfo("activated", "activation", "", "flag", -1), 1.0) == "activated"
-    assert _format_reference(_info("days_to_activation", "activation", "days"), 2.0) == "activated after 2 days"
-    assert _format_reference(_info("mrr_change_90d", "subscription", "value"), -5.0) == "fell by 5"
-    assert _format_reference(_info("downgrades_90d", "subscription", "events"), 0.0) == "0 downgrades"
-    assert _format_reference(_info("trend_count_7d", "trend", "fraction"), -0.25) == "fell 25%"
-    assert _format_reference(None, 70.351) == "70.35"
+    assert format_reference(INFO["days_since_last_event"], 1.0) == "1 day"
+    login = INFO["count_login_30d"]
+    assert [format_reference(login, v) for v in (1.0, 0.7)] == ["1 login event", "0.7 login events"]
+    assert format_reference(INFO["mean_gap_days"], 2.5) == "every 2.5 days"
+    assert format_reference(INFO["mean_gap_days"], 1.0) == "every day"
+    assert format_reference(INFO["activated"], 1.0) == "activated"
+    assert format_reference(INFO["days_to_activation"], 2.0) == "activated after 2 days"
+    assert format_reference(INFO["mrr_change_90d"], -5.0) == "fell by 5"
+    assert format_reference(INFO["downgrades_90d"], 0.0) == "0 downgrades"
+    assert format_reference(INFO["trend_count_7d"], -0.25) == "fell 25%"
+    assert format_reference(None, 70.351) == "70.35"
+
+
+def test_every_feature_but_the_attributes_is_worded_beside_its_definition():
+    assert [name for name, info in INFO.items() if info.words is None] == []
+    # a pickle (a fitted builder saved by joblib) keeps the meaning and drops the code; the spec words afresh
+    import pickle
+
+    back = pickle.loads(pickle.dumps(INFO["mrr_change_90d"]))
+    assert back == INFO["mrr_change_90d"] and back.words is None and back.retained is None
+
+
+def test_a_feature_is_worded_where_it_is_defined(generated):
+    """A feature's own ``words`` and ``retained`` are what the explainer says, with no branch of its own there:
+    a new feature of an existing family (here a twin of tenure) reads as defined, not as its sibling."""
+    import dataclasses
+
+    from churnml._wording import describe, format_reference
+
+    twin = dataclasses.replace(INFO["tenure_days"], name="tenure_twin_days",
+                               words=lambda s: ("Signed up " + s.ago(), "Sign-up date unknown"),
+                               retained=lambda s: "since " + s.days())
+    assert describe(twin, pd.Series([3.0, None])).tolist() == ["Signed up 3 days ago", "Sign-up date unknown"]
+    assert format_reference(twin, 2.0) == "since 2 days"
+
+    explainer = ChurnExplainer(generated[1].model_)
+    rows = generated[0].frame.head(50)
+    explainer.info["tenure_days"] = dataclasses.replace(explainer.info["tenure_days"], words=twin.words,
+                                                        retained=twin.retained)
+    said = explainer._sentences("tenure_days", rows)
+    median = explainer.reference["tenure_days"]
+    assert all(text.startswith("Signed up ") and text.endswith(f"(retained accounts: since {median:,.0f} days)")
+               for text in said)
 
 
 def test_sentences_for_categories_and_table_columns():
-    from churnml.explain import _describe, _generic
+    from churnml._wording import describe, generic
 
     plan = pd.Series(pd.Categorical(["pro", None], categories=["basic", "pro", "other"]))
-    assert _describe(_info("plan", "subscription", "category"), plan).tolist() == [
+    assert describe(INFO["plan"], plan).tolist() == [
         "On the pro plan", "No running subscription"]
-    assert _generic("Contract", pd.Series(["Month-to-month"])).tolist() == ["Contract: Month-to-month"]
-    assert _generic("MonthlyCharges", pd.Series([70.35, np.nan])).tolist() == [
+    assert generic("Contract", pd.Series(["Month-to-month"])).tolist() == ["Contract: Month-to-month"]
+    assert generic("MonthlyCharges", pd.Series([70.35, np.nan])).tolist() == [
         "MonthlyCharges: 70.35", "MonthlyCharges: missing"]
 
 
@@ -285,12 +323,12 @@ def test_cuda_model_is_explained_on_the_gpu_with_the_same_values(generated):
 
 def test_numbers_in_sentences_do_not_depend_on_summation_order_or_print_minus_zero():
     """Two engines summing the same values in another order differ in the last bits; the words must not."""
-    from churnml.explain import _number
+    from churnml._wording import number
 
     order_a, order_b = 19.1149999999995, 19.1150000000005  # one sum from two engines, 1e-12 apart
     assert f"{order_a:.2f}" != f"{order_b:.2f}"  # rounded as they are, they would print differently
-    assert _number(pd.Series([order_a]), 2)[0] == _number(pd.Series([order_b]), 2)[0]
-    assert _number(pd.Series([-1e-13, -0.004, -2.5]), 2).tolist() == ["0", "0.00", "-2.50"]
+    assert number(pd.Series([order_a]), 2)[0] == number(pd.Series([order_b]), 2)[0]
+    assert number(pd.Series([-1e-13, -0.004, -2.5]), 2).tolist() == ["0", "0.00", "-2.50"]
 
 
 # ----------------------------------------------------------------- one fact per reason, read the right way round
