@@ -26,6 +26,12 @@ _names = itertools.count(1)
 
 PARQUET_SUFFIXES = (".parquet", ".pq")
 CSV_SUFFIXES = (".csv", ".tsv", ".csv.gz", ".tsv.gz", ".txt")
+# DuckDB's type names, as a relation's types print
+INTEGER_TYPES = {"TINYINT", "SMALLINT", "INTEGER", "BIGINT", "HUGEINT", "UTINYINT",
+                 "USMALLINT", "UINTEGER", "UBIGINT", "UHUGEINT"}
+FLOAT_TYPES = {"FLOAT", "DOUBLE", "REAL"}
+TIMESTAMP_TYPES = {"TIMESTAMP", "TIMESTAMP_S", "TIMESTAMP_MS", "TIMESTAMP_NS", "DATE",
+                   "TIMESTAMP WITH TIME ZONE"}
 
 
 def quote_identifier(name: str) -> str:
@@ -343,3 +349,38 @@ def _check_object_timezones(frame: pd.DataFrame) -> None:
                 f"{str(example_aware)!r}) with {naive:,} naive ones (e.g. {str(example_naive)!r}). "
                 "Fix: make them all aware (tz_localize) or all naive before loading.",
                 column=str(column), n_bad=min(aware, naive), example=example_aware)
+
+
+def describe_source(data: Any) -> str:
+    """How an error names a source: its path, a DuckDB relation, or a frame and its size."""
+    import duckdb
+
+    if isinstance(data, duckdb.DuckDBPyRelation):
+        return "a DuckDB relation"
+    if isinstance(data, str) or hasattr(data, "__fspath__"):
+        return repr(str(data))
+    return f"a {type(data).__name__} of {len(data):,} rows" if hasattr(data, "__len__") else type(data).__name__
+
+
+def count_duplicates(backend: Backend, src: str, keep: str, columns: list[str]) -> tuple[int, Any]:
+    """Extra copies of whole source rows among the kept rows, and one duplicated row.
+
+    The screen sorts one hash per row and counts hashes equal to their predecessor
+    (a sort is much cheaper than a 50M-entry hash set, and spills when it must); only
+    when it finds candidates does the exact GROUP BY run, so a hash collision can
+    never be reported as a duplicate.
+    """
+    row_hash = "hash(" + ", ".join(quote_identifier(c) for c in columns) + ")"
+    screen = backend.fetchone(
+        "SELECT count(*) FILTER (WHERE h = previous) FROM (SELECT h, lag(h) OVER (ORDER BY h) AS previous "
+        f"FROM (SELECT {row_hash} AS h FROM {src} WHERE {keep}))")
+    if not screen or not screen[0]:
+        return 0, None
+    grouped = f"SELECT *, count(*) AS churnml_copies FROM {src} WHERE {keep} GROUP BY ALL"
+    n = backend.fetchone(f"SELECT coalesce(sum(churnml_copies - 1), 0) FROM ({grouped}) "
+                         "WHERE churnml_copies > 1")
+    if not n or not n[0]:
+        return 0, None
+    rel = backend.sql(f"SELECT * EXCLUDE (churnml_copies) FROM ({grouped}) WHERE churnml_copies > 1")
+    row = rel.limit(1).fetchall()[0]
+    return int(n[0]), dict(zip(rel.columns, row))

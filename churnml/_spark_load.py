@@ -19,33 +19,32 @@ from churnml.errors import (
     NonNumericValueError,
     SourceNotFoundError,
 )
-from churnml.sources import (
-    _AWARE_PATTERN,
-    _BLANK_PATTERN,
-    _DAY_MONTH_PATTERN,
-    _EPOCH_PATTERN,
-    _WORDED_PATTERN,
-    _LEADING_ZERO,
-    _EXACT_FLOAT_ID,
-    _INTEGER_PART,
-    _WHOLE_PATTERN,
+from churnml._contract import (
+    AWARE_PATTERN,
+    BLANK_PATTERN,
+    DAY_MONTH_PATTERN,
+    EPOCH_PATTERN,
+    EXACT_FLOAT_ID,
+    INTEGER_PART,
+    LEADING_ZERO,
     OUTLIER_QUANTILES,
-    LoadReport,
-    _apply_duplicate_policy,
+    WHOLE_PATTERN,
+    WORDED_PATTERN,
+    Mapped,
+    apply_duplicate_policy,
+    assess,
     check_scalar_id,
-    _assess,
-    _judge_outliers,
-    _number_checks,
-    _outlier_bounds,
-    _outlier_example,
-    _first_line,
-    _judge_summary,
-    _list,
-    _Mapped,
-    _resolve,
-    _Source,
-    _validate_options,
+    first_line,
+    judge_outliers,
+    judge_summary,
+    listed,
+    number_checks,
+    outlier_bounds,
+    outlier_example,
+    resolve_column,
+    validate_options,
 )
+from churnml.sources import LoadReport, Source
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame, SparkSession
@@ -185,16 +184,16 @@ def read_source(spark: SparkSession, data: Any, text_columns: Any = ()) -> tuple
 
 def _text_id(raw: str) -> str:
     """A text id in Spark SQL: the value as written; blank (only whitespace) is null."""
-    return f"CASE WHEN CAST({raw} AS STRING) RLIKE {ql(_BLANK_PATTERN)} THEN NULL ELSE CAST({raw} AS STRING) END"
+    return f"CASE WHEN CAST({raw} AS STRING) RLIKE {ql(BLANK_PATTERN)} THEN NULL ELSE CAST({raw} AS STRING) END"
 
 
-def _plan(m: _Mapped, time_format: str | None, untyped: bool = False) -> None:
+def _plan(m: Mapped, time_format: str | None, untyped: bool = False) -> None:
     """``converted`` and ``checks`` as on DuckDB (see ``churnml.sources._plan_conversion``)."""
     kind, raw, base = m.logical.kind, m.raw, m.source_type.split("(")[0]
     blank = f"({raw} IS NOT NULL AND trim(CAST({raw} AS STRING)) = '')"
     if kind == "id":
         check_scalar_id(m.label, m.source_type)
-        blank = f"({raw} IS NOT NULL AND CAST({raw} AS STRING) RLIKE {ql(_BLANK_PATTERN)})"
+        blank = f"({raw} IS NOT NULL AND CAST({raw} AS STRING) RLIKE {ql(BLANK_PATTERN)})"
         if base in _INTEGER:
             m.converted = f"CAST({raw} AS BIGINT)"
             m.checks["null"] = f"({raw} IS NULL)"
@@ -206,13 +205,13 @@ def _plan(m: _Mapped, time_format: str | None, untyped: bool = False) -> None:
             m.checks["null"] = f"({raw} IS NULL)"
         elif base in _FLOAT or base == "decimal":
             m.checks["non_integral"] = f"({raw} IS NOT NULL AND {raw} <> floor({raw}))"
-            m.checks["inexact"] = f"({raw} IS NOT NULL AND NOT (abs({raw}) <= {_EXACT_FLOAT_ID}))"
+            m.checks["inexact"] = f"({raw} IS NOT NULL AND NOT (abs({raw}) <= {EXACT_FLOAT_ID}))"
             m.converted = f"CAST({raw} AS BIGINT)"
             m.checks["null"] = f"({raw} IS NULL)"
         elif base == "string" and untyped:
-            integer = f"try_cast(regexp_extract(trim({raw}), {ql(_INTEGER_PART)}, 1) AS BIGINT)"
-            whole = (f"(trim({raw}) RLIKE {ql(_WHOLE_PATTERN)} AND {integer} IS NOT NULL "
-                     f"AND NOT trim({raw}) RLIKE {ql(_LEADING_ZERO)})")
+            integer = f"try_cast(regexp_extract(trim({raw}), {ql(INTEGER_PART)}, 1) AS BIGINT)"
+            whole = (f"(trim({raw}) RLIKE {ql(WHOLE_PATTERN)} AND {integer} IS NOT NULL "
+                     f"AND NOT trim({raw}) RLIKE {ql(LEADING_ZERO)})")
             m.checks["not_whole"] = f"({raw} IS NOT NULL AND NOT {blank} AND NOT {whole})"
             m.converted = integer
             m.checks["null"] = f"({raw} IS NULL OR {blank})"
@@ -230,19 +229,19 @@ def _plan(m: _Mapped, time_format: str | None, untyped: bool = False) -> None:
             m.checks["null"] = f"({raw} IS NULL)"
             return
         if time_format is None:
-            m.checks["day_month"] = f"({raw} IS NOT NULL AND trim({raw}) RLIKE {ql(_DAY_MONTH_PATTERN)})"
-            m.checks["epoch_like"] = f"({raw} IS NOT NULL AND trim({raw}) RLIKE {ql(_EPOCH_PATTERN)})"
+            m.checks["day_month"] = f"({raw} IS NOT NULL AND trim({raw}) RLIKE {ql(DAY_MONTH_PATTERN)})"
+            m.checks["epoch_like"] = f"({raw} IS NOT NULL AND trim({raw}) RLIKE {ql(EPOCH_PATTERN)})"
         if time_format is not None:
             m.converted = f"try_to_timestamp(nullif(trim({raw}), ''), {ql(spark_pattern(time_format))})"
         else:
-            aware = f"(trim({raw}) RLIKE {ql(_AWARE_PATTERN)})"
+            aware = f"(trim({raw}) RLIKE {ql(AWARE_PATTERN)})"
             m.checks["aware"] = f"({raw} IS NOT NULL AND {aware})"
             m.checks["naive"] = f"({raw} IS NOT NULL AND trim({raw}) <> '' AND NOT {aware})"
             # Spark reads an offset and converts to UTC (the session's time zone), as DuckDB does.
             m.converted = f"try_cast(nullif(trim({raw}), '') AS TIMESTAMP)"
         m.checks["unparsed"] = f"({raw} IS NOT NULL AND NOT {blank} AND {m.converted} IS NULL)"
         if time_format is None:  # a trailing AM/PM or zone name would be dropped without a sign (sources.py)
-            worded = f"(trim({raw}) RLIKE {ql(_WORDED_PATTERN)} AND NOT trim({raw}) RLIKE {ql(_AWARE_PATTERN)})"
+            worded = f"(trim({raw}) RLIKE {ql(WORDED_PATTERN)} AND NOT trim({raw}) RLIKE {ql(AWARE_PATTERN)})"
             m.checks["worded"] = f"({raw} IS NOT NULL AND {worded})"
             m.checks["unparsed"] = f"({m.checks['unparsed']} OR ({raw} IS NOT NULL AND NOT {blank} AND {worded}))"
         m.checks["null"] = f"({raw} IS NULL OR {blank})"
@@ -259,7 +258,7 @@ def _plan(m: _Mapped, time_format: str | None, untyped: bool = False) -> None:
             raise NonNumericValueError(f"Column {m.label!r} ({m.logical.name}) has type {m.source_type}, which is "
                                        "not numeric. Fix: map it to a numeric SQL expression.", column=m.label,
                                        n_bad=-1)
-        _number_checks(m)
+        number_checks(m)
         m.checks["null"] = f"({m.converted} IS NULL)"
     else:
         m.converted = f"nullif(CAST({raw} AS STRING), '')"
@@ -274,20 +273,20 @@ def _decimal_digits(source_type: str) -> int:
         return 10
 
 
-def load_table(spark: SparkSession, source: _Source, *, not_after: Any = None) -> SparkTable:
+def load_table(spark: SparkSession, source: Source, *, not_after: Any = None) -> SparkTable:
     """Map, check and load one table on Spark; raise a ``ChurnMLError`` naming the column, count and example.
 
     ``not_after``: the last event, for subscriptions loaded with their events (later starts are outliers).
     """
     from churnml.sources import is_csv_path, text_columns
 
-    _validate_options(source)
+    validate_options(source)
     contract, table = source.contract, source.contract.table
     frame, described = read_source(spark, source.data, text_columns(source))
     untyped = is_csv_path(source.data)
-    mapped: dict[str, _Mapped] = {}
+    mapped: dict[str, Mapped] = {}
     for logical in contract.columns:
-        entry = _resolve(logical, source.mapping()[logical.name], frame.columns, table,
+        entry = resolve_column(logical, source.mapping()[logical.name], frame.columns, table,
                          lambda raw: frame.selectExpr(f"{raw} AS x").schema["x"].dataType.simpleString(), quote=qi)
         if entry is not None:
             _plan(entry, source.time_format, untyped)
@@ -299,7 +298,7 @@ def load_table(spark: SparkSession, source: _Source, *, not_after: Any = None) -
             frame.selectExpr(f"{where} AS x").schema  # noqa: B018 - analysis only
         except Exception as error:
             raise MappingError(f"The {table} filter where={source.where!r} does not compile: "
-                               f"{_first_line(error)}. Columns in the source: {_list(frame.columns)}.") from error
+                               f"{first_line(error)}. Columns in the source: {listed(frame.columns)}.") from error
 
     aggregates = ["count(*)", f"count_if(coalesce({where}, FALSE))"]
     keys: list[tuple[str, str]] = []
@@ -316,7 +315,7 @@ def load_table(spark: SparkSession, source: _Source, *, not_after: Any = None) -
         return found[0] if found is not None else None
 
     # Spark reads text with offsets in UTC by itself (the session's time zone is UTC).
-    assessed = _assess(source, mapped, counts, rows_read, rows_after_where, described, example=example,
+    assessed = assess(source, mapped, counts, rows_read, rows_after_where, described, example=example,
                        text_id=_text_id, aware_utc=None)
     notes, dropped = assessed.notes, assessed.dropped
     keep = where + (f" AND {mapped['user_id'].converted} IS NOT NULL" if assessed.drop_null_users else "")
@@ -330,13 +329,13 @@ def load_table(spark: SparkSession, source: _Source, *, not_after: Any = None) -
             "100000) AS q").first()
         return None if found is None or found[0] is None else list(found[0])
 
-    for bounds in _outlier_bounds(source, mapped, not_after, quantiles):
+    for bounds in outlier_bounds(source, mapped, not_after, quantiles):
         outside = bounds.condition(micros(bounds.column))
         found = frame.where(f"coalesce({keep}, FALSE)").selectExpr(
             f"count_if({outside})", f"min(CASE WHEN {outside} THEN {micros(bounds.column)} END)",
             f"max(CASE WHEN {outside} THEN {micros(bounds.column)} END)", "count(*)").first()
-        if _judge_outliers(source, mapped[bounds.column], bounds, int(found[0]), int(found[3]),
-                           _outlier_example(found[1], found[2], bounds), dropped, notes):
+        if judge_outliers(source, mapped[bounds.column], bounds, int(found[0]), int(found[3]),
+                           outlier_example(found[1], found[2], bounds), dropped, notes):
             keep = f"({keep}) AND NOT coalesce({outside}, FALSE)"
 
     kept = frame.where(f"coalesce({keep}, FALSE)")
@@ -346,7 +345,7 @@ def load_table(spark: SparkSession, source: _Source, *, not_after: Any = None) -
         row = kept.groupBy(*[qi(c) for c in kept.columns]).count().where("count > 1").drop("count").first()
         return row.asDict() if row is not None else None
 
-    _apply_duplicate_policy(source, duplicate_rows, duplicated, dropped, notes)
+    apply_duplicate_policy(source, duplicate_rows, duplicated, dropped, notes)
     if duplicate_rows and source.duplicates == "drop":
         kept = kept.distinct()
 
@@ -367,7 +366,7 @@ def load_table(spark: SparkSession, source: _Source, *, not_after: Any = None) -
     return SparkTable(table=table, frame=loaded, report=report, columns=tuple(loaded.columns), types=types)
 
 
-def _summarise(frame: DataFrame, mapped: dict[str, _Mapped], table: str, unique_user: bool, notes: list[str],
+def _summarise(frame: DataFrame, mapped: dict[str, Mapped], table: str, unique_user: bool, notes: list[str],
                described: str, rows_read: int, dropped: dict[str, int], duplicate_rows: int) -> LoadReport:
     time_column = next((n for n, m in mapped.items() if m.logical.kind == "timestamp"), None)
     parts = ["count(*)", "count(DISTINCT user_id)"]
@@ -384,7 +383,7 @@ def _summarise(frame: DataFrame, mapped: dict[str, _Mapped], table: str, unique_
     null_counts = {name: int(n) for name, n in zip(optional, row[4:4 + len(optional)])}
     rest = row[4 + len(optional):]
     has_value, has_end = table == "events" and "value" in mapped, table == "subscriptions" and "end" in mapped
-    _judge_summary(table, mapped, notes, null_counts=null_counts,
+    judge_summary(table, mapped, notes, null_counts=null_counts,
                    negative=int(rest.pop(0)) if has_value else 0,
                    backwards=int(rest.pop(0)) if has_end else 0,
                    repeated=rows - users if unique_user else 0,

@@ -1056,7 +1056,7 @@ def _score_on_spark(model: Any, data: Any, out: Path, *, overwrite: bool, as_of:
     import pandas as pd
 
     from churnml import spark
-    from churnml.scoring import TIERS, ScoringResult, _thresholds
+    from churnml.scoring import TIERS, ScoringResult, tier_thresholds
 
     frame = spark.score(model, data, as_of=as_of, reasons=reasons, top_k=top_k, tiers=tiers, shap_engine=shap_engine)
     path = _spark_output(frame, out, overwrite)
@@ -1065,7 +1065,7 @@ def _score_on_spark(model: Any, data: Any, out: Path, *, overwrite: bool, as_of:
     row = written.selectExpr("count(*)", *[f"count_if(risk_tier = '{t}')" for t in TIERS],
                              "count(reason_1)", revenue, "max(as_of)").first()
     return ScoringResult(accounts=int(row[0]), as_of=row[6], tier_counts=dict(zip(TIERS, map(int, row[1:4]))),
-                         thresholds=_thresholds(model, tiers), explained=int(row[4]),
+                         thresholds=tier_thresholds(model, tiers), explained=int(row[4]),
                          revenue_at_risk=None if row[5] is None else float(row[5]),
                          drift=pd.DataFrame(columns=["feature", "psi", "training_missing_share", "scored_missing_share"]),
                          drift_threshold=drift_threshold, path=Path(path), columns=list(written.columns))

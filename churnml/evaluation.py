@@ -130,7 +130,7 @@ def evaluate(scores: str | os.PathLike[str] | pd.DataFrame, data: UsageData, mod
     from churnml.engines import require_engine
     from churnml.estimation import expected_performance, tier_figures
     from churnml.model import prepare
-    from churnml.scoring import _thresholds
+    from churnml.scoring import tier_thresholds
     from churnml.trainer import model_baselines
 
     definition = model.churn_definition()
@@ -139,7 +139,7 @@ def evaluate(scores: str | os.PathLike[str] | pd.DataFrame, data: UsageData, mod
                           "labelled table, whose labels churnml cannot derive. Fix: score a later table with "
                           "its labels and use churnml.metrics.evaluate.")
     engine = require_engine(data, "duckdb", "evaluate")
-    thresholds = _thresholds(model, tiers)
+    thresholds = tier_thresholds(model, tiers)
     frame, as_of, source = _read_scores(scores)
     closes = label_window_closes(as_of, definition)
     _, last = engine.time_span(data)

@@ -20,9 +20,10 @@ from __future__ import annotations
 from dataclasses import KW_ONLY, dataclass
 from typing import TYPE_CHECKING, Any
 
-from churnml._duckdb import backend_for, quote_identifier
+from churnml._contract import DuplicatePolicy, raise_missing
+from churnml._duckdb import backend_for, count_duplicates, describe_source, quote_identifier
 from churnml.errors import ConfigError, DuplicateRowsError, EmptySourceError, LabelError
-from churnml.sources import DuplicatePolicy, LoadReport, _count_duplicates, _describe_source, _raise_missing
+from churnml.sources import LoadReport
 
 if TYPE_CHECKING:
     import duckdb
@@ -79,11 +80,11 @@ class LabelledTableSource:
                               f"'keep', 'drop', 'error'. Got {self.duplicates!r} instead.")
         backend = backend_for([self.data], connection)
         src = backend.register(self.data)
-        described = _describe_source(self.data)
+        described = describe_source(self.data)
         columns = backend.column_types(src)
         for name, role in ((self.label, "label"), (self.id, "id")):
             if name is not None and name not in columns:
-                _raise_missing(name, role, columns, "labelled table")
+                raise_missing(name, role, columns, "labelled table")
         where = f"({self.where})" if self.where else "TRUE"
 
         text_columns = [c for c, kind in columns.items()
@@ -122,7 +123,7 @@ class LabelledTableSource:
         dropped: dict[str, int] = {}
         if self.where and rows_read > rows_kept:
             dropped[f"where {self.where}"] = rows_read - rows_kept
-        duplicate_rows, _ = _count_duplicates(backend, src, f"{where} IS TRUE", list(columns))
+        duplicate_rows, _ = count_duplicates(backend, src, f"{where} IS TRUE", list(columns))
         if duplicate_rows and self.duplicates == "error":
             raise DuplicateRowsError(
                 f"The labelled table {described} has {duplicate_rows:,} exact duplicate rows. Fix: "

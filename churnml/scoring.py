@@ -280,7 +280,7 @@ class _Run:
         self.id_col = id_col
         self.reasons = reasons
         self.top_k = top_k
-        self.thresholds = _thresholds(model, tiers)
+        self.thresholds = tier_thresholds(model, tiers)
         self.batch_rows = batch_rows
         self.drift_threshold = drift_threshold
         self.memory_limit = memory_limit
@@ -339,7 +339,7 @@ class _Run:
 
             prepare(frame.head(0), model.columns)  # names any missing feature column
             check_missing(self.model, {c.name: int(frame[c.name].notna().sum()) for c in model.columns}, len(frame))
-            day = _parse_day(self.as_of) if self.as_of is not None else None
+            day = parse_day(self.as_of) if self.as_of is not None else None
             features = frame.rename(columns={self.id_col: "user_id"})[["user_id", *model.feature_names]]
             return (self._table_chunk(features.iloc[i:i + self.batch_rows])
                     for i in range(0, len(features), self.batch_rows)), day, len(frame)
@@ -372,7 +372,7 @@ class _Run:
             data.backend.execute(f"SET memory_limit = {quote_literal(self.memory_limit)}")
             self._stack.push(_restoring(data.backend, f"SET memory_limit = {quote_literal(str(row[0]))}"))
         warn_unseen_types(spec, data)
-        day = (_parse_day(self.as_of) if self.as_of is not None
+        day = (parse_day(self.as_of) if self.as_of is not None
                else (engine.time_span(data)[1] + dt.timedelta(days=1)).date())
         check_inputs(data, spec, day)
         from churnml import _progress
@@ -418,7 +418,7 @@ class _Run:
         from churnml.explain import ChurnExplainer
 
         explainer = ChurnExplainer(self.model, top_k=self.top_k, engine=self.shap_engine)
-        with_revenue = _has_revenue(self.model)
+        with_revenue = has_revenue(self.model)
         writer = None
         from churnml import _progress
 
@@ -579,13 +579,15 @@ def check_inputs(data: Any, spec: Any, day: dt.date) -> None:
                 "as at training.", column="event_type", n_bad=events, example=absent[0])
 
 
-def _parse_day(value: str | dt.date) -> dt.date:
+def parse_day(value: str | dt.date) -> dt.date:
+    """An ``as_of`` day as the scorers read it (the definitions' date rule)."""
     from churnml.definitions import parse_dates
 
     return parse_dates([value])[0]
 
 
-def _thresholds(model: ChurnModel, tiers: dict[str, float] | None) -> dict[str, float]:
+def tier_thresholds(model: ChurnModel, tiers: dict[str, float] | None) -> dict[str, float]:
+    """The risk tier cut-offs scores are tiered by: ``tiers`` if given, else the model's, checked."""
     chosen = dict(tiers) if tiers is not None else dict(model.info.get("tiers") or {"high": 0.5, "medium": 0.2})
     high, medium = chosen.get("high"), chosen.get("medium")
     if not (isinstance(high, int | float) and isinstance(medium, int | float) and 0 <= medium <= high <= 1):
@@ -599,7 +601,8 @@ def _tier(probability: np.ndarray, thresholds: dict[str, float]) -> np.ndarray:
                     np.where(probability >= thresholds["medium"], "medium", "low")).astype(object)
 
 
-def _has_revenue(model: ChurnModel) -> bool:
+def has_revenue(model: ChurnModel) -> bool:
+    """Whether the model's features carry money (event values or MRR), so scores can put revenue at risk."""
     spec = model.spec
     return spec is not None and (spec.has_value or spec.has_subscriptions)
 
@@ -607,7 +610,7 @@ def _has_revenue(model: ChurnModel) -> bool:
 def _revenue_inputs(model: ChurnModel) -> list[str]:
     """The feature columns :func:`_monthly_revenue` reads."""
     spec = model.spec
-    if spec is None or not _has_revenue(model):
+    if spec is None or not has_revenue(model):
         return []
     names = [f"value_sum_{_spend_window(spec)}d"] if spec.has_value else []
     return [*names, "mrr"] if spec.has_subscriptions else names
@@ -622,7 +625,7 @@ def _monthly_revenue(features: Any, model: ChurnModel) -> np.ndarray | None:
     the longest feature window of at most 90 days (spend is lumpy: one month alone says little); None when
     the model's data has neither. ``features``: a DataFrame, or columns by name as float64 arrays."""
     spec = model.spec
-    if spec is None or not _has_revenue(model):
+    if spec is None or not has_revenue(model):
         return None
     n = len(features) if isinstance(features, pd.DataFrame) else len(next(iter(features.values())))
     out = np.full(n, np.nan)

@@ -103,11 +103,11 @@ def load(spark: SparkSession, events: EventSource, subscriptions: SubscriptionSo
     loaded_events = load_table(spark, events)
     loaded_accounts = load_table(spark, accounts) if accounts is not None else None
     if loaded_accounts is not None and "signup_date" in loaded_accounts.columns:
-        from churnml.sources import _with_signup_note
+        from churnml._contract import with_signup_note
 
         joined = loaded_events.frame.alias("e").join(loaded_accounts.frame.alias("a"), "user_id").where(
             "e.timestamp < a.signup_date").selectExpr("count(*)", "count(DISTINCT user_id)").first()
-        loaded_events = _with_signup_note(loaded_events, int(joined[0]), int(joined[1]))
+        loaded_events = with_signup_note(loaded_events, int(joined[0]), int(joined[1]))
     return SparkUsageData(
         spark=spark, events=loaded_events,
         subscriptions=(load_table(spark, subscriptions, not_after=loaded_events.report.last)
@@ -174,7 +174,7 @@ def score(model: ChurnModel, data: SparkUsageData, *, as_of: str | dt.date | Non
     from churnml.engines import require_engine
     from churnml.features import warn_unseen_types
     from churnml.model import model_from_files
-    from churnml.scoring import _has_revenue, _parse_day, _thresholds, check_inputs, score_chunk
+    from churnml.scoring import check_inputs, has_revenue, parse_day, score_chunk, tier_thresholds
 
     if reasons not in ("tiers", "all", "none"):
         raise ConfigError(f"The 'reasons' parameter of score must be 'tiers', 'all' or 'none'. Got {reasons!r} "
@@ -184,10 +184,10 @@ def score(model: ChurnModel, data: SparkUsageData, *, as_of: str | dt.date | Non
         raise ConfigError("This model was trained on a labelled table; the Spark path scores models that compute "
                           "their features from an event log.")
     engine = require_engine(data, "spark", "churnml.spark.score", fix=", or score it with churnml.score")
-    day = _parse_day(as_of) if as_of is not None else (engine.time_span(data)[1] + dt.timedelta(days=1)).date()
+    day = parse_day(as_of) if as_of is not None else (engine.time_span(data)[1] + dt.timedelta(days=1)).date()
     warn_unseen_types(spec, data)
     check_inputs(data, spec, day)
-    thresholds = _thresholds(model, tiers)
+    thresholds = tier_thresholds(model, tiers)
     # Kept (memory, else local disk) between the missing-input check and the scoring, which would otherwise
     # each compute the features; ``scores.unpersist()`` does not free it, the session's end (or eviction) does.
     features = engine.compute(data, spec, definition, [day], labels=False).persist()
@@ -195,7 +195,7 @@ def score(model: ChurnModel, data: SparkUsageData, *, as_of: str | dt.date | Non
     files = model.files()
     fields = [f"user_id {features.schema['user_id'].dataType.simpleString()}", "as_of DATE",
               "churn_probability DOUBLE", "risk_tier STRING"]
-    if _has_revenue(model):
+    if has_revenue(model):
         fields.append("revenue_at_risk DOUBLE")
     for i in range(1, top_k + 1):
         fields += [f"reason_{i} STRING", f"reason_{i}_feature STRING", f"reason_{i}_contribution DOUBLE",
@@ -348,7 +348,7 @@ class SparkChurnTrainer(ChurnTrainer):
         from churnml.errors import LabelError
         from churnml.explain import reference_values
         from churnml.model import FeatureColumn, model_from_files, prepare
-        from churnml.trainer import SLICES, Split, _definition_dict, _Inputs
+        from churnml.trainer import SLICES, Split, TrainingInputs, definition_dict
 
         def encoded(column: FeatureColumn) -> str:
             if column.levels is None:
@@ -398,7 +398,7 @@ class SparkChurnTrainer(ChurnTrainer):
 
         info["churnml_version"] = __version__
         model = ChurnModel(booster=booster, calibrator=calibrator, columns=columns, spec=spec,
-                           definition=_definition_dict(data.definition), info=info)
+                           definition=definition_dict(data.definition), info=info)
 
         # Raw scores of the calibration slice on the executors; only (score, label) come back.
         raw_calibration, y_calibration = _raw_scores(model, frame.where("churnml_slice = 'calibration'"), spec)
@@ -433,7 +433,7 @@ class SparkChurnTrainer(ChurnTrainer):
                                              name="total_gain").sort_values(ascending=False)
         self.model_ = model
         keys = both[["user_id", "observation_date"]].reset_index(drop=True)
-        inputs = _Inputs(X=X, y=y, keys=keys, dates=keys["observation_date"], columns=columns, spec=spec,
+        inputs = TrainingInputs(X=X, y=y, keys=keys, dates=keys["observation_date"], columns=columns, spec=spec,
                          definition=model.definition)
         self._evaluate(inputs, booster, (0, self.best_iteration_ + 1))
         model.booster = model_from_files(model.files()).booster  # the booster as the model file holds it

@@ -425,7 +425,7 @@ def log_backtest(result: Any, *, config: dict[str, Any] | None = None, tracking_
 
     from churnml import __version__
     from churnml.backtesting import METRICS
-    from churnml.trainer import _definition_dict  # the definition as the training run logs it
+    from churnml.trainer import definition_dict  # the definition as the training run logs it
 
     uri = tracking_uri(tracking_uri_)
     mlflow.set_tracking_uri(uri)
@@ -435,7 +435,7 @@ def log_backtest(result: Any, *, config: dict[str, Any] | None = None, tracking_
         commit = git_commit()
         mlflow.set_tags({"churnml.version": __version__, "churnml.kind": "backtest",
                          **({"mlflow.source.git.commit": commit, "git_commit": commit} if commit else {})})
-        mlflow.log_params({**_flat("definition", _definition_dict(result.definition)),
+        mlflow.log_params({**_flat("definition", definition_dict(result.definition)),
                            "cutoffs": ",".join(str(c) for c in sorted(table["cutoff"].unique()))})
         metrics: dict[str, float] = {}
         for step, (cutoff, part) in enumerate(table.groupby("cutoff", sort=True)):

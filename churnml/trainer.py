@@ -336,7 +336,9 @@ def model_baselines(model: ChurnModel) -> dict[str, Any]:
 
 
 @dataclass(frozen=True)
-class _Inputs:
+class TrainingInputs:
+    """What a trainer fits on, whichever engine built it (an engine's trainer builds its own)."""
+
     X: pd.DataFrame  # the model's feature columns, prepared
     y: np.ndarray
     keys: pd.DataFrame  # user_id / observation_date where known (for predictions and per-date metrics)
@@ -346,12 +348,13 @@ class _Inputs:
     definition: dict[str, Any] | None
 
 
-def _definition_dict(definition: Any) -> dict[str, Any]:
+def definition_dict(definition: Any) -> dict[str, Any]:
+    """A churn definition as model files and training runs record it (``kind`` and its fields)."""
     raw = asdict(definition)
     return {"kind": definition.kind, **{k: list(v) if isinstance(v, tuple) else v for k, v in raw.items()}}
 
 
-def _inputs(data: Any, y: Any, observation_dates: Any) -> _Inputs:
+def _inputs(data: Any, y: Any, observation_dates: Any) -> TrainingInputs:
     from churnml.dataset import TrainingSet
     from churnml.labelled import LabelledTable
 
@@ -361,9 +364,9 @@ def _inputs(data: Any, y: Any, observation_dates: Any) -> _Inputs:
         levels = data.builder.spec_.categorical_levels()
         columns = [FeatureColumn(n, tuple(levels[n]) if n in levels else None) for n in names]
         keys = frame[["user_id", "observation_date"]].reset_index(drop=True)
-        return _Inputs(X=prepare(frame, columns).reset_index(drop=True), y=_labels(frame["label"]), keys=keys,
+        return TrainingInputs(X=prepare(frame, columns).reset_index(drop=True), y=_labels(frame["label"]), keys=keys,
                        dates=keys["observation_date"], columns=columns, spec=data.builder.spec_,
-                       definition=_definition_dict(data.definition))
+                       definition=definition_dict(data.definition))
     if isinstance(data, LabelledTable):
         if data.y is None:
             raise ConfigError("This table has no label column: training needs one (label=..., --label).")
@@ -371,7 +374,7 @@ def _inputs(data: Any, y: Any, observation_dates: Any) -> _Inputs:
         columns = columns_of(X, list(X.columns))
         keys = (pd.DataFrame({"user_id": data.ids.reset_index(drop=True)}) if data.ids is not None
                 else pd.DataFrame(index=X.index))
-        return _Inputs(X=prepare(X, columns), y=_labels(data.y), keys=keys, dates=None, columns=columns,
+        return TrainingInputs(X=prepare(X, columns), y=_labels(data.y), keys=keys, dates=None, columns=columns,
                        spec=None, definition=None)
     if isinstance(data, pd.DataFrame):
         if y is None:
@@ -381,7 +384,7 @@ def _inputs(data: Any, y: Any, observation_dates: Any) -> _Inputs:
         dates = pd.Series(pd.to_datetime(np.asarray(observation_dates)), name="observation_date") \
             if observation_dates is not None else None
         keys = pd.DataFrame({"observation_date": dates}) if dates is not None else pd.DataFrame(index=X.index)
-        return _Inputs(X=prepare(X, columns), y=_labels(pd.Series(np.asarray(y))), keys=keys, dates=dates,
+        return TrainingInputs(X=prepare(X, columns), y=_labels(pd.Series(np.asarray(y))), keys=keys, dates=dates,
                        columns=columns, spec=None, definition=None)
     raise ConfigError(f"ChurnTrainer.fit takes a TrainingSet, a LabelledTable or a DataFrame with y. "
                       f"Got {type(data).__name__} instead.")
@@ -623,7 +626,7 @@ class ChurnTrainer(BaseEstimator):
             self.model_.info["baselines"] = {name: b.to_dict() for name, b in self.baselines_.items()}
         return self
 
-    def _refit(self, inputs: _Inputs) -> ChurnModel:
+    def _refit(self, inputs: TrainingInputs) -> ChurnModel:
         """The booster refitted on every labelled row, calibrated on cross-fitted predictions."""
         import xgboost as xgb
 
@@ -671,7 +674,7 @@ class ChurnTrainer(BaseEstimator):
         return ChurnModel(booster=booster, calibrator=calibrator, columns=inputs.columns, spec=inputs.spec,
                           definition=inputs.definition, info=info)
 
-    def _refit_folds(self, inputs: _Inputs) -> list[np.ndarray]:
+    def _refit_folds(self, inputs: TrainingInputs) -> list[np.ndarray]:
         """Boolean masks of the held-out rows: whole users (every date of a user in one fold, so no booster
         predicts a user it trained on), else whole observation dates, else stratified rows."""
         n_folds = 5
@@ -693,7 +696,7 @@ class ChurnTrainer(BaseEstimator):
         return _held_masks(len(inputs.y), folds.split(np.zeros(len(inputs.y)), inputs.y))
 
     @staticmethod
-    def _latest_rows(inputs: _Inputs) -> np.ndarray:
+    def _latest_rows(inputs: TrainingInputs) -> np.ndarray:
         if inputs.dates is None:
             return np.ones(len(inputs.y), dtype=bool)
         days = pd.to_datetime(inputs.dates).to_numpy()
@@ -728,7 +731,7 @@ class ChurnTrainer(BaseEstimator):
             out["dates"] = {name: [d.isoformat() for d in days] for name, days in self.split_.dates.items()}
         return out
 
-    def _evaluate(self, inputs: _Inputs, booster: Any, iterations: tuple[int, int]) -> None:
+    def _evaluate(self, inputs: TrainingInputs, booster: Any, iterations: tuple[int, int]) -> None:
         masks = self.split_.masks
         test = masks["test"]
         predictions = inputs.keys[test].reset_index(drop=True)
@@ -754,7 +757,7 @@ class ChurnTrainer(BaseEstimator):
         self.model_.info["tiers"] = tier_cutoffs(predictions["churn_probability"])
         self.test_features_ = inputs.X[test].reset_index(drop=True)
 
-    def _fit_baselines(self, inputs: _Inputs, rows: np.ndarray) -> dict[str, Any]:
+    def _fit_baselines(self, inputs: TrainingInputs, rows: np.ndarray) -> dict[str, Any]:
         """The recency rule, the BG/NBD ranking (with its feature) and the logistic regression, fitted on
         ``rows`` (at most ``baseline_max_rows`` of them, a seeded sample)."""
         chosen = np.flatnonzero(rows)

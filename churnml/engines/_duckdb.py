@@ -23,13 +23,12 @@ import datetime as dt
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
-from churnml._duckdb import fresh_name, quote_identifier as qi, quote_literal as ql
+from churnml._duckdb import FLOAT_TYPES, INTEGER_TYPES, fresh_name, quote_identifier as qi, quote_literal as ql
 from churnml.definitions import ChurnDefinition, InactivityChurn, SubscriptionChurn
 from churnml.engines._base import FitStatistics, check_columns
 from churnml.engines._frames import typed
 from churnml.engines._sql import Aggregates, Dialect, feature_items, islands_query, label_sql
 from churnml.errors import ConfigError
-from churnml.sources import _FLOAT_TYPES, _INTEGER_TYPES
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -37,7 +36,7 @@ if TYPE_CHECKING:
     from churnml.features import FeatureSpec
     from churnml.sources import LoadedTable, UsageData
 
-_NUMERIC_TYPES = _INTEGER_TYPES | _FLOAT_TYPES | {"DECIMAL", "BOOLEAN"}
+_NUMERIC_TYPES = INTEGER_TYPES | FLOAT_TYPES | {"DECIMAL", "BOOLEAN"}
 DUCKDB = Dialect("duckdb", qi, ql, text="VARCHAR", forever="TIMESTAMP 'infinity'", arg_max="arg_max",
                  days_before=lambda day, n: f"{day} - {n}", days_after=lambda day, n: f"{day} + {n}",
                  days_between=lambda start, end: f"date_diff('day', {start}, {end})",
