@@ -1,0 +1,166 @@
+"""The package's import graph: one way, no cycle, and no private name taken from another module's inside.
+
+Every ``import`` of a churnml module is read from the source, at the top of a module or inside a
+function (an import deferred to a function still ties the modules together), but not those under
+``if TYPE_CHECKING:``, which never run. The rules:
+
+- no cycle among modules;
+- no name starting with ``_`` imported from a public module (its private names are its own); a
+  private module (``churnml/_contract.py``) holds what several modules share, under public names;
+- a subpackage's private modules (``churnml/engines/_sql.py``) are imported only inside it: the others
+  use what the subpackage exports;
+- each module imports on its own, first, in a fresh interpreter state.
+"""
+
+from __future__ import annotations
+
+import ast
+import importlib.util
+import subprocess
+import sys
+from pathlib import Path
+
+
+PACKAGE = Path(__file__).resolve().parents[1] / "churnml"
+
+
+def _module_name(path: Path) -> str:
+    parts = path.relative_to(PACKAGE.parent).with_suffix("").parts
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+MODULES = {_module_name(path): path for path in sorted(PACKAGE.rglob("*.py"))}
+
+
+def _type_checking_nodes(tree: ast.AST) -> set[int]:
+    skipped = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.If) and "TYPE_CHECKING" in ast.unparse(node.test):
+            for child in node.body:
+                skipped.update(id(n) for n in ast.walk(child))
+    return skipped
+
+
+def imports(name: str) -> list[tuple[str, str | None, int]]:
+    """(module imported, name taken from it or None, line) for each churnml import in module ``name``."""
+    path = MODULES[name]
+    tree = ast.parse(path.read_text())
+    package = name if path.name == "__init__.py" else name.rpartition(".")[0]
+    skipped = _type_checking_nodes(tree)
+    found = []
+    for node in ast.walk(tree):
+        if id(node) in skipped:
+            continue
+        if isinstance(node, ast.Import):
+            found += [(a.name, None, node.lineno) for a in node.names if a.name.split(".")[0] == "churnml"]
+        elif isinstance(node, ast.ImportFrom):
+            if node.level:
+                base = package.split(".")[:len(package.split(".")) - node.level + 1]
+                module = ".".join(base + ([node.module] if node.module else []))
+            else:
+                module = node.module or ""
+            if module.split(".")[0] != "churnml":
+                continue
+            for alias in node.names:
+                submodule = f"{module}.{alias.name}"
+                found.append((submodule, None, node.lineno) if submodule in MODULES else
+                             (module, alias.name, node.lineno))
+    return found
+
+
+def graph() -> dict[str, set[str]]:
+    return {name: {m for m, _, _ in imports(name) if m in MODULES and m != name} for name in MODULES}
+
+
+def find_cycle(edges: dict[str, set[str]]) -> list[str] | None:
+    """One cycle of ``edges`` as a path that returns to its start, or None."""
+    state: dict[str, int] = {}  # 1: on the current path, 2: done
+    path: list[str] = []
+
+    def visit(node: str) -> list[str] | None:
+        state[node] = 1
+        path.append(node)
+        for nxt in sorted(edges[node]):
+            if state.get(nxt) == 1:
+                return path[path.index(nxt):] + [nxt]
+            if nxt not in state and (cycle := visit(nxt)):
+                return cycle
+        path.pop()
+        state[node] = 2
+        return None
+
+    for start in sorted(edges):
+        if start not in state and (cycle := visit(start)):
+            return cycle
+    return None
+
+
+def test_the_import_graph_has_no_cycle():
+    assert find_cycle(graph()) is None
+
+
+def test_the_cycle_finder_finds_one():
+    # the check above could pass by never finding anything: a planted cycle is found, with its path
+    assert find_cycle({"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}}) == ["a", "b", "c", "a"]
+    assert find_cycle({"a": {"b"}, "b": set()}) is None
+
+
+def test_imports_inside_functions_and_relative_imports_are_read():
+    edges = graph()
+    # churnml.features asks the engine registry inside its methods
+    assert "churnml.engines" in edges["churnml.features"]
+    # under TYPE_CHECKING only: churnml.engines._base names churnml.features in annotations
+    assert "churnml.features" not in edges["churnml.engines._base"]
+
+
+def _is_private(module: str) -> bool:
+    return any(part.startswith("_") for part in module.split(".")[1:])
+
+
+def test_no_private_name_is_imported_from_a_public_module():
+    offenders = [f"{name}:{line} takes {taken} from {module}"
+                 for name in MODULES for module, taken, line in imports(name)
+                 if taken is not None and taken.startswith("_") and not taken.startswith("__")
+                 and module != name and not _is_private(module)]
+    assert offenders == []
+
+
+def test_a_subpackages_private_modules_are_imported_only_inside_it():
+    offenders = []
+    for name in MODULES:
+        for module, _, line in imports(name):
+            parts = module.split(".")
+            # churnml.<subpackage>._<module>: private to churnml.<subpackage>
+            if len(parts) >= 3 and parts[2].startswith("_") and not name.startswith(".".join(parts[:2])):
+                offenders.append(f"{name}:{line} imports {module}")
+    assert offenders == []
+
+
+# run when imported: MLflow's models-from-code file (set_model) and the CLI entry point
+SKIPPED = {"churnml._pyfunc_model", "churnml.__main__"}
+
+FIRST_AND_ALONE = """
+import importlib, sys, traceback
+failed = []
+for name in sys.argv[1:]:
+    for loaded in [m for m in sys.modules if m == "churnml" or m.startswith("churnml.")]:
+        del sys.modules[loaded]
+    try:
+        importlib.import_module(name)
+    except Exception:
+        failed.append(name + ": " + traceback.format_exc(limit=-3))
+print("\\n".join(failed))
+sys.exit(1 if failed else 0)
+"""
+
+
+def test_each_module_imports_first_and_alone():
+    """A cycle hidden from the reader (a lazy import, the registry's module names) shows as an ImportError.
+    Before each module, every churnml module is forgotten (the libraries they use stay loaded, which is
+    what keeps this fast)."""
+    names = [n for n in MODULES if n not in SKIPPED]
+    if importlib.util.find_spec("pyspark") is None:
+        names = [n for n in names if "spark" not in n]
+    result = subprocess.run([sys.executable, "-c", FIRST_AND_ALONE, *names], capture_output=True, text=True,
+                            cwd=PACKAGE.parent, timeout=300)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-2000:]
