@@ -645,14 +645,25 @@ def _floats(values: Any) -> np.ndarray:
     return np.asarray(values, dtype="float64")
 
 
+def scored_columns(top_k: int, *, with_revenue: bool) -> list[tuple[str, str]]:
+    """The columns of a scored account after its tier and rank, each with its type ('double' or 'string'), in
+    the order every scorer writes them (:func:`score` and :func:`churnml.spark.score`).
+
+    >>> scored_columns(1, with_revenue=True)[:3]
+    [('revenue_at_risk', 'double'), ('reason_1', 'string'), ('reason_1_feature', 'string')]
+    """
+    columns = [("revenue_at_risk", "double")] if with_revenue else []
+    for i in range(1, top_k + 1):
+        columns += [(f"reason_{i}", "string"), (f"reason_{i}_feature", "string"),
+                    (f"reason_{i}_contribution", "double"), (f"reason_{i}_family", "string")]
+    return columns
+
+
 def _scratch_schema(id_type: pa.DataType, top_k: int, *, with_revenue: bool) -> pa.Schema:
     """The scored chunks' columns and types, whatever a chunk holds (one without reasons has all-null ones)."""
     import pyarrow as pa
 
-    fields = [pa.field("user_id", id_type), pa.field("churn_probability", pa.float64())]
-    if with_revenue:
-        fields.append(pa.field("revenue_at_risk", pa.float64()))
-    for i in range(1, top_k + 1):
-        fields += [pa.field(f"reason_{i}", pa.string()), pa.field(f"reason_{i}_feature", pa.string()),
-                   pa.field(f"reason_{i}_contribution", pa.float64()), pa.field(f"reason_{i}_family", pa.string())]
-    return pa.schema(fields)
+    types = {"double": pa.float64(), "string": pa.string()}
+    rest = scored_columns(top_k, with_revenue=with_revenue)
+    return pa.schema([pa.field("user_id", id_type), pa.field("churn_probability", pa.float64()),
+                      *(pa.field(name, types[kind]) for name, kind in rest)])

@@ -174,7 +174,8 @@ def score(model: ChurnModel, data: SparkUsageData, *, as_of: str | dt.date | Non
     from churnml.engines import require_engine
     from churnml.features import warn_unseen_types
     from churnml.model import model_from_files
-    from churnml.scoring import check_inputs, has_revenue, parse_day, score_chunk, tier_thresholds
+    from churnml.scoring import (check_inputs, has_revenue, parse_day, score_chunk, scored_columns,
+                                 tier_thresholds)
 
     if reasons not in ("tiers", "all", "none"):
         raise ConfigError(f"The 'reasons' parameter of score must be 'tiers', 'all' or 'none'. Got {reasons!r} "
@@ -194,12 +195,8 @@ def score(model: ChurnModel, data: SparkUsageData, *, as_of: str | dt.date | Non
     _check_missing(model, features)
     files = model.files()
     fields = [f"user_id {features.schema['user_id'].dataType.simpleString()}", "as_of DATE",
-              "churn_probability DOUBLE", "risk_tier STRING"]
-    if has_revenue(model):
-        fields.append("revenue_at_risk DOUBLE")
-    for i in range(1, top_k + 1):
-        fields += [f"reason_{i} STRING", f"reason_{i}_feature STRING", f"reason_{i}_contribution DOUBLE",
-                   f"reason_{i}_family STRING"]
+              "churn_probability DOUBLE", "risk_tier STRING",
+              *(f"{name} {kind.upper()}" for name, kind in scored_columns(top_k, with_revenue=has_revenue(model)))]
     names = [f.split(" ")[0] for f in fields]
 
     def score_partition(batches: Iterator[pd.DataFrame]) -> Iterator[pd.DataFrame]:
