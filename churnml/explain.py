@@ -54,7 +54,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
-from churnml._wording import SNAP_DECIMALS, days, describe, format_reference, generic, nouns, plural
+from churnml._wording import SNAP_DECIMALS, Phrases, days, describe, format_reference, generic
 from churnml.errors import ConfigError
 
 if TYPE_CHECKING:
@@ -358,15 +358,14 @@ class ChurnExplainer:
         """Words for a trend with nothing in the window before: the events began, or there were none in either
         window (with the retained accounts' count in the window)."""
         w, recent = info.window_days, _trend_count(info)
-        noun, detail = nouns(info, self.rare_detail)
+        phrases = Phrases(info, rows[recent], rare=self.rare_detail)
         began = rows[recent].fillna(0).to_numpy() > 0
         count = self.reference.get(recent)
         retained = "" if count is None else (
             f" (retained accounts: {format_reference(self.info.get(recent), count, rare=self.rare_detail)} "
             f"in the last {w} days)")
-        subject = "Activity" if info.event_type is None else f"{plural(noun).capitalize()}{detail}"
-        text = np.where(began, f"{subject} began in the last {w} days, none in the {w} before",
-                        f"No {plural(noun)}{detail} in the last {2 * w} days").astype(object)
+        text = np.where(began, f"{phrases.subject} began in the last {w} days, none in the {w} before",
+                        f"No {phrases.nouns} in the last {2 * w} days").astype(object)
         return text, np.where(began, "", retained).astype(object)
 
     def _single_day(self, info: FeatureInfo, rows: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
@@ -379,7 +378,8 @@ class ChurnExplainer:
             value = self.reference.get(name)
             return "" if value is None else f" (retained accounts: {days(pd.Series([value]))[0]})"
 
-        text = np.full(len(rows), f"Active on only 1 day of the last {lookback}", dtype=object)
+        # by default the feature's own words for a missing value ("Active on only 1 day of the last 90")
+        text = np.full(len(rows), describe(info, pd.Series([np.nan]))[0], dtype=object)
         shown = np.full(len(rows), retained(recent), dtype=object)
         if recent in rows:
             text[rows[recent].fillna(0).to_numpy() < 1] = f"No activity in the last {lookback} days"

@@ -536,11 +536,9 @@ def _score_columns(model: ChurnModel, matrix: np.ndarray, monthly: np.ndarray | 
     out: dict[str, np.ndarray] = {"churn_probability": probability}
     if monthly is not None:
         out["revenue_at_risk"] = probability * monthly
-    for i in range(1, top_k + 1):
-        out[f"reason_{i}"] = np.full(n, None, dtype=object)
-        out[f"reason_{i}_feature"] = np.full(n, None, dtype=object)
-        out[f"reason_{i}_contribution"] = np.full(n, np.nan)
-        out[f"reason_{i}_family"] = np.full(n, None, dtype=object)
+    reason_columns = scored_columns(top_k, with_revenue=False)
+    for name, kind in reason_columns:
+        out[name] = np.full(n, np.nan) if kind == "double" else np.full(n, None, dtype=object)
     wanted = (np.ones(n, dtype=bool) if reasons == "all"
               else probability >= thresholds["medium"] if reasons == "tiers" else np.zeros(n, dtype=bool))
     rows = np.flatnonzero(wanted)
@@ -548,11 +546,9 @@ def _score_columns(model: ChurnModel, matrix: np.ndarray, monthly: np.ndarray | 
         chosen = matrix[rows]
         frame = frame_of(chosen, model.columns)
         explained = explainer.reason_columns(frame, explanation=explainer.explain(frame, matrix=chosen))
-        for i in range(1, top_k + 1):
-            for suffix in ("", "_feature", "_contribution", "_family"):
-                column = f"reason_{i}{suffix}"
-                if column in explained:
-                    out[column][rows] = explained[column]
+        for column, _ in reason_columns:
+            if column in explained:
+                out[column][rows] = explained[column]
     return out, len(rows)
 
 
