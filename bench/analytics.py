@@ -72,7 +72,7 @@ def _pandas_pair(folder: Path) -> dict[str, float]:
 
 
 def child(kind: str) -> dict[str, object]:
-    from churnml import analytics
+    from churnml.reporting import analytics
 
     folder = _folder()
     started = time.perf_counter()

@@ -37,9 +37,9 @@ def main() -> None:
     import xgboost as xgb
     from trainer import matrix
 
-    from churnml.explain import ChurnExplainer
-    from churnml.model import prepare
-    from churnml.trainer import ChurnTrainer
+    from churnml.explain._explainer import ChurnExplainer
+    from churnml.modeling._model import prepare
+    from churnml.modeling._trainer import ChurnTrainer
 
     frame = pd.read_parquet(matrix())
     features = frame.drop(columns=["user_id", "observation_date", "label"])

@@ -61,7 +61,7 @@ def unchecked(events: Path):
     """The events as churnml's engine reads them, without churnml's load: a bare view of the Parquet
     file and a stand-in report (the engine reads only the count of missing values from it)."""
     from churnml._duckdb import Backend, fresh_name, quote_identifier
-    from churnml.sources import LoadedTable, LoadReport, UsageData
+    from churnml.contract._sources import LoadReport, LoadedTable, UsageData
 
     backend, view = Backend(), fresh_name("events")
     backend.execute(f"CREATE TEMP VIEW {quote_identifier(view)} AS SELECT user_id, \"timestamp\", "
@@ -74,8 +74,8 @@ def unchecked(events: Path):
 
 def child(kind: str, folder: Path) -> None:
     from churnml import EventSource, load
-    from churnml.definitions import InactivityChurn
-    from churnml.features import FeatureSpec
+    from churnml.contract._definitions import InactivityChurn
+    from churnml.features._spec import FeatureSpec
 
     definition = InactivityChurn(horizon_days=90, active_window_days=90)
     spec = FeatureSpec.from_json((folder / "spec.json").read_text())
@@ -146,7 +146,7 @@ def main() -> None:
     import polars
 
     from churnml import EventSource, load
-    from churnml.features import FeatureBuilder, FeatureSpec
+    from churnml.features._spec import FeatureBuilder, FeatureSpec
 
     print(f"machine: {platform.machine()}, {os.cpu_count()} cores, CPython {platform.python_version()}, "
           f"duckdb {duckdb.__version__}, polars {polars.__version__}")

@@ -62,9 +62,9 @@ def main() -> None:
     import xgboost as xgb
     from trainer import matrix
 
-    from churnml.explain import ChurnExplainer
-    from churnml.model import prepare
-    from churnml.trainer import ChurnTrainer
+    from churnml.explain._explainer import ChurnExplainer
+    from churnml.modeling._model import prepare
+    from churnml.modeling._trainer import ChurnTrainer
 
     started = time.perf_counter()
     frame = pd.read_parquet(matrix())
@@ -138,7 +138,7 @@ def main() -> None:
 
 def warm_up(X, y, dates) -> None:
     """Start the CUDA context and load XGBoost's GPU kernels, untimed."""
-    from churnml.trainer import ChurnTrainer
+    from churnml.modeling._trainer import ChurnTrainer
 
     started = time.perf_counter()
     ChurnTrainer(device="cuda", baselines=False, refit=False, n_estimators=5).fit(

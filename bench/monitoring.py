@@ -37,7 +37,7 @@ RETAIL = ROOT.parent / "shared" / "data" / "online_retail" / "online_retail.parq
 
 def runs(name, data, model, dates):
     from churnml import evaluate, score
-    from churnml.model import PlattCalibrator
+    from churnml.modeling._model import PlattCalibrator
 
     broken = dataclasses.replace(model, calibrator=PlattCalibrator(slope=0.15, intercept=0.0))
     for day in dates:
@@ -62,9 +62,9 @@ def main() -> None:
     from churnml.engines import engine_named
 
     engine = engine_named("duckdb")
-    from churnml.dataset import build_dataset
-    from churnml.estimation import expected_performance
+    from churnml.features._dataset import build_dataset
     from churnml.generator import GeneratorConfig, generate
+    from churnml.scoring._estimation import expected_performance
 
     print(f"machine: {platform.machine()}, CPython {platform.python_version()}")
     print("| data | as of | accounts | expected churners (99% band) | churned | expected AUC | realised AUC | "

@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     import polars as pl
 
-    from churnml.features import FeatureSpec
+    from churnml.features._spec import FeatureSpec
 
 DAY_US = 86_400_000_000
 
@@ -37,7 +37,7 @@ def features(events: Path, date: dt.date, spec: FeatureSpec, *, active_window_da
     import pandas as pd
     import polars as pl
 
-    from churnml import _lifetime
+    from churnml.engines import _lifetime
 
     if spec.activation_events or spec.has_subscriptions or spec.attributes or spec.has_signup:
         raise ValueError("the polars reference covers events-only specs")

@@ -57,7 +57,7 @@ def main() -> None:
     parser.add_argument("--accounts", type=int, default=1_000_000)
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()
-    from churnml.report import write_report
+    from churnml.reporting._report import write_report
 
     scores = _scores(args.accounts, args.seed)
     out = OUT / "report_bench.html"

@@ -35,7 +35,7 @@ class Dataset:
 
 def datasets() -> list[Dataset]:
     from churnml import EventSource, LabelledTableSource, load
-    from churnml.definitions import InactivityChurn
+    from churnml.contract._definitions import InactivityChurn
 
     return [
         # Defaults tuned at 2011-08-01 only; 2011-09-01 is the check.
@@ -70,9 +70,9 @@ MODELS = ("model", "logistic", "bgnbd", "recency")
 
 def evaluate(dataset: Dataset) -> list[dict[str, Any]]:
     """One row per cutoff (event logs) or one row (tables): ROC-AUC, PR-AUC, lift at 10% per model."""
-    from churnml.backtesting import backtest
-    from churnml.features import FeatureBuilder
-    from churnml.trainer import ChurnTrainer
+    from churnml.features._spec import FeatureBuilder
+    from churnml.modeling._backtesting import backtest
+    from churnml.modeling._trainer import ChurnTrainer
 
     loaded = dataset.load()
     with warnings.catch_warnings():

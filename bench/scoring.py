@@ -59,10 +59,10 @@ def _product(users: int, days: int, seed: int) -> Path:
 
 def _model(folder: Path) -> Path:
     from churnml import AccountSource, EventSource, SubscriptionSource, load
-    from churnml.dataset import build_dataset
-    from churnml.definitions import SubscriptionChurn
-    from churnml.features import FeatureBuilder
-    from churnml.trainer import ChurnTrainer
+    from churnml.contract._definitions import SubscriptionChurn
+    from churnml.features._dataset import build_dataset
+    from churnml.features._spec import FeatureBuilder
+    from churnml.modeling._trainer import ChurnTrainer
 
     target = OUT / "scoring_model"
     if (target / "manifest.json").exists():
@@ -83,7 +83,7 @@ def _data(folder: Path):  # noqa: ANN202
 
 
 def child(kind: str, folder: Path, model_folder: Path, memory_limit: str) -> dict[str, float]:
-    from churnml.model import load_model
+    from churnml.modeling._model import load_model
 
     model = load_model(model_folder)
     cap = None if memory_limit == "none" else memory_limit  # what scoring's memory_limit= takes
@@ -104,7 +104,7 @@ def child(kind: str, folder: Path, model_folder: Path, memory_limit: str) -> dic
         write_table(frame, OUT / "features_1m.parquet", overwrite=True)
         out = {"accounts": len(frame), "explained": 0}
     else:
-        from churnml.scoring import write_scores
+        from churnml.scoring._scoring import write_scores
 
         reasons = kind.removeprefix("score").removeprefix(" --reasons ") or "tiers"
         with warnings.catch_warnings():
@@ -121,8 +121,8 @@ def _warm_up(model_folder: Path) -> None:
     """Compile (and cache on disk) the TreeSHAP kernel once, so no timed run pays numba's compilation."""
     import numpy as np
 
-    from churnml.explain import ChurnExplainer
-    from churnml.model import load_model
+    from churnml.explain._explainer import ChurnExplainer
+    from churnml.modeling._model import load_model
 
     fast = ChurnExplainer(load_model(model_folder)).fast_engine()
     fast.shap_values(np.zeros((1, fast.n_features)))

@@ -35,8 +35,8 @@ DATES = [LAST - dt.timedelta(days=30 * k) for k in range(11, -1, -1)]
 
 def child(engine: str, folder: Path, target: Path) -> None:
     from churnml import EventSource
-    from churnml.definitions import InactivityChurn
-    from churnml.features import FeatureBuilder
+    from churnml.contract._definitions import InactivityChurn
+    from churnml.features._spec import FeatureBuilder
 
     definition = InactivityChurn(horizon_days=30, active_window_days=90)
     source = EventSource(folder / "events.parquet")

@@ -44,7 +44,7 @@ def matrix() -> Path:
     if not path.exists():
         from churnml import EventSource, build_dataset, load
         from churnml._io import write_table
-        from churnml.definitions import InactivityChurn
+        from churnml.contract._definitions import InactivityChurn
 
         folder = product(10)
         data = load(EventSource(folder / "events.parquet"))
@@ -62,8 +62,8 @@ def main() -> None:
     import pandas as pd
     import xgboost as xgb
 
-    from churnml.trainer import ChurnTrainer
-    from churnml.tracking import log_training
+    from churnml.modeling._trainer import ChurnTrainer
+    from churnml.tracking._runs import log_training
 
     frame = pd.read_parquet(matrix())
     X = frame.drop(columns=["user_id", "observation_date", "label"])
@@ -85,7 +85,7 @@ def main() -> None:
         wrapped.append(time.perf_counter() - started)
         assert alone.model_.booster.num_boosted_rounds() == rounds
 
-        from churnml.model import prepare
+        from churnml.modeling._model import prepare
 
         masks = trainer.split_.masks
         started = time.perf_counter()

@@ -42,9 +42,9 @@ def main() -> None:
     import xgboost as xgb
     from trainer import matrix
 
-    from churnml._treeshap import FastTreeShap, matrix_of
-    from churnml.model import prepare
-    from churnml.trainer import ChurnTrainer
+    from churnml.explain._treeshap import FastTreeShap, matrix_of
+    from churnml.modeling._model import prepare
+    from churnml.modeling._trainer import ChurnTrainer
 
     frame = pd.read_parquet(matrix())
     sample = frame.sample(300_000, random_state=0).sort_values("observation_date")

@@ -13,48 +13,35 @@ from typing import TYPE_CHECKING, Any
 # ``import churnml`` and ``churnml --help`` answer at once and load neither scikit-learn,
 # XGBoost, MLflow, shap nor pyspark until a name that needs them is touched.
 _LAZY = {
-    "BacktestResult": "backtesting", "backtest": "backtesting",
+    "BacktestResult": "modeling", "backtest": "modeling",
     "BetaGeoFitter": "btyd",
-    "TrainingSet": "dataset", "build_dataset": "dataset",
-    "InactivityChurn": "definitions", "SubscriptionChurn": "definitions",
+    "TrainingSet": "features", "build_dataset": "features",
+    "InactivityChurn": "contract", "SubscriptionChurn": "contract",
     "ChurnMLError": "errors",
-    "EvaluationResult": "evaluation", "evaluate": "evaluation",
+    "EvaluationResult": "scoring", "evaluate": "scoring",
     "ChurnExplainer": "explain",
     "FeatureBuilder": "features", "FeatureInfo": "features", "FeatureSpec": "features",
-    "LabelledTable": "labelled", "LabelledTableSource": "labelled",
-    "ChurnModel": "model", "load_model": "model",
-    "write_report": "report",
+    "LabelledTable": "contract", "LabelledTableSource": "contract",
+    "ChurnModel": "modeling", "load_model": "modeling",
+    "write_report": "reporting",
     "ScoringResult": "scoring", "score": "scoring", "write_scores": "scoring",
-    "AccountSource": "sources", "EventSource": "sources", "LoadedTable": "sources", "LoadReport": "sources",
-    "SubscriptionSource": "sources", "UsageData": "sources", "load": "sources",
-    "ChurnTrainer": "trainer",
+    "AccountSource": "contract", "EventSource": "contract", "LoadedTable": "contract", "LoadReport": "contract",
+    "SubscriptionSource": "contract", "UsageData": "contract", "load": "contract",
+    "ChurnTrainer": "modeling",
 }
 
 if TYPE_CHECKING:
-    from churnml.backtesting import BacktestResult, backtest
     from churnml.btyd import BetaGeoFitter
-    from churnml.dataset import TrainingSet, build_dataset
-    from churnml.definitions import InactivityChurn, SubscriptionChurn
+    from churnml.contract import (AccountSource, EventSource, InactivityChurn, LabelledTable, LabelledTableSource,
+                                  LoadReport, LoadedTable, SubscriptionChurn, SubscriptionSource, UsageData, load)
     from churnml.errors import ChurnMLError
-    from churnml.evaluation import EvaluationResult, evaluate
     from churnml.explain import ChurnExplainer
-    from churnml.features import FeatureBuilder, FeatureInfo, FeatureSpec
-    from churnml.labelled import LabelledTable, LabelledTableSource
-    from churnml.model import ChurnModel, load_model
-    from churnml.report import write_report
-    from churnml.scoring import ScoringResult, score, write_scores
-    from churnml.sources import (
-        AccountSource,
-        EventSource,
-        LoadedTable,
-        LoadReport,
-        SubscriptionSource,
-        UsageData,
-        load,
-    )
-    from churnml.trainer import ChurnTrainer
+    from churnml.features import FeatureBuilder, FeatureInfo, FeatureSpec, TrainingSet, build_dataset
+    from churnml.modeling import BacktestResult, ChurnModel, ChurnTrainer, backtest, load_model
+    from churnml.reporting import write_report
+    from churnml.scoring import EvaluationResult, ScoringResult, evaluate, score, write_scores
 
-__version__ = "0.1.0"
+from churnml._version import __version__  # noqa: E402 - one definition, read by model files and runs too
 
 __all__ = [
     "AccountSource",

@@ -23,7 +23,7 @@ from churnml.errors import ChurnMLError
 if TYPE_CHECKING:
     from rich.console import Console
 
-    from churnml.sources import LoadReport
+    from churnml.contract import LoadReport
 
 _CHOICES_INLINE = 16  # choices longer than this when joined go into the help text, not the type column
 
@@ -269,7 +269,7 @@ def _with_source(command: Callable[..., None]) -> Callable[..., None]:
 
     @functools.wraps(command)
     def run(**kwargs: Any) -> None:
-        from churnml.definitions import parse_date
+        from churnml.contract import parse_date
 
         source = SourceOptions(**{name: kwargs.pop(name) for name in _SOURCE_OPTIONS})
         # dates are read one way (YYYY-MM-DD) by every command, and echoed as parsed
@@ -303,7 +303,7 @@ def _status() -> Iterator[None]:
 def _load_usage(source: SourceOptions, *, spark: bool = False, spark_master: str | None = None) -> Any:
     """The event log (and tables) loaded into DuckDB, or on Spark (``spark_master``, default local[*])."""
     from churnml import _progress
-    from churnml.sources import load
+    from churnml.contract import load
 
     _progress.step(f"loading and checking {source.events or 'the events of the config file'}")
 
@@ -335,8 +335,8 @@ def _spark_output(frame: Any, out: Path, overwrite: bool) -> str:
 
 def _load_labelled(table: str, label: str | None, id_col: str | None, positive: str | None = None) -> Any:
     """A labelled table (``--table``), which needs its ``--label``."""
+    from churnml.contract import LabelledTableSource
     from churnml.errors import ConfigError
-    from churnml.labelled import LabelledTableSource
 
     if label is None:
         raise ConfigError("--table needs --label, the column that says who churned.")
@@ -379,7 +379,7 @@ def _print_report(console: Console, report: LoadReport) -> None:
 
 def _print_version(value: bool) -> None:
     if value:
-        from churnml import __version__
+        from churnml._version import __version__
 
         typer.echo(__version__)
         raise typer.Exit()
@@ -431,7 +431,7 @@ def _generate(out: Path, users: int, days: int, seed: int, start: str, chunk_siz
               overwrite: bool) -> dict[str, Path]:
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
 
-    from churnml.definitions import parse_date
+    from churnml.contract import parse_date
     from churnml.generator import GeneratorConfig, generate as run_generator
 
     first_day = parse_date(start, "--start")
@@ -488,10 +488,8 @@ def demo(
     """The whole pipeline on a generated product (or a real log with --events): data, training set, model
     (MLflow), explanation, scores and the retention report."""
     from churnml._io import write_table
-    from churnml.dataset import build_dataset
-    from churnml.definitions import SubscriptionChurn
-    from churnml.features import FeatureBuilder
-    from churnml.sources import AccountSource, EventSource, SubscriptionSource, load
+    from churnml.contract import AccountSource, EventSource, SubscriptionChurn, SubscriptionSource, load
+    from churnml.features import FeatureBuilder, build_dataset
 
     console = _console()
     model_folder = Path("models") / "churn"
@@ -536,7 +534,7 @@ def demo(
                   f"label rate {training.frame['label'].mean():.1%}; features use only events before each date")
     console.print(f"wrote {path}", soft_wrap=True)
     console.rule("4. train a calibrated XGBoost model; track, register and promote it in MLflow")
-    from churnml.training import TrainingOptions, run_training
+    from churnml.tracking import TrainingOptions, run_training
 
     result = run_training(training, {"source": {r.table: r.to_dict() for r in data.reports}, **described},
                           TrainingOptions(trainer={"random_state": seed}, promote=True, tracking_uri=tracking_uri,
@@ -570,13 +568,13 @@ def demo(
         console.print(f"warning: {warning.message}", markup=False, soft_wrap=True, style="yellow")
     log_scoring(scored, model_uri=champion, model=trainer.model_, tracking_uri_=tracking_uri)
     console.rule("7. the retention numbers and the report")
-    from churnml import analytics
+    from churnml.reporting import analytics
 
     # counted as the report counts it (the model's definition, its last twelve steady months), so both agree
     frame = analytics.churn_rate(data, **analytics.definition_options(definition, data)).tail(12)
     rate = analytics.mean_churn_rate(frame)
     console.print(f"{rate.sentence()}; more with `churnml analytics --help`", soft_wrap=True)
-    from churnml.report import write_report
+    from churnml.reporting import write_report
 
     page = write_report(out / "scores.parquet", out / "report.html", model=trainer.model_, model_uri=champion,
                         tracking_uri_=tracking_uri, data=data, overwrite=True)
@@ -628,7 +626,7 @@ def features(
     data = _load_usage(source, spark=engine is Engine.spark, spark_master=spark_master)
     definition = _definition(settings, churn, horizon_days, active_window_days, gap_tolerance_days, lead_time_days)
     builder = _builder(settings, windows, trend_windows, activation_event, engine)
-    from churnml.definitions import check_after_first_event, no_eligible_users, parse_dates
+    from churnml.contract import check_after_first_event, no_eligible_users, parse_dates
 
     span = (data.events.report.first, data.events.report.last)
     check_after_first_event("--as-of", parse_dates([as_of]), *span, definition)
@@ -664,7 +662,7 @@ def dataset(
     from rich.table import Table
 
     from churnml._io import write_table
-    from churnml.dataset import build_dataset
+    from churnml.features import build_dataset
 
     settings = source.settings()
     data = _load_usage(source, spark=engine is Engine.spark, spark_master=spark_master)
@@ -764,7 +762,7 @@ def train(
                                             rich_help_panel="MLflow")] = False,
 ) -> None:
     """Train a calibrated XGBoost churn model with out-of-time validation; track and register it in MLflow."""
-    from churnml.training import TrainingOptions, run_training
+    from churnml.tracking import TrainingOptions, run_training
 
     console = _console()
     if table is not None:
@@ -775,7 +773,7 @@ def train(
         usage = _load_usage(source, spark=engine is Engine.spark, spark_master=spark_master)
         definition = _definition(settings, churn, horizon_days, active_window_days, gap_tolerance_days,
                                  lead_time_days)
-        from churnml.dataset import build_dataset
+        from churnml.features import build_dataset
 
         data = build_dataset(usage, definition,
                              builder=_builder(settings, windows, trend_windows, activation_event, engine),
@@ -861,9 +859,8 @@ def backtest(
 ) -> None:
     """Judge the model as it is used: for each cutoff, train before it, score at it, compare with what followed."""
     from churnml._io import TABLE_SUFFIXES, check_output, write_table
-    from churnml.backtesting import backtest as run_backtest, summary_lines
+    from churnml.modeling import ChurnTrainer, backtest as run_backtest, summary_lines
     from churnml.tracking import log_backtest
-    from churnml.trainer import ChurnTrainer
 
     console = _console()
     if out is not None:  # refuse a bad output before the work, not after it
@@ -911,7 +908,7 @@ def explain(
     if churn_model.spec is not None:
         if as_of is None:
             raise ConfigError("--as-of is required: the features of an event-log model are computed as of a date.")
-        from churnml.definitions import parse_dates
+        from churnml.contract import parse_dates
         from churnml.engines import engine_for
 
         data = _load_usage(source)
@@ -938,7 +935,7 @@ def explain(
     console.print(f"account {user}{f' as of {as_of}' if as_of else ''}: churn probability {probability:.1%}, "
                   f"risk tier {churn_model.risk_tier([probability])[0]}", soft_wrap=True)
     if churn_model.churn_definition() is not None:
-        from churnml.definitions import describe_probability
+        from churnml.contract import describe_probability
 
         console.print(describe_probability(churn_model.churn_definition(), as_of), soft_wrap=True)
     drivers = Table(title="what raises the risk (SHAP, log-odds)", title_justify="left")
@@ -1028,7 +1025,7 @@ def score(
             from churnml.errors import ConfigError
 
             raise ConfigError("This model was trained on a labelled table: pass --table and --id-col.")
-        from churnml.labelled import LabelledTableSource
+        from churnml.contract import LabelledTableSource
 
         loaded = LabelledTableSource(table, label=None, id=id_col).load()
         data = loaded.X.assign(**{id_col: loaded.ids})
@@ -1056,7 +1053,7 @@ def _score_on_spark(model: Any, data: Any, out: Path, *, overwrite: bool, as_of:
     import pandas as pd
 
     from churnml import spark
-    from churnml.scoring import TIERS, ScoringResult, tier_thresholds
+    from churnml.scoring import ScoringResult, TIERS, tier_thresholds
 
     frame = spark.score(model, data, as_of=as_of, reasons=reasons, top_k=top_k, tiers=tiers, shap_engine=shap_engine)
     path = _spark_output(frame, out, overwrite)
@@ -1087,7 +1084,7 @@ def _print_scores(console: Console, result: Any) -> None:
     if result.revenue_at_risk is not None:
         console.print(f"revenue at risk (probability x monthly revenue): {result.revenue_at_risk:,.2f}")
     if result.expected:
-        from churnml.monitoring import expected_lines
+        from churnml.reporting import expected_lines
 
         for line in expected_lines(result.expected):
             console.print(line, soft_wrap=True)
@@ -1115,7 +1112,7 @@ def report(
 ) -> None:
     """The retention report: one self-contained HTML page (headline numbers, at-risk list, drivers, charts;
     with the event log, also churn rate, revenue churn, activation, inactive users, segments and cohorts)."""
-    from churnml.report import write_report
+    from churnml.reporting import write_report
 
     churn_model = _open_model(model, tracking_uri) if model else None
     data = None
@@ -1131,7 +1128,7 @@ def _open_model(where: str, tracking_uri: str | None) -> Any:
         from churnml.tracking import load_registered
 
         return load_registered(where, tracking_uri_=tracking_uri)
-    from churnml.model import load_model
+    from churnml.modeling import load_model
 
     return load_model(where)
 
@@ -1158,7 +1155,7 @@ def evaluate(
     """How a past scoring run turned out: label its accounts from the events after its date (the model's churn
     definition and horizon) and report ranking and calibration, for the model and each baseline."""
     from churnml.errors import ConfigError
-    from churnml.evaluation import evaluate as run_evaluation
+    from churnml.scoring import evaluate as run_evaluation
 
     tiers = None
     if run is not None:
@@ -1173,7 +1170,7 @@ def evaluate(
     churn_model = _open_model(model or "models:/churn@champion", tracking_uri)
     data = _load_usage(source)
     result = run_evaluation(scores, data, churn_model, tiers=tiers)
-    from churnml.monitoring import evaluation_lines
+    from churnml.reporting import evaluation_lines
 
     console = _console()
     for line in evaluation_lines(result, churn_model):
@@ -1204,7 +1201,7 @@ def monitor(
 ) -> None:
     """The scoring runs of a registered model in time order, expected against realised; exits 1 when a run is
     flagged (ranking fell, or calibration broke), so a scheduler can alert on it."""
-    from churnml.monitoring import history, history_figure, history_lines
+    from churnml.reporting import history, history_figure, history_lines
     from churnml.tracking import registered_name
 
     name = registered_name(model) or model
@@ -1260,7 +1257,7 @@ def _show(frame: Any, title: str, out: Path | None, overwrite: bool, *, percent:
     from rich.table import Table
 
     from churnml._io import write_table
-    from churnml.report import format_value
+    from churnml.reporting import format_value
 
     shown = frame.reset_index() if index else frame
     table = Table(title=title, title_justify="left", box=box.SIMPLE_HEAD)
@@ -1301,8 +1298,8 @@ def churn_rate_command(
     out: AnalyticsOut = None, plot: PlotOpt = None, overwrite: OverwriteOpt = False,
 ) -> None:
     """Accounts active at the start of each period, lost during it, churn rate (and annualised)."""
-    from churnml import analytics
-    from churnml.definitions import DEFAULT_ACTIVE_WINDOW_DAYS
+    from churnml.contract import DEFAULT_ACTIVE_WINDOW_DAYS
+    from churnml.reporting import analytics
 
     data = _load_usage(source)
     frame = analytics.churn_rate(data, period=period.value, basis=basis.value, active_window_days=active_window_days or DEFAULT_ACTIVE_WINDOW_DAYS,
@@ -1320,7 +1317,7 @@ def revenue_churn_command(
     out: AnalyticsOut = None, plot: PlotOpt = None, overwrite: OverwriteOpt = False,
 ) -> None:
     """Gross and net MRR churn per period (net is negative when expansion outgrows the losses)."""
-    from churnml import analytics
+    from churnml.reporting import analytics
 
     data = _load_usage(source)
     frame = analytics.revenue_churn(data, period=period.value, as_of=as_of)
@@ -1337,7 +1334,7 @@ def activation_command(
     out: AnalyticsOut = None, plot: PlotOpt = None, overwrite: OverwriteOpt = False,
 ) -> None:
     """Activation rate per signup cohort (activated / acquired x 100) and median days to activation."""
-    from churnml import analytics
+    from churnml.reporting import analytics
 
     data = _load_usage(source)
     frame = analytics.activation(data, events=event, days=days, period=period.value, as_of=as_of)
@@ -1360,8 +1357,8 @@ def inactive_command(
     plot: PlotOpt = None, overwrite: OverwriteOpt = False,
 ) -> None:
     """Accounts inactive for at least each threshold as of a date, the list, and the counts over time."""
-    from churnml import analytics
     from churnml.errors import ConfigError
+    from churnml.reporting import analytics
 
     data = _load_usage(source)
     try:
@@ -1404,7 +1401,7 @@ def segments_command(
     plot: PlotOpt = None, overwrite: OverwriteOpt = False,
 ) -> None:
     """Engagement segments from recency and frequency, their churn rates, and the least-engaged profile."""
-    from churnml import analytics
+    from churnml.reporting import analytics
 
     data = _load_usage(source)
     result = analytics.segments(data, as_of=as_of, method=method.value, horizon_days=horizon_days)
@@ -1434,7 +1431,7 @@ def cohorts_command(
     out: AnalyticsOut = None, plot: PlotOpt = None, overwrite: OverwriteOpt = False,
 ) -> None:
     """Retention matrix: signup month x months since signup (share of the cohort active)."""
-    from churnml import analytics
+    from churnml.reporting import analytics
 
     data = _load_usage(source)
     matrix = analytics.cohorts(data, as_of=as_of)

@@ -36,8 +36,8 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
+from churnml.contract import AccountSource, EventSource, SubscriptionSource
 from churnml.errors import ConfigError
-from churnml.sources import AccountSource, EventSource, SubscriptionSource
 
 __all__ = ["SourcesConfig", "read_config"]
 
@@ -102,7 +102,7 @@ class SourcesConfig:
 
     def definition(self, overrides: dict[str, Any] | None = None) -> Any:
         """The churn definition from ``[churn]``, with flags in ``overrides`` (not None) winning."""
-        from churnml.definitions import InactivityChurn, SubscriptionChurn
+        from churnml.contract import InactivityChurn, SubscriptionChurn
 
         settings = {**self.churn, **{k: v for k, v in (overrides or {}).items() if v is not None}}
         settings.pop("step_days", None)

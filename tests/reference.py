@@ -12,8 +12,8 @@ import datetime as dt
 import numpy as np
 import pandas as pd
 
-from churnml.definitions import InactivityChurn, SubscriptionChurn
-from churnml.features import FeatureSpec
+from churnml.contract._definitions import InactivityChurn, SubscriptionChurn
+from churnml.features._spec import FeatureSpec
 
 DAY = pd.Timedelta(days=1)
 
@@ -139,8 +139,8 @@ def reference(events: pd.DataFrame, t: dt.date, spec: FeatureSpec, definition=No
         out["first_repeat_days"] = (second - first) / DAY
     if spec.bgnbd_horizon_days is not None:
         # Fitted on every user with an event before T (not only the eligible), as the engines do.
-        from churnml import _lifetime
         from churnml.btyd import BetaGeoFitter
+        from churnml.engines import _lifetime
 
         everyone = past.groupby("user_id")["day"]
         summary = pd.DataFrame({"x": everyone.nunique() - 1.0, "t_x": (everyone.max() - everyone.min()) / DAY,

@@ -11,8 +11,8 @@ import pandas as pd
 import pytest
 
 from churnml import AccountSource, EventSource, SubscriptionSource, load
-from churnml import analytics
 from churnml.errors import ConfigError
+from churnml.reporting import analytics
 
 T = pd.Timestamp
 

@@ -9,11 +9,11 @@ import pytest
 from typer.testing import CliRunner
 
 from churnml import AccountSource, EventSource, InactivityChurn, SubscriptionChurn, SubscriptionSource, load
-from churnml.backtesting import backtest
 from churnml.cli import app
 from churnml.engines import engine_named
 from churnml.errors import ConfigError
-from churnml.features import FeatureBuilder
+from churnml.features._spec import FeatureBuilder
+from churnml.modeling._backtesting import backtest
 
 engine = engine_named("duckdb")
 

@@ -23,23 +23,10 @@ from churnml import AccountSource, EventSource, SubscriptionSource, load
 from churnml._io import neutralise_formulas, write_table
 from churnml.cli import main
 from churnml.config import read_config
-from churnml.errors import (
-    ChurnMLError,
-    ConfigError,
-    EmptySourceError,
-    InvalidValueError,
-    LabelError,
-    MixedTimezoneError,
-    ModelFileError,
-    NoEligibleUsersError,
-    NonNumericValueError,
-    NullUserIdError,
-    OutlierTimestampError,
-    SchemaError,
-    SourceFormatError,
-    TimestampParseError,
-)
-from churnml.labelled import LabelledTableSource
+from churnml.contract._labelled import LabelledTableSource
+from churnml.errors import (ChurnMLError, ConfigError, EmptySourceError, InvalidValueError, LabelError,
+                            MixedTimezoneError, ModelFileError, NoEligibleUsersError, NonNumericValueError,
+                            NullUserIdError, OutlierTimestampError, SchemaError, SourceFormatError, TimestampParseError)
 
 
 def csv(tmp_path, text: str, name: str = "events.csv"):
@@ -226,10 +213,10 @@ def product(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def event_model(product):
-    from churnml.dataset import build_dataset
-    from churnml.definitions import InactivityChurn
-    from churnml.features import FeatureBuilder
-    from churnml.trainer import ChurnTrainer
+    from churnml.contract._definitions import InactivityChurn
+    from churnml.features._dataset import build_dataset
+    from churnml.features._spec import FeatureBuilder
+    from churnml.modeling._trainer import ChurnTrainer
 
     data = load(EventSource(product["events"]), SubscriptionSource(product["subscriptions"]),
                 AccountSource(product["accounts"]))
@@ -239,7 +226,7 @@ def event_model(product):
 
 
 def test_dataset_dates_before_any_event_are_an_error(product, event_model):
-    from churnml.dataset import build_dataset
+    from churnml.features._dataset import build_dataset
 
     _, data = event_model
     with pytest.raises(NoEligibleUsersError, match=r"No user is eligible at the observation date\(s\) 2020-01-01.*"
@@ -248,7 +235,7 @@ def test_dataset_dates_before_any_event_are_an_error(product, event_model):
 
 
 def test_score_long_after_the_last_event_is_an_error(event_model):
-    from churnml.scoring import score
+    from churnml.scoring._scoring import score
 
     model, data = event_model
     with pytest.raises(NoEligibleUsersError, match=r"No user is eligible at as_of 2030-01-01.*the events span"):
@@ -278,7 +265,7 @@ def test_events_before_signup_are_counted_with_the_rule():
 
 @pytest.fixture(scope="module")
 def table_model():
-    from churnml.trainer import ChurnTrainer
+    from churnml.modeling._trainer import ChurnTrainer
 
     rng = np.random.default_rng(0)
     n = 600
@@ -311,7 +298,7 @@ def _rehashed(folder, name, change):
      r"features.json field 'columns' does not match booster.ubj's feature names: other names"),
 ])
 def test_rehashed_model_files_with_bad_fields_are_refused(table_model, tmp_path, name, change, message):
-    from churnml.model import load_model
+    from churnml.modeling._model import load_model
 
     folder = table_model.save(tmp_path / "model")
     _rehashed(folder, name, change)
@@ -321,7 +308,7 @@ def test_rehashed_model_files_with_bad_fields_are_refused(table_model, tmp_path,
 
 def test_a_failed_scoring_run_reports_its_own_cause_not_a_connection_error(event_model, monkeypatch):
     """The memory limit is restored on the way out; a failure there (an open result) must not hide the cause."""
-    from churnml import scoring
+    from churnml.scoring import _scoring as scoring
 
     model, data = event_model
 
@@ -385,7 +372,7 @@ def test_config_values_of_the_wrong_type_name_the_key(tmp_path, text, message):
 
 @pytest.mark.parametrize("limit", ["lots", "2 gigabytes", "-1GB", "", "1000", "5PB", "1B"])
 def test_a_memory_limit_duckdb_cannot_read_is_a_config_error(event_model, limit):
-    from churnml.scoring import score
+    from churnml.scoring._scoring import score
 
     model, data = event_model
     with pytest.raises(ConfigError, match=r"memory limit .* must be (a size such as '2GB'|at least 64MiB)"):
@@ -468,11 +455,11 @@ def test_csv_outputs_neutralise_formulas_and_parquet_keeps_exact_values(tmp_path
 
 
 def test_scores_csv_neutralises_formula_ids(product, tmp_path):
-    from churnml.dataset import build_dataset
-    from churnml.definitions import InactivityChurn
-    from churnml.features import FeatureBuilder
-    from churnml.scoring import write_scores
-    from churnml.trainer import ChurnTrainer
+    from churnml.contract._definitions import InactivityChurn
+    from churnml.features._dataset import build_dataset
+    from churnml.features._spec import FeatureBuilder
+    from churnml.modeling._trainer import ChurnTrainer
+    from churnml.scoring._scoring import write_scores
 
     events = pd.read_parquet(product["events"])
     events["user_id"] = np.where(events["user_id"] % 2 == 0, "=" + events["user_id"].astype(str),
@@ -678,8 +665,8 @@ def test_features_json_with_an_unknown_top_level_field_is_refused(tmp_path):
     import json
 
     from churnml.errors import ModelFileError
-    from churnml.model import load_model
-    from churnml.trainer import ChurnTrainer
+    from churnml.modeling._model import load_model
+    from churnml.modeling._trainer import ChurnTrainer
 
     rng = np.random.default_rng(0)
     X = pd.DataFrame({"a": rng.normal(size=200), "b": rng.normal(size=200)})

@@ -147,9 +147,9 @@ def test_demo_replaces_only_what_an_earlier_demo_wrote(tmp_path, monkeypatch):
 def test_the_library_tells_its_steps_to_a_listener_only(small_product):
     from churnml import EventSource, SubscriptionSource, load
     from churnml._progress import listening
-    from churnml.dataset import build_dataset
-    from churnml.definitions import SubscriptionChurn
-    from churnml.trainer import ChurnTrainer
+    from churnml.contract._definitions import SubscriptionChurn
+    from churnml.features._dataset import build_dataset
+    from churnml.modeling._trainer import ChurnTrainer
 
     data = load(EventSource(small_product["events"]), SubscriptionSource(small_product["subscriptions"]))
     steps: list[str] = []
@@ -171,15 +171,15 @@ def test_cohort_table_is_never_cut_to_the_terminal_width(small_product):
 
 def test_explain_says_what_the_probability_means(small_product, tmp_path):
     from churnml import EventSource, SubscriptionSource, load
-    from churnml.dataset import build_dataset
-    from churnml.definitions import SubscriptionChurn, describe_probability
-    from churnml.trainer import ChurnTrainer
+    from churnml.contract._definitions import SubscriptionChurn, describe_probability
+    from churnml.features._dataset import build_dataset
+    from churnml.modeling._trainer import ChurnTrainer
 
     data = load(EventSource(small_product["events"]), SubscriptionSource(small_product["subscriptions"]))
     model = ChurnTrainer(n_estimators=40, baselines=False, refit=False).fit(
         build_dataset(data, SubscriptionChurn(horizon_days=30))).model_
     model.save(tmp_path / "model")
-    from churnml.scoring import score
+    from churnml.scoring._scoring import score
 
     user = str(score(model, data, as_of="2024-12-01", reasons="none").frame["user_id"].iloc[0])
     result = runner.invoke(app, ["explain", "--model", str(tmp_path / "model"), "--user", user, "--as-of",

@@ -33,7 +33,7 @@ def test_events_are_required():
 
 
 def test_churn_and_features_tables_build_the_definition_and_builder(tmp_path):
-    from churnml.definitions import InactivityChurn, SubscriptionChurn
+    from churnml.contract._definitions import InactivityChurn, SubscriptionChurn
 
     (tmp_path / "churnml.toml").write_text("""
 [churn]

@@ -8,9 +8,9 @@ from typer.testing import CliRunner
 
 from churnml import AccountSource, EventSource, SubscriptionSource, load
 from churnml.cli import app
-from churnml.dataset import build_dataset
-from churnml.definitions import InactivityChurn, SubscriptionChurn
-from churnml.features import FeatureBuilder
+from churnml.contract._definitions import InactivityChurn, SubscriptionChurn
+from churnml.features._dataset import build_dataset
+from churnml.features._spec import FeatureBuilder
 
 runner = CliRunner()
 

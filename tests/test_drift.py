@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 from hypothesis import given, settings, strategies as st
 
-from churnml.drift import DriftCounter, drift_reference, population_stability_index
+from churnml.modeling._drift import DriftCounter, drift_reference, population_stability_index
 
 
 def test_psi_by_hand():
@@ -62,7 +62,7 @@ def test_features_that_grow_with_age_are_reported_but_not_warned_about(tmp_path)
     import warnings
     from pathlib import Path
 
-    from churnml.scoring import DriftWarning, ScoringResult, _warn_drift
+    from churnml.scoring._scoring import DriftWarning, ScoringResult, _warn_drift
 
     drift = pd.DataFrame({"feature": ["tenure_days", "lifetime_events", "count_events_30d", "activity_rate"],
                           "psi": [0.9, 0.6, 0.3, 0.1], "training_missing_share": 0.0, "scored_missing_share": 0.0})
@@ -83,11 +83,11 @@ def test_scoring_right_after_training_on_the_same_data_does_not_warn(small_produ
     import warnings
 
     from churnml import AccountSource, EventSource, SubscriptionSource, load
-    from churnml.dataset import build_dataset
-    from churnml.definitions import SubscriptionChurn
-    from churnml.features import FeatureBuilder
-    from churnml.scoring import DriftWarning, write_scores
-    from churnml.trainer import ChurnTrainer
+    from churnml.contract._definitions import SubscriptionChurn
+    from churnml.features._dataset import build_dataset
+    from churnml.features._spec import FeatureBuilder
+    from churnml.modeling._trainer import ChurnTrainer
+    from churnml.scoring._scoring import DriftWarning, write_scores
 
     data = load(EventSource(small_product["events"]), SubscriptionSource(small_product["subscriptions"]),
                 AccountSource(small_product["accounts"]))
@@ -103,7 +103,7 @@ def test_scoring_right_after_training_on_the_same_data_does_not_warn(small_produ
 
 def test_counts_from_the_model_matrix_equal_the_frames():
     """Scoring counts the model's input matrix (categories as codes); the bins must be the frame's."""
-    from churnml.model import FeatureColumn, input_matrix, prepare
+    from churnml.modeling._model import FeatureColumn, input_matrix, prepare
 
     train = pd.DataFrame({"days": [1.0, 2, 3, 4, 5, 6, 7, 8, np.nan, 10],
                           "plan": pd.Categorical(["basic", "pro"] * 4 + [None, "pro"], categories=["basic", "pro"]),

@@ -10,13 +10,13 @@ import pandas as pd
 import pytest
 
 from churnml import EventSource, FeatureBuilder, InactivityChurn, SubscriptionChurn, load
-from churnml.dataset import build_dataset
 from churnml.engines import Engine, engine_for, engine_named, engine_names, register_engine
 from churnml.engines._base import _REGISTRY
 from churnml.engines._sql import islands_query, label_sql, levelled
 from churnml.errors import ConfigError
-from churnml.training import _trainer_class
-from churnml.trainer import ChurnTrainer
+from churnml.features._dataset import build_dataset
+from churnml.modeling._trainer import ChurnTrainer
+from churnml.tracking._training import _trainer_class
 
 
 @pytest.fixture(scope="module")
@@ -75,8 +75,8 @@ def test_a_registered_engine_is_chosen_by_its_data_and_named_in_errors(monkeypat
     with pytest.raises(ConfigError, match=r"engine='other'\) got data loaded for duckdb\. Fix: load it with "
                                           r"tests\.load_other"):
         FeatureBuilder(engine="other").fit(data)
-    from churnml.analytics import churn_rate
-    from churnml.backtesting import backtest
+    from churnml.modeling._backtesting import backtest
+    from churnml.reporting.analytics import churn_rate
 
     with pytest.raises(ConfigError, match=r"analytics\.churn_rate runs on data loaded by churnml\.load \(duckdb\); "
                                           r"this data was loaded for other"):
@@ -97,7 +97,7 @@ def test_levels_fixed_at_fit_even_when_none_was_seen(levels, expected):
     """A text attribute null at fit has no level: every later value is 'other' (the Spark copy guarded this,
     the DuckDB one emitted ``IN ()``; the piece is now one)."""
     engine = engine_named("duckdb")
-    from churnml.engines._duckdb import DUCKDB
+    from churnml.engines.duckdb._compile import DUCKDB
 
     got = duckdb.sql(f"SELECT {levelled('v', levels, DUCKDB)} AS v FROM (VALUES ('a'), (NULL), ('b')) t(v)")
     assert [r[0] for r in got.fetchall()] == expected and engine.name == DUCKDB.name
@@ -105,8 +105,8 @@ def test_levels_fixed_at_fit_even_when_none_was_seen(levels, expected):
 
 def test_the_shared_pieces_differ_by_dialect_only_where_the_dialects_do():
     pytest.importorskip("pyspark")
-    from churnml.engines._duckdb import DUCKDB
-    from churnml.engines._spark import SPARK
+    from churnml.engines.duckdb._compile import DUCKDB
+    from churnml.engines.spark._compile import SPARK
 
     duck, spark = (islands_query("s", 3, ("end", "end_reason"), d) for d in (DUCKDB, SPARK))
     assert duck.replace('"end"', "`end`").replace("TIMESTAMP 'infinity'", "TIMESTAMP'9999-12-31 00:00:00'") \

@@ -6,9 +6,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from churnml import metrics
 from churnml.errors import ConfigError
-from churnml.estimation import churner_band, expected_performance, expected_roc_auc, tier_figures
+from churnml.modeling import metrics
+from churnml.scoring._estimation import churner_band, expected_performance, expected_roc_auc, tier_figures
 
 
 def _pairs_written_out(p, s):

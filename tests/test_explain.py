@@ -9,11 +9,11 @@ import pandas as pd
 import pytest
 
 from churnml import AccountSource, EventSource, SubscriptionSource, load
-from churnml.dataset import build_dataset
-from churnml.definitions import InactivityChurn, SubscriptionChurn
-from churnml.explain import ChurnExplainer
-from churnml.features import FeatureBuilder, FeatureSpec
-from churnml.trainer import ChurnTrainer
+from churnml.contract._definitions import InactivityChurn, SubscriptionChurn
+from churnml.explain._explainer import ChurnExplainer
+from churnml.features._dataset import build_dataset
+from churnml.features._spec import FeatureBuilder, FeatureSpec
+from churnml.modeling._trainer import ChurnTrainer
 from gpu import requires_cuda
 
 
@@ -70,7 +70,7 @@ def test_contributions_match_shap_and_add_up_on_online_retail(online_retail):
 def test_online_retails_at_risk_customers_get_distinct_facts_in_good_english(online_retail):
     import warnings
 
-    from churnml.scoring import DriftWarning, score
+    from churnml.scoring._scoring import DriftWarning, score
 
     data, _, trainer = online_retail
     with warnings.catch_warnings():
@@ -193,14 +193,14 @@ INFO = {info.name: info for info in SPEC.features()}
       "Monthly revenue did not change in the last 90 days"]),
 ])
 def test_sentences_for_every_feature_family(info, values, expected):
-    from churnml._wording import describe
+    from churnml.features._wording import describe
 
     column = pd.Series(values, dtype="float64")
     assert describe(info, column).tolist() == expected
 
 
 def test_rare_types_are_named_and_plurals_take_the_noun_not_the_parenthesis():
-    from churnml._wording import describe, format_reference
+    from churnml.features._wording import describe, format_reference
 
     rare = " (payment failure)"
     recency = INFO["days_since_last_other"]
@@ -218,7 +218,7 @@ def test_rare_types_are_named_and_plurals_take_the_noun_not_the_parenthesis():
 
 
 def test_references_keep_their_unit():
-    from churnml._wording import format_reference
+    from churnml.features._wording import format_reference
 
     assert format_reference(INFO["days_since_last_other"], 36.4) == \
         "36 days ago"
@@ -249,7 +249,7 @@ def test_a_feature_is_worded_where_it_is_defined(generated):
     a new feature of an existing family (here a twin of tenure) reads as defined, not as its sibling."""
     import dataclasses
 
-    from churnml._wording import describe, format_reference
+    from churnml.features._wording import describe, format_reference
 
     twin = dataclasses.replace(INFO["tenure_days"], name="tenure_twin_days",
                                words=lambda s: ("Signed up " + s.ago(), "Sign-up date unknown"),
@@ -268,7 +268,7 @@ def test_a_feature_is_worded_where_it_is_defined(generated):
 
 
 def test_sentences_for_categories_and_table_columns():
-    from churnml._wording import describe, generic
+    from churnml.features._wording import describe, generic
 
     plan = pd.Series(pd.Categorical(["pro", None], categories=["basic", "pro", "other"]))
     assert describe(INFO["plan"], plan).tolist() == [
@@ -323,7 +323,7 @@ def test_cuda_model_is_explained_on_the_gpu_with_the_same_values(generated):
 
 def test_numbers_in_sentences_do_not_depend_on_summation_order_or_print_minus_zero():
     """Two engines summing the same values in another order differ in the last bits; the words must not."""
-    from churnml._wording import number
+    from churnml.features._wording import number
 
     order_a, order_b = 19.1149999999995, 19.1150000000005  # one sum from two engines, 1e-12 apart
     assert f"{order_a:.2f}" != f"{order_b:.2f}"  # rounded as they are, they would print differently
@@ -354,7 +354,7 @@ def _check_reasons_read_right(explainer, reasons, top_k):
 
 
 def test_every_feature_states_one_documented_fact(generated):
-    from churnml.features import REASON_FAMILIES
+    from churnml.features._spec import REASON_FAMILIES
 
     spec = generated[1].model_.spec
     infos = {f.name: f for f in spec.features()}
@@ -371,7 +371,7 @@ def test_every_feature_states_one_documented_fact(generated):
 
 
 def test_a_rare_group_of_trouble_and_engagement_types_has_no_direction():
-    from churnml.features import FeatureSpec
+    from churnml.features._spec import FeatureSpec
 
     def spec(known):
         return FeatureSpec(windows=(30,), trend_windows=(), event_types={"login": "login"}, known_types=known,
@@ -390,8 +390,8 @@ def _hand_made():
     contributions into reasons (every other feature contributes 0)."""
     from types import SimpleNamespace
 
-    from churnml.explain import Explanation
-    from churnml.features import FeatureSpec
+    from churnml.explain._explainer import Explanation
+    from churnml.features._spec import FeatureSpec
 
     spec = FeatureSpec(windows=(30,), trend_windows=(30,), event_types={"login": "login"},
                        known_types=("login", "payment_failure"), has_value=True, activation_events=("login",),

@@ -12,10 +12,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from churnml import AccountSource, EventSource, SubscriptionSource, load
-from churnml.dataset import build_dataset
-from churnml.definitions import InactivityChurn, SubscriptionChurn
+from churnml.contract._definitions import InactivityChurn, SubscriptionChurn
 from churnml.errors import ConfigError
-from churnml.features import FeatureBuilder, FeatureSpec, UnseenEventTypeWarning
+from churnml.features._dataset import build_dataset
+from churnml.features._spec import FeatureBuilder, FeatureSpec, UnseenEventTypeWarning
 
 from reference import reference
 

@@ -1,8 +1,8 @@
 import pandas as pd
 import pytest
 
+from churnml.contract._labelled import LabelledTableSource
 from churnml.errors import DuplicateRowsError, LabelError, MissingColumnError
-from churnml.labelled import LabelledTableSource
 
 
 def test_label_spellings_become_0_1():

@@ -12,9 +12,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from churnml import EventSource, InactivityChurn, SubscriptionChurn, load
-from churnml._lifetime import MIN_CUSTOMERS, fit_bgnbd_by_date
 from churnml.btyd import BetaGeoFitter
-from churnml.features import FeatureBuilder, UnseenEventTypeWarning
+from churnml.engines._lifetime import MIN_CUSTOMERS, fit_bgnbd_by_date
+from churnml.features._spec import FeatureBuilder, UnseenEventTypeWarning
 
 T = dt.date(2024, 3, 1)
 
@@ -124,7 +124,7 @@ def test_too_few_customers_give_no_fit():
 def test_older_spec_without_the_new_fields_still_loads():
     import json
 
-    from churnml.features import FeatureSpec
+    from churnml.features._spec import FeatureSpec
 
     spec = FeatureBuilder().fit(load(EventSource(_repeat_log(30, 2)))).spec_
     raw = json.loads(spec.to_json())

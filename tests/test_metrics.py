@@ -8,8 +8,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from churnml import metrics
 from churnml.errors import ConfigError
+from churnml.modeling import metrics
 
 
 def test_roc_auc_counts_ordered_pairs():

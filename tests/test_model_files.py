@@ -10,8 +10,8 @@ import pandas as pd
 import pytest
 
 from churnml.errors import ConfigError, ModelFileError
-from churnml.model import IsotonicCalibrator, PlattCalibrator, load_model
-from churnml.trainer import ChurnTrainer
+from churnml.modeling._model import IsotonicCalibrator, PlattCalibrator, load_model
+from churnml.modeling._trainer import ChurnTrainer
 
 
 @pytest.fixture(scope="module")

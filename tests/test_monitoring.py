@@ -14,13 +14,13 @@ import pytest
 from typer.testing import CliRunner
 
 from churnml import AccountSource, ChurnTrainer, EventSource, InactivityChurn, SubscriptionSource, load
-from churnml.dataset import build_dataset
 from churnml.engines import engine_named
 from churnml.errors import DataValidationError, LabelWindowOpenError
-from churnml.evaluation import evaluate
-from churnml.model import PlattCalibrator, load_model, prepare
-from churnml.scoring import DriftWarning, write_scores
-from churnml.trainer import model_baselines
+from churnml.features._dataset import build_dataset
+from churnml.modeling._model import PlattCalibrator, load_model, prepare
+from churnml.modeling._trainer import model_baselines
+from churnml.scoring._evaluation import evaluate
+from churnml.scoring._scoring import DriftWarning, write_scores
 
 engine = engine_named("duckdb")
 
@@ -232,7 +232,7 @@ def _run_id(output: str) -> str:
 def test_monitor_flags_the_run_with_a_shifted_input_and_plots(small_product, trained, tmp_path, monkeypatch,
                                                               mlflow_environment):
     from churnml.cli import app
-    from churnml.tracking import log_training
+    from churnml.tracking._runs import log_training
 
     trainer, _, _ = trained
     monkeypatch.chdir(tmp_path)

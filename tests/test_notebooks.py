@@ -47,7 +47,7 @@ def test_runs_top_to_bottom(path, shared_data, tmp_path, monkeypatch):
 def test_runs_leave_no_mlflow_artifacts_in_the_working_folder(tmp_path, monkeypatch):
     """A SQLite store keeps its artifacts beside the database (the notebooks' stores are in their output
     folder), so running from notebooks/ leaves no notebooks/mlruns."""
-    from churnml.tracking import set_experiment
+    from churnml.tracking._runs import set_experiment
 
     import mlflow
 

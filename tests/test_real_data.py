@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from churnml import AccountSource, EventSource
-from churnml.labelled import LabelledTableSource
+from churnml.contract._labelled import LabelledTableSource
 
 
 def test_online_retail(shared_data):

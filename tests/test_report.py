@@ -15,14 +15,14 @@ import pytest
 
 from churnml import AccountSource, EventSource, SubscriptionSource, load
 from churnml._duckdb import quote_identifier
-from churnml.dataset import build_dataset
-from churnml.definitions import InactivityChurn, SubscriptionChurn, describe_probability
+from churnml.contract._definitions import InactivityChurn, SubscriptionChurn, describe_probability
 from churnml.errors import ConfigError
-from churnml.features import FeatureBuilder
-from churnml.report import (DEFAULT_ACTIONS, ReportContext, format_money, format_percent, reason_family,
-                            render_report, write_report)
-from churnml.scoring import DriftWarning, scores_definition, write_scores
-from churnml.trainer import ChurnTrainer
+from churnml.features._dataset import build_dataset
+from churnml.features._spec import FeatureBuilder
+from churnml.modeling._trainer import ChurnTrainer
+from churnml.reporting._report import (DEFAULT_ACTIONS, ReportContext, format_money, format_percent, reason_family,
+                                       render_report, write_report)
+from churnml.scoring._scoring import DriftWarning, scores_definition, write_scores
 
 ARTIFACTS = Path(__file__).resolve().parents[1] / "test-artifacts"
 
@@ -65,7 +65,7 @@ def test_headline_numbers_and_the_ranked_list(scores, tmp_path):
 
 
 def test_retention_numbers_appear_with_the_event_data(scores, small_product, tmp_path):
-    from churnml import analytics
+    from churnml.reporting import analytics
 
     path, model = scores
     data = load(EventSource(small_product["events"]), SubscriptionSource(small_product["subscriptions"]),
@@ -279,7 +279,7 @@ def test_histogram_bins_split_at_the_tier_cut_offs(scores):
 
 
 def test_populations_agree_and_unreliable_numbers_are_left_out_with_a_note(scores, usage, tmp_path):
-    from churnml import analytics
+    from churnml.reporting import analytics
 
     path, model = scores
     scored = len(pd.read_parquet(path))
@@ -322,7 +322,7 @@ def test_suggested_actions_per_reason_family_configurable(scores, tmp_path):
 
 
 def test_actions_cover_the_reason_families_and_old_files_get_the_metadatas_family():
-    from churnml.features import REASON_FAMILIES, FeatureSpec
+    from churnml.features._spec import FeatureSpec, REASON_FAMILIES
 
     assert set(DEFAULT_ACTIONS) == set(REASON_FAMILIES) | {"other"}
     spec = FeatureSpec(windows=(7, 30), trend_windows=(7,), event_types={"login": "login",

@@ -16,15 +16,15 @@ import pandas as pd
 import pytest
 
 from churnml import AccountSource, EventSource, SubscriptionSource, load
-from churnml.dataset import build_dataset
-from churnml.definitions import SubscriptionChurn
+from churnml.contract._definitions import SubscriptionChurn
 from churnml.engines import engine_named
 from churnml.errors import ConfigError, MissingFeatureError
-from churnml.explain import ChurnExplainer
-from churnml.features import FeatureBuilder
-from churnml.model import ChurnModel
-from churnml.scoring import DriftWarning, score, write_scores
-from churnml.trainer import ChurnTrainer
+from churnml.explain._explainer import ChurnExplainer
+from churnml.features._dataset import build_dataset
+from churnml.features._spec import FeatureBuilder
+from churnml.modeling._model import ChurnModel
+from churnml.modeling._trainer import ChurnTrainer
+from churnml.scoring._scoring import DriftWarning, score, write_scores
 
 compute = engine_named("duckdb").compute
 
@@ -204,13 +204,13 @@ def test_refuses_to_overwrite_without_the_option(fitted, tmp_path):
 
 _KILLED_RUN = textwrap.dedent("""
     import sys, time, pathlib
-    import churnml.scoring as scoring
+    import churnml.scoring._scoring as scoring
     from churnml import AccountSource, EventSource, SubscriptionSource, load
-    from churnml.model import load_model
+    from churnml.modeling._model import load_model
 
     folder, events, subscriptions, accounts, out, marker, stage = sys.argv[1:]
     if stage == "scoring":
-        import churnml.explain as explain
+        import churnml.explain._explainer as explain
         real = explain.ChurnExplainer.reason_columns  # what each scored chunk's reasons come from
         def slow(self, *args, **kwargs):
             pathlib.Path(marker).write_text("scoring")
@@ -326,7 +326,7 @@ def test_cli_score_writes_the_file_and_exits_1_on_bad_input(fitted, small_produc
 def test_scoring_run_is_logged_to_mlflow(fitted, tmp_path):
     from mlflow.tracking import MlflowClient
 
-    from churnml.tracking import log_scoring
+    from churnml.tracking._runs import log_scoring
 
     model, data, _ = fitted
     uri = f"sqlite:///{(tmp_path / 'mlflow.db').as_posix()}"
@@ -344,7 +344,7 @@ def test_scoring_run_is_logged_to_mlflow(fitted, tmp_path):
 
 
 def test_table_models_score_rows_of_the_table(shared_data, tmp_path):
-    from churnml.labelled import LabelledTableSource
+    from churnml.contract._labelled import LabelledTableSource
 
     path = shared_data / "telco_ibm" / "WA_Fn-UseC_-Telco-Customer-Churn.csv"
     table = LabelledTableSource(path, label="Churn", id="customerID").load()
@@ -364,8 +364,8 @@ def test_table_models_score_rows_of_the_table(shared_data, tmp_path):
 def test_the_input_matrix_is_the_prepared_frame_and_back():
     """Scoring predicts and explains on one float matrix: the same numbers as prepare() then matrix_of(), and
     frame_of() gives back what prepare() gives (unseen levels and text numbers included)."""
-    from churnml._treeshap import matrix_of
-    from churnml.model import FeatureColumn, frame_of, input_matrix, prepare
+    from churnml.explain._treeshap import matrix_of
+    from churnml.modeling._model import FeatureColumn, frame_of, input_matrix, prepare
 
     columns = [FeatureColumn("days"), FeatureColumn("count"), FeatureColumn("plan", ("basic", "pro"))]
     raw = pd.DataFrame({"days": [1.5, np.nan, 3.0], "count": pd.array([1, None, 4], dtype="Int64"),

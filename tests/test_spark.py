@@ -16,10 +16,10 @@ import pandas as pd
 import pytest
 
 from churnml import AccountSource, EventSource, SubscriptionSource, load
-from churnml.dataset import build_dataset
-from churnml.definitions import InactivityChurn, SubscriptionChurn
+from churnml.contract._definitions import InactivityChurn, SubscriptionChurn
 from churnml.errors import ConfigError, NullUserIdError, TimestampParseError
-from churnml.features import FeatureBuilder
+from churnml.features._dataset import build_dataset
+from churnml.features._spec import FeatureBuilder
 
 AS_OF = "2024-10-01"
 
@@ -140,8 +140,8 @@ def test_online_retail_training_set_and_scores_equal_duckdbs(spark, shared_data)
     """Real data: float customer ids read as integers, 135,080 anonymous rows filtered, negative values kept;
     then a model trained on the DuckDB set scores every customer the same on both engines, reasons included."""
     from churnml import spark as cs
-    from churnml.scoring import DriftWarning, score
-    from churnml.trainer import ChurnTrainer
+    from churnml.modeling._trainer import ChurnTrainer
+    from churnml.scoring._scoring import DriftWarning, score
 
     def source():
         return EventSource(shared_data / "online_retail" / "online_retail.parquet", user_id="CustomerID",
@@ -200,7 +200,7 @@ def test_spark_loader_reads_text_timestamps_with_a_format_like_duckdb(spark, tmp
     assert got["value"].iloc[0] == 3.5 and pd.isna(got["value"].iloc[1])  # blank reads as missing on both
 
 
-BAD_CSV = {  # issue 17's load rules hold on both engines (the same judgement code in churnml.sources)
+BAD_CSV = {  # issue 17's load rules hold on both engines (the same judgement code in churnml.contract)
     "mixed zones": ("user_id,timestamp\n1,2024-03-30 23:30:00+01:00\n2,2024-03-31 03:30:00\n",
                     r"mixes 1 time-zone-aware timestamps"),
     "day/month": ("user_id,timestamp\n1,03/04/2024\n2,05/04/2024\n", r"day and month order is ambiguous"),
@@ -250,7 +250,7 @@ def test_csv_typing_rules_load_the_same_rows_on_both_engines(spark, tmp_path):
 
 @pytest.fixture(scope="module")
 def model(loaded):
-    from churnml.trainer import ChurnTrainer
+    from churnml.modeling._trainer import ChurnTrainer
 
     duck, _ = loaded
     training = build_dataset(duck, SubscriptionChurn(horizon_days=30),
@@ -260,7 +260,7 @@ def model(loaded):
 
 def test_spark_scores_equal_duckdbs_with_the_same_reasons(loaded, model):
     from churnml import spark as cs
-    from churnml.scoring import DriftWarning, score
+    from churnml.scoring._scoring import DriftWarning, score
 
     duck, sp = loaded
     with warnings.catch_warnings():
@@ -279,10 +279,10 @@ def test_each_engine_is_chosen_by_its_data_and_refuses_the_others(loaded, model)
     """The registry gives Spark data, and its training sets, the Spark engine and trainer; work only DuckDB does
     (local scoring, analytics) refuses Spark data with the loader to use, and the Spark scorer DuckDB data."""
     from churnml import spark as cs
-    from churnml.analytics import churn_rate
     from churnml.engines import engine_for
-    from churnml.scoring import score
-    from churnml.training import _trainer_class
+    from churnml.reporting.analytics import churn_rate
+    from churnml.scoring._scoring import score
+    from churnml.tracking._training import _trainer_class
 
     duck, sp = loaded
     assert engine_for(sp).name == "spark" and engine_for(duck).name == "duckdb"
@@ -303,9 +303,9 @@ def test_spark_trainer_gives_a_model_of_the_same_format_and_quality(loaded, tmp_
     import mlflow
 
     from churnml import spark as cs
-    from churnml.model import load_model
-    from churnml.tracking import load_registered, log_training
-    from churnml.trainer import ChurnTrainer
+    from churnml.modeling._model import load_model
+    from churnml.modeling._trainer import ChurnTrainer
+    from churnml.tracking._runs import load_registered, log_training
 
     _, sp = loaded
     training = cs.build_dataset(sp, InactivityChurn(horizon_days=30), step_days=30)

@@ -12,9 +12,9 @@ from typer.testing import CliRunner
 
 from churnml.cli import app
 from churnml.errors import ConfigError
-from churnml.model import load_model
-from churnml.tracking import load_registered, log_training, tracking_uri
-from churnml.trainer import ChurnTrainer
+from churnml.modeling._model import load_model
+from churnml.modeling._trainer import ChurnTrainer
+from churnml.tracking._runs import load_registered, log_training, tracking_uri
 
 runner = CliRunner()
 

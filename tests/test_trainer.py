@@ -9,12 +9,12 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from churnml import AccountSource, EventSource, SubscriptionSource, load
-from churnml.dataset import build_dataset
-from churnml.definitions import InactivityChurn, SubscriptionChurn
+from churnml.contract._definitions import InactivityChurn, SubscriptionChurn
+from churnml.contract._labelled import LabelledTableSource
 from churnml.errors import ConfigError, LabelError
-from churnml.features import FeatureBuilder
-from churnml.labelled import LabelledTableSource
-from churnml.trainer import SLICES, ChurnTrainer, split_at_random, split_by_date
+from churnml.features._dataset import build_dataset
+from churnml.features._spec import FeatureBuilder
+from churnml.modeling._trainer import ChurnTrainer, SLICES, split_at_random, split_by_date
 from gpu import requires_cuda
 
 

@@ -9,7 +9,7 @@ import pytest
 import xgboost as xgb
 from hypothesis import HealthCheck, example, given, settings, strategies as st
 
-from churnml._treeshap import FastTreeShap, _subset_tables, _weights, matrix_of
+from churnml.explain._treeshap import FastTreeShap, _subset_tables, _weights, matrix_of
 
 TOLERANCE = 1e-5  # pred_contribs comes out in float32
 # ... and XGBoost sums it over the trees in float32 too, so a large value carries a float32 rounding error
@@ -75,12 +75,12 @@ def test_first_rounds_only():
 
 def test_generator_model_and_the_explainer_engines_agree(small_product):
     from churnml import AccountSource, EventSource, SubscriptionSource, load
-    from churnml.dataset import build_dataset
-    from churnml.definitions import SubscriptionChurn
-    from churnml.explain import ChurnExplainer
-    from churnml.features import FeatureBuilder
-    from churnml.model import prepare
-    from churnml.trainer import ChurnTrainer
+    from churnml.contract._definitions import SubscriptionChurn
+    from churnml.explain._explainer import ChurnExplainer
+    from churnml.features._dataset import build_dataset
+    from churnml.features._spec import FeatureBuilder
+    from churnml.modeling._model import prepare
+    from churnml.modeling._trainer import ChurnTrainer
 
     data = load(EventSource(small_product["events"]), SubscriptionSource(small_product["subscriptions"]),
                 AccountSource(small_product["accounts"]))
@@ -99,10 +99,10 @@ def test_generator_model_and_the_explainer_engines_agree(small_product):
 
 def test_online_retail_model(shared_data):
     from churnml import EventSource, load
-    from churnml.dataset import build_dataset
-    from churnml.definitions import InactivityChurn
-    from churnml.model import prepare
-    from churnml.trainer import ChurnTrainer
+    from churnml.contract._definitions import InactivityChurn
+    from churnml.features._dataset import build_dataset
+    from churnml.modeling._model import prepare
+    from churnml.modeling._trainer import ChurnTrainer
 
     data = load(EventSource(shared_data / "online_retail/online_retail.parquet", user_id="CustomerID",
                             timestamp="InvoiceDate", value="Quantity * UnitPrice", where="CustomerID IS NOT NULL"))
@@ -114,8 +114,8 @@ def test_online_retail_model(shared_data):
 
 def test_engine_choice_and_errors():
     from churnml.errors import ConfigError
-    from churnml.explain import ChurnExplainer
-    from churnml.model import ChurnModel, FeatureColumn, IdentityCalibrator
+    from churnml.explain._explainer import ChurnExplainer
+    from churnml.modeling._model import ChurnModel, FeatureColumn, IdentityCalibrator
 
     rng = np.random.default_rng(1)
     frame = pd.DataFrame({"a": rng.normal(size=200)})

@@ -3,7 +3,7 @@
 An engine turns loaded data into features. DuckDB (in process, always there) and
 Spark (optional: pyspark and Java) are registered here by the module that holds
 each; a module is imported only when data of its kind can exist (skrub's lazy
-dispatch: Spark data cannot exist before ``churnml._spark_load`` is imported), so
+dispatch: Spark data cannot exist before ``churnml.engines.spark._load`` is imported), so
 the base install never imports pyspark. Nothing outside ``churnml.engines`` names an
 engine's module: callers ask :func:`engine_for` for the data they hold and use
 the :class:`Engine` it returns.
@@ -22,7 +22,7 @@ from churnml.errors import ConfigError
 if TYPE_CHECKING:
     import pandas as pd
 
-    from churnml.definitions import ChurnDefinition
+    from churnml.contract import ChurnDefinition
     from churnml.features import FeatureBuilder, FeatureSpec
 
 
@@ -80,8 +80,8 @@ class Engine(Protocol):
 # name -> (the module holding the engine, the module its data classes live in): the engine is imported
 # only once its data module is, since no data of its kind can exist before.
 _REGISTRY: dict[str, tuple[str, str]] = {
-    "duckdb": ("churnml.engines._duckdb", "churnml.sources"),
-    "spark": ("churnml.engines._spark", "churnml._spark_load"),
+    "duckdb": ("churnml.engines.duckdb", "churnml.contract._sources"),
+    "spark": ("churnml.engines.spark", "churnml.engines.spark._load"),
 }
 
 

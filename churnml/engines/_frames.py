@@ -15,7 +15,7 @@ def typed(frame: pd.DataFrame, spec: FeatureSpec) -> pd.DataFrame:
     """Feature columns as the model expects them: float64, or categorical on the fitted levels."""
     import pandas as pd
 
-    from churnml import _lifetime
+    from churnml.engines import _lifetime
 
     frame["observation_date"] = pd.to_datetime(frame["observation_date"]).astype("datetime64[us]")
     frame = _lifetime.fill_bgnbd(frame, spec)
@@ -37,7 +37,7 @@ def typed_columns(batch: pa.RecordBatch, spec: FeatureSpec, names: list[str]) ->
     import pyarrow as pa
     import pyarrow.compute as pc
 
-    from churnml import _lifetime
+    from churnml.engines import _lifetime
 
     filled: dict[str, Any] = {}
     helpers = _lifetime.helper_columns()

@@ -16,10 +16,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from churnml.definitions import InactivityChurn, SubscriptionChurn
+from churnml.contract import InactivityChurn, SubscriptionChurn
 
 if TYPE_CHECKING:
-    from churnml.definitions import ChurnDefinition
+    from churnml.contract import ChurnDefinition
     from churnml.features import FeatureSpec
 
 
@@ -148,7 +148,7 @@ def feature_items(spec: FeatureSpec, a: Aggregates, d: Dialect, *, accounts: str
         assert info.sql is not None, info.name
         select.append(f"{info.sql(x)} AS {q(info.name)}")
     if spec.bgnbd_horizon_days is not None:  # what each engine turns into the BG/NBD features, then drops
-        from churnml._lifetime import PARAMS, helper_columns
+        from churnml.engines._lifetime import PARAMS, helper_columns
 
         repeats, t_x, T, *params = helper_columns()
         select += [f"{x.number(a.life('active') + ' - 1')} AS {repeats}", f"{x.number(a.life('span_days'))} AS {t_x}",
