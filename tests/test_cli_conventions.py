@@ -133,7 +133,8 @@ def test_demo_replaces_only_what_an_earlier_demo_wrote(tmp_path, monkeypatch):
     result = runner.invoke(app, ["demo", "--out", str(mine), "--users", "300"])
     assert result.exit_code == 1
     assert (mine / "notes.txt").read_text() == "not the demo's" and not (mine / "events.parquet").exists()
-    from churnml.cli import _DEMO_MARK, _claim_demo_outputs, _console
+    from churnml.cli._app import _console
+    from churnml.cli._data import _DEMO_MARK, _claim_demo_outputs
 
     earlier = tmp_path / "earlier"
     earlier.mkdir()

@@ -1,0 +1,3 @@
+from churnml.cli import main  # python -m churnml.cli
+
+main()
