@@ -11,7 +11,7 @@ SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 
 # Under pytest-xdist each worker gets its share of the cores for OpenMP (XGBoost) and BLAS. Left at the
 # default, every worker starts a thread per core, and OpenMP's spinning threads starve the other workers:
-# measured on 2 cores, tests/test_backtest.py beside the Spark tests ran in 102 s with the default and 51 s
+# measured on 2 cores, tests/modeling/test_backtest.py beside the Spark tests ran in 102 s with the default and 51 s
 # with one thread per worker. Set before anything loads libgomp; the CLI tests' subprocesses inherit it.
 if "PYTEST_XDIST_WORKER_COUNT" in os.environ and "OMP_NUM_THREADS" not in os.environ:
     os.environ["OMP_NUM_THREADS"] = str(max(1, (os.cpu_count() or 1) // int(os.environ["PYTEST_XDIST_WORKER_COUNT"])))

@@ -210,3 +210,22 @@ def reference(events: pd.DataFrame, t: dt.date, spec: FeatureSpec, definition=No
             end = T + (definition.lead_time_days + definition.horizon_days) * DAY
             out.insert(0, "label", (per_user(running["cover_stop"]) < end).astype(int))
     return out.reset_index()
+
+
+def assert_same(engine: pd.DataFrame, expected: pd.DataFrame) -> None:
+    engine = engine.set_index("user_id").sort_index()
+    expected = expected.set_index("user_id").sort_index()
+    assert list(engine.index) == list(expected.index)
+    # Every feature the engine computes is checked: one the reference lacks fails here, not silently.
+    unchecked = sorted(set(engine.columns) - set(expected.columns) - {"observation_date", "label", "churn_type"})
+    assert unchecked == [], f"features the pandas reference (tests/reference.py) does not compute: {unchecked}"
+    for column in expected.columns:
+        if column == "observation_date":
+            continue
+        got, want = engine[column], expected[column]
+        if isinstance(got.dtype, pd.CategoricalDtype) or want.dtype == object:
+            assert got.astype(object).where(got.notna(), None).tolist() == \
+                want.astype(object).where(want.notna(), None).tolist(), column
+        else:
+            np.testing.assert_allclose(got.to_numpy(float), want.to_numpy(float), rtol=1e-9, atol=1e-9,
+                                       equal_nan=True, err_msg=column)

@@ -14,8 +14,8 @@
 
 Adding an engine: a subpackage with the plan and an ``ENGINE`` object that meets
 :class:`Engine`, registered with :func:`register_engine`, and a :class:`~churnml.engines._sql.Dialect`
-for the shared SQL. ``tests/test_engines.py`` holds the registry's rules,
-``tests/test_spark.py`` the Spark engine equal to DuckDB's.
+for the shared SQL. ``tests/engines/test_engines.py`` holds the registry's rules,
+``tests/engines/test_spark.py`` the Spark engine equal to DuckDB's.
 """
 
 from churnml.engines._base import (Engine, FitStatistics, check_columns, engine_for, engine_named, engine_names,

@@ -1,13 +1,14 @@
-"""The Spark engine equals the DuckDB engine: loads, features, training sets, scores with reasons, training.
+"""What only the Spark engine does, equal to the DuckDB engine's: training sets and features to 1e-9, scores
+with reasons, its trainer, its CLI path, and the base install that needs no pyspark.
 
-Spark runs in local mode (two cores). Every test skips, with the reason, where pyspark
-or Java is absent; CI installs both (see .ci/run), and with CI=true a missing Java fails.
+What every engine must do (loads, features against the pandas reference, refusals of bad input) is in
+``test_parity.py``, run on both. Spark runs in local mode (two cores); the ``spark`` fixture
+(``conftest.py``) skips, with the reason, where pyspark or Java is absent; CI installs both (see .ci/run),
+and with CI=true a missing Java fails.
 """
 
 from __future__ import annotations
 
-import os
-import shutil
 import subprocess
 import warnings
 
@@ -17,42 +18,11 @@ import pytest
 
 from churnml import AccountSource, EventSource, SubscriptionSource, load
 from churnml.contract._definitions import InactivityChurn, SubscriptionChurn
-from churnml.errors import ConfigError, NullUserIdError, TimestampParseError
+from churnml.errors import ConfigError
 from churnml.features._dataset import build_dataset
 from churnml.features._spec import FeatureBuilder
 
 AS_OF = "2024-10-01"
-
-
-def _java_problem() -> str | None:
-    try:
-        import pyspark  # noqa: F401
-    except ImportError:
-        return "pyspark is not installed (pip install 'churnml[spark]')"
-    java = shutil.which("java") or (os.path.join(os.environ["JAVA_HOME"], "bin", "java")
-                                    if os.environ.get("JAVA_HOME") else None)
-    if java is None or not os.path.exists(java):
-        return "no Java runtime (Spark needs Java 17+; apt-get install default-jre-headless)"
-    try:
-        subprocess.run([java, "-version"], check=True, capture_output=True, timeout=60)
-    except (OSError, subprocess.SubprocessError) as error:
-        return f"java -version failed: {error}"
-    return None
-
-
-@pytest.fixture(scope="module")
-def spark():
-    problem = _java_problem()
-    if problem:
-        if os.environ.get("CI") == "true":
-            pytest.fail(f"CI must run the Spark tests: {problem}")
-        pytest.skip(problem)
-    from churnml import spark as cs
-
-    session = cs.session("local[2]", config={"spark.sql.shuffle.partitions": "4",
-                                             "spark.default.parallelism": "2"})
-    session.sparkContext.setLogLevel("ERROR")
-    yield session
 
 
 @pytest.fixture(scope="module")
@@ -95,15 +65,6 @@ def loaded(spark, product):
     return load(*_sources(product)), cs.load(spark, *_sources(product))
 
 
-def test_spark_loads_the_same_rows_and_report(loaded):
-    duck, sp = loaded
-    for a, b in zip(duck.reports, sp.reports):
-        assert (b.rows_read, b.rows_loaded, b.users, b.dropped, b.null_counts) == \
-               (a.rows_read, a.rows_loaded, a.users, a.dropped, a.null_counts)
-        assert (b.first, b.last) == (a.first, a.last)
-    assert sp.events.types["user_id"] == "bigint" and sp.events.types["timestamp"] == "timestamp"
-
-
 @pytest.mark.parametrize("definition", [InactivityChurn(horizon_days=30), SubscriptionChurn(horizon_days=30)],
                          ids=["inactivity", "subscription"])
 def test_training_sets_equal_duckdbs_on_generated_data(loaded, definition):
@@ -126,14 +87,6 @@ def test_features_as_of_one_date_equal_duckdbs(loaded):
 
     got = engine_named("spark").to_pandas(builder.transform(sp, [AS_OF]), builder.spec_)
     assert_same_frame(expected, got)
-
-
-def test_the_engine_named_must_match_the_data(loaded):
-    duck, sp = loaded
-    with pytest.raises(ConfigError, match="engine='duckdb'.*loaded for spark"):
-        FeatureBuilder(engine="duckdb").fit(sp)
-    with pytest.raises(ConfigError, match="engine='spark'.*loaded for duckdb"):
-        FeatureBuilder(engine="spark").fit(duck)
 
 
 def test_online_retail_training_set_and_scores_equal_duckdbs(spark, shared_data):
@@ -164,88 +117,6 @@ def test_online_retail_training_set_and_scores_equal_duckdbs(spark, shared_data)
     scored = cs.score(model, sp, reasons="all").toPandas()
     assert len(want) > 2_500 and want["revenue_at_risk"].notna().all()
     assert_same_frame(want, scored)
-
-
-def test_spark_loader_errors_name_column_count_and_example(spark, tmp_path):
-    from churnml import spark as cs
-
-    path = tmp_path / "events.parquet"
-    pd.DataFrame({"user": [1, None, 2, None], "when": ["2024-01-02", "2024-01-03", "yesterday", "2024-01-05"],
-                  "kind": ["a", "b", "a", "a"]}).to_parquet(path)
-    with pytest.raises(NullUserIdError, match=r"'user' \(user_id\).* null in 2 of 4 rows") as caught:
-        cs.load(spark, EventSource(path, user_id="user", timestamp="when"))
-    assert caught.value.others and "'yesterday'" in caught.value.others[0]  # both problems reported
-    with pytest.raises(TimestampParseError, match=r"1 of 2 rows that do not parse.*'yesterday'"):
-        cs.load(spark, EventSource(path, user_id="user", timestamp="when", where="user IS NOT NULL"))
-    dropped = cs.load(spark, EventSource(path, user_id="user", timestamp="when", where="when <> 'yesterday'",
-                                         drop_null_user_ids=True))
-    assert dropped.events.report.rows_loaded == 1
-    assert dropped.events.report.dropped == {"where when <> 'yesterday'": 1,
-                                             "null user_id (drop_null_user_ids=True)": 2}
-
-
-def test_spark_loader_reads_text_timestamps_with_a_format_like_duckdb(spark, tmp_path):
-    from churnml import spark as cs
-
-    path = tmp_path / "events.csv"
-    path.write_text("user,when,amount\n1,01/02/2024 10:30,3.5\n1,01/02/2024 10:30,3.5\n2,15/03/2024 08:00, \n")
-    source = EventSource(path, user_id="user", timestamp="when", value="amount", time_format="%d/%m/%Y %H:%M",
-                         duplicates="drop")
-    duck, sp = source.load(), cs.load(spark, source).events
-    assert sp.report.dropped == duck.report.dropped == {"exact duplicate rows (duplicates='drop')": 1}
-    got = sp.frame.orderBy("user_id").toPandas()
-    want = duck.to_pandas().sort_values("user_id").reset_index(drop=True)
-    assert got["timestamp"].tolist() == want["timestamp"].tolist() == [pd.Timestamp("2024-02-01 10:30"),
-                                                                      pd.Timestamp("2024-03-15 08:00")]
-    assert got["value"].iloc[0] == 3.5 and pd.isna(got["value"].iloc[1])  # blank reads as missing on both
-
-
-BAD_CSV = {  # issue 17's load rules hold on both engines (the same judgement code in churnml.contract)
-    "mixed zones": ("user_id,timestamp\n1,2024-03-30 23:30:00+01:00\n2,2024-03-31 03:30:00\n",
-                    r"mixes 1 time-zone-aware timestamps"),
-    "day/month": ("user_id,timestamp\n1,03/04/2024\n2,05/04/2024\n", r"day and month order is ambiguous"),
-    "blank id": ("user_id,timestamp\na,2024-01-01\n   ,2024-01-02\n", r"is null in 1 of 2 rows"),
-    "inf value": ("user_id,timestamp,value\n1,2024-01-01,inf\n2,2024-01-02,1\n", r"infinite, NaN or beyond"),
-    "outlier": ("user_id,timestamp\n" + "".join(f"{i % 5},2024-{1 + i % 9:02d}-{1 + i % 27:02d}\n"
-                                                 for i in range(300)) + "1,2262-01-01\n",
-                r"1 of 301 rows far outside the bulk of the events"),
-    "AM/PM": ("user_id,timestamp\n1,2024-01-06 05:41:16 PM\n2,2024-01-07 09:00:00\n", r"end in a word \(AM/PM"),
-    "zone name": ("user_id,timestamp\n1,2024-01-06 05:41:16 EST\n2,2024-01-07 09:00:00\n", r"end in a word"),
-    "placeholder id": ("user_id,timestamp\na,2024-01-01\nNULL,2024-01-02\n", r"is null in 1 of 2 rows"),
-}
-
-
-@pytest.mark.parametrize("case", list(BAD_CSV))
-def test_bad_csv_inputs_give_the_same_error_on_both_engines(spark, tmp_path, case):
-    from churnml import spark as cs
-    from churnml.errors import ChurnMLError
-
-    text, message = BAD_CSV[case]
-    path = tmp_path / "events.csv"
-    path.write_text(text)
-    with pytest.raises(ChurnMLError, match=message) as duck:
-        EventSource(path).load()
-    with pytest.raises(type(duck.value), match=message):
-        cs.load(spark, EventSource(path))
-
-
-def test_csv_typing_rules_load_the_same_rows_on_both_engines(spark, tmp_path):
-    from churnml import spark as cs
-
-    path = tmp_path / "events.csv"
-    path.write_text("user_id,timestamp,value\n1.0,2024-01-01,2\n1,2024-01-02,\n 2 ,2024-01-03,-1.5\n")
-    duck, sp = EventSource(path).load(), cs.load(spark, EventSource(path)).events
-    assert sp.report.users == duck.report.users == 2 and sp.report.notes == duck.report.notes
-    got = sp.frame.orderBy("timestamp").toPandas()
-    assert got["user_id"].tolist() == duck.to_pandas()["user_id"].tolist() == [1, 1, 2]
-    lz = tmp_path / "zeros.csv"
-    lz.write_text("user_id,timestamp\n007,2024-01-01\n7,2024-01-02\n")
-    assert cs.load(spark, EventSource(lz)).events.report.users == EventSource(lz).load().report.users == 2
-    dropped = tmp_path / "outliers.csv"
-    dropped.write_text(BAD_CSV["outlier"][0])
-    assert (cs.load(spark, EventSource(dropped, outliers="drop")).events.report.dropped
-            == EventSource(dropped, outliers="drop").load().report.dropped
-            == {"timestamp far outside the bulk of the events (outliers='drop')": 1})
 
 
 @pytest.fixture(scope="module")

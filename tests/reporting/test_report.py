@@ -24,7 +24,7 @@ from churnml.reporting._report import (DEFAULT_ACTIONS, ReportContext, format_mo
                                        render_report, write_report)
 from churnml.scoring._scoring import DriftWarning, scores_definition, write_scores
 
-ARTIFACTS = Path(__file__).resolve().parents[1] / "test-artifacts"
+ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
 
 
 @pytest.fixture(scope="module")

@@ -105,7 +105,7 @@ def test_random_split_is_stratified_for_tables_without_dates():
 
 def test_evaluated_model_beats_the_recency_rule_and_is_calibrated_on_the_generator(trained):
     # The test slice holds only held-out users at the latest dates; whether the shipped (refitted) model
-    # beats every baseline is judged where it is used, at a cutoff it never saw (tests/test_backtest.py).
+    # beats every baseline is judged where it is used, at a cutoff it never saw (tests/modeling/test_backtest.py).
     evaluation = trained.evaluation_
     assert set(evaluation.index) == {"model", "recency", "logistic"}  # no BG/NBD for subscription churn
     for metric in ("roc_auc", "pr_auc"):
