@@ -4,9 +4,12 @@ Every ``import`` of a churnml module is read from the source, at the top of a mo
 function (an import deferred to a function still ties the modules together), but not those under
 ``if TYPE_CHECKING:``, which never run. The rules:
 
+- imports run one way through the layers (``LAYERS``: foundations, contract, engines, features,
+  modeling, explain, scoring, tracking, reporting, the engines' own packages, the facade and the CLI);
 - no cycle among modules;
+- every name imported from a churnml module exists there (inside functions too);
 - no name starting with ``_`` imported from a public module (its private names are its own); a
-  private module (``churnml/_contract.py``) holds what several modules share, under public names;
+  private module (``churnml/_duckdb.py``) holds what several modules share, under public names;
 - a subpackage's private modules (``churnml/engines/_sql.py``) are imported only inside it: the others
   use what the subpackage exports;
 - each module imports on its own, first, in a fresh interpreter state.
@@ -118,7 +121,8 @@ def test_imports_inside_functions_and_relative_imports_are_read():
 # the engines' contract and shared SQL sit under the features, while each engine's plan, which returns
 # training sets and trainers, sits above what it returns and is imported only through the registry.
 LAYERS = [
-    "churnml._version", "churnml.errors", "churnml._progress", "churnml._io", "churnml._duckdb", "churnml.btyd", "churnml.generator",
+    "churnml._version", "churnml.errors", "churnml._progress", "churnml._io", "churnml._duckdb", "churnml.btyd",
+    "churnml.generator",
     "churnml.contract",
     "churnml.engines",
     "churnml.features",

@@ -214,7 +214,7 @@ def _plan(m: Mapped, time_format: str | None, untyped: bool = False) -> None:
             # Spark reads an offset and converts to UTC (the session's time zone), as DuckDB does.
             m.converted = f"try_cast(nullif(trim({raw}), '') AS TIMESTAMP)"
         m.checks["unparsed"] = f"({raw} IS NOT NULL AND NOT {blank} AND {m.converted} IS NULL)"
-        if time_format is None:  # a trailing AM/PM or zone name would be dropped without a sign (sources.py)
+        if time_format is None:  # a trailing AM/PM or zone name would be dropped without a sign (as on DuckDB)
             worded = f"(trim({raw}) RLIKE {ql(WORDED_PATTERN)} AND NOT trim({raw}) RLIKE {ql(AWARE_PATTERN)})"
             m.checks["worded"] = f"({raw} IS NOT NULL AND {worded})"
             m.checks["unparsed"] = f"({m.checks['unparsed']} OR ({raw} IS NOT NULL AND NOT {blank} AND {worded}))"
