@@ -49,7 +49,7 @@ def test_the_load_counts_every_row_of_the_files(engine, small_product, frames):
     assert loaded.to_numpy().tolist() == raw.to_numpy().tolist()
 
 
-@pytest.mark.parametrize("day", [dt.date(2024, 4, 15), dt.date(2024, 11, 20)])
+@pytest.mark.parametrize("day", [dt.date(2024, 4, 15), dt.date(2024, 8, 1), dt.date(2024, 11, 20)])
 def test_inactivity_training_rows_equal_the_pandas_reference(engine, small_product, frames, day):
     data = engine.load(*_sources(small_product))
     definition = InactivityChurn(horizon_days=30, active_window_days=30)
@@ -148,7 +148,11 @@ def test_csv_typing_rules_load_the_rows_the_contract_says(engine, tmp_path):
     path = tmp_path / "events.csv"
     path.write_text("user_id,timestamp,value\n1.0,2024-01-01,2\n1,2024-01-02,\n 2 ,2024-01-03,-1.5\n")
     data = engine.load(EventSource(path))
-    assert data.events.report.users == 2
+    report = data.events.report
+    assert report.users == 2 and report.null_counts == {"value": 1}
+    assert report.notes == ("user_id is text holding whole numbers: read as integer ids",
+                            "value is missing in 1 rows (kept)",
+                            "value is negative in 1 rows (kept: returns, refunds, cancellations)")
     assert engine.events(data)["user_id"].tolist() == [1, 1, 2]  # '1.0', '1' and ' 2 ' are whole ids
     zeros = tmp_path / "zeros.csv"
     zeros.write_text("user_id,timestamp\n007,2024-01-01\n7,2024-01-02\n")

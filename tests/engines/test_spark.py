@@ -65,6 +65,15 @@ def loaded(spark, product):
     return load(*_sources(product)), cs.load(spark, *_sources(product))
 
 
+def test_spark_loads_the_same_rows_and_report(loaded):
+    duck, sp = loaded
+    for a, b in zip(duck.reports, sp.reports):
+        assert (b.rows_read, b.rows_loaded, b.users, b.dropped, b.null_counts) == \
+               (a.rows_read, a.rows_loaded, a.users, a.dropped, a.null_counts)
+        assert (b.first, b.last) == (a.first, a.last)
+    assert sp.events.types["user_id"] == "bigint" and sp.events.types["timestamp"] == "timestamp"
+
+
 @pytest.mark.parametrize("definition", [InactivityChurn(horizon_days=30), SubscriptionChurn(horizon_days=30)],
                          ids=["inactivity", "subscription"])
 def test_training_sets_equal_duckdbs_on_generated_data(loaded, definition):
