@@ -17,7 +17,6 @@ if TYPE_CHECKING:
     from rich.console import Console
 
 
-
 _CHOICES_INLINE = 16  # choices longer than this when joined go into the help text, not the type column
 
 

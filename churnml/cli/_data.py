@@ -19,7 +19,6 @@ if TYPE_CHECKING:
     from rich.console import Console
 
 
-
 @app.command()
 def generate(
     out: Annotated[Path, typer.Option("--out", help="Folder for the Parquet tables.")] = Path("data/demo"),
