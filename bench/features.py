@@ -61,7 +61,7 @@ def unchecked(events: Path):
     """The events as churnml's engine reads them, without churnml's load: a bare view of the Parquet
     file and a stand-in report (the engine reads only the count of missing values from it)."""
     from churnml._duckdb import Backend, fresh_name, quote_identifier
-    from churnml.contract._sources import LoadReport, LoadedTable, UsageData
+    from churnml.contract import LoadReport, LoadedTable, UsageData
 
     backend, view = Backend(), fresh_name("events")
     backend.execute(f"CREATE TEMP VIEW {quote_identifier(view)} AS SELECT user_id, \"timestamp\", "

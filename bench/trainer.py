@@ -36,8 +36,6 @@ sys.path.insert(0, str(ROOT / "bench"))
 
 def matrix() -> Path:
     """The cached training set (Parquet), built on first use."""
-    import datetime as dt
-
     from features import product
 
     path = OUT / "training_1m.parquet"

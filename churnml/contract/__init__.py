@@ -3,9 +3,13 @@
 - ``_sources``: :class:`EventSource`, :class:`SubscriptionSource` and :class:`AccountSource` map a
   user's tables onto churnml's logical columns; :func:`load` validates and loads them (the embedded
   DuckDB session) into :class:`UsageData`, with a :class:`LoadReport` per table.
+- ``_loading``: the load itself, written once (:func:`load_with`): map the columns, plan each
+  conversion and its checks (:func:`plan_conversion`), count every check in one pass, judge the
+  counts, bound the timestamps, count duplicates, select and summarise. An engine supplies only a
+  :class:`LoadDialect` (its SQL spelling) and a :class:`LoadRun` (how a query runs): DuckDB's are in
+  ``_sources``, Spark's in :mod:`churnml.engines.spark`.
 - ``_rules``: the contract's rules (the three tables, the text patterns) and the engine-neutral judgement
-  of a load: bad-row counts in, errors, drops and notes out. The Spark loader
-  (:mod:`churnml.engines.spark`) gives it its own counts and gets the same verdicts.
+  of a load: bad-row counts in, errors, drops and notes out.
 - ``_definitions``: :class:`InactivityChurn` and :class:`SubscriptionChurn` (what churn means, who can
   churn at a date, which dates can be labelled) and the observation grid.
 - ``_labelled``: tables that already carry a churn label (:class:`LabelledTableSource`).
@@ -18,21 +22,15 @@ from churnml.contract._definitions import (ChurnDefinition, DEFAULT_ACTIVE_WINDO
                                            definition_from_dict, describe_probability, eligibility_rule,
                                            no_eligible_users, observation_grid, parse_date, parse_dates)
 from churnml.contract._labelled import LabelledTable, LabelledTableSource
-from churnml.contract._rules import (AWARE_PATTERN, BLANK_PATTERN, DAY_MONTH_PATTERN, EPOCH_PATTERN, EXACT_FLOAT_ID,
-                                     INTEGER_PART, LEADING_ZERO, Mapped, OUTLIER_QUANTILES, WHOLE_PATTERN,
-                                     WORDED_PATTERN, apply_duplicate_policy, assess, check_scalar_id, first_line,
-                                     judge_outliers, judge_summary, listed, number_checks, outlier_bounds,
-                                     outlier_example, resolve_column, validate_options, with_signup_note)
-from churnml.contract._sources import (AccountSource, EventSource, LoadReport, LoadedTable, Source, SubscriptionSource,
-                                       UsageData, is_csv_path, load, text_columns)
+from churnml.contract._loading import FAMILIES, LoadDialect, LoadReport, LoadRun, load_with, plan_conversion, text_id
+from churnml.contract._rules import listed, validate_options, with_signup_note
+from churnml.contract._sources import (AccountSource, EventSource, LoadedTable, Source, SubscriptionSource, UsageData,
+                                       is_csv_path, load, text_columns)
 
-__all__ = ["AWARE_PATTERN", "AccountSource", "BLANK_PATTERN", "ChurnDefinition", "DAY_MONTH_PATTERN",
-           "DEFAULT_ACTIVE_WINDOW_DAYS", "EPOCH_PATTERN", "EXACT_FLOAT_ID", "EventSource", "INTEGER_PART",
-           "INVOLUNTARY_REASONS", "InactivityChurn", "LEADING_ZERO", "LabelledTable", "LabelledTableSource",
-           "LoadReport", "LoadedTable", "Mapped", "OUTLIER_QUANTILES", "Source", "SubscriptionChurn",
-           "SubscriptionSource", "UsageData", "WHOLE_PATTERN", "WORDED_PATTERN", "apply_duplicate_policy", "assess",
-           "check_after_first_event", "check_labelled", "check_scalar_id", "definition_from_dict",
-           "describe_probability", "eligibility_rule", "first_line", "is_csv_path", "judge_outliers", "judge_summary",
-           "listed", "load", "no_eligible_users", "number_checks", "observation_grid", "outlier_bounds",
-           "outlier_example", "parse_date", "parse_dates", "resolve_column", "text_columns", "validate_options",
-           "with_signup_note"]
+__all__ = ["AccountSource", "ChurnDefinition", "DEFAULT_ACTIVE_WINDOW_DAYS", "EventSource", "FAMILIES",
+           "INVOLUNTARY_REASONS", "InactivityChurn", "LabelledTable", "LabelledTableSource", "LoadDialect",
+           "LoadReport", "LoadRun", "LoadedTable", "Source", "SubscriptionChurn", "SubscriptionSource",
+           "UsageData", "check_after_first_event", "check_labelled", "definition_from_dict",
+           "describe_probability", "eligibility_rule", "is_csv_path", "listed", "load", "load_with",
+           "no_eligible_users", "observation_grid", "parse_date", "parse_dates", "plan_conversion",
+           "text_columns", "text_id", "validate_options", "with_signup_note"]

@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 
 from churnml._duckdb import backend_for, count_duplicates, describe_source, quote_identifier
 from churnml.contract._rules import DuplicatePolicy, raise_missing
-from churnml.contract._sources import LoadReport
+from churnml.contract._loading import LoadReport
 from churnml.errors import ConfigError, DuplicateRowsError, EmptySourceError, LabelError
 
 if TYPE_CHECKING:
@@ -190,7 +190,7 @@ def _binary_label(values: pd.Series, column: str, positive: str | None) -> pd.Se
         found = ", ".join(f"{v!r} ({int(counts[v]):,} rows)" for v in seen[:10]) + (", ..." if len(seen) > 10 else "")
         fix = ("name the churned value with positive='<value>' (--positive on the command line)"
                if len(seen) == 2 else
-               f"a label has two values; map the column to two (e.g. where= to drop the others), then name the "
+               "a label has two values; map the column to two (e.g. where= to drop the others), then name the "
                "churned one with positive='<value>' (--positive on the command line)")
         raise LabelError(
             f"Label column {column!r} holds values churnml cannot read as churned / retained: "

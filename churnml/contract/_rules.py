@@ -6,9 +6,9 @@ What churnml's three tables must hold (:data:`EVENTS`, :data:`SUBSCRIPTIONS`,
 with, and the judgement of a load: the engine counts the bad rows of each check
 in one pass, and :func:`assess`, :func:`judge_outliers`, :func:`judge_summary` and
 :func:`apply_duplicate_policy` turn the counts into errors (naming the column, the
-number of bad rows and an example), drops and notes. The DuckDB loader
-(:mod:`churnml.contract`) and the Spark one (:mod:`churnml.engines.spark._load`) supply
-only the counts and the SQL; neither decides anything this module decides.
+number of bad rows and an example), drops and notes. The one load plan
+(:func:`churnml.contract._loading.load_with`) runs the counts on an engine and calls these;
+no engine decides anything this module decides.
 """
 
 from __future__ import annotations

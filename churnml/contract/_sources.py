@@ -36,20 +36,16 @@ Examples
 
 from __future__ import annotations
 
-import dataclasses
 import datetime as dt
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from churnml._duckdb import (Backend, FLOAT_TYPES, INTEGER_TYPES, TIMESTAMP_TYPES, backend_for, count_duplicates,
                              describe_source, fresh_name, quote_identifier, quote_literal)
-from churnml.contract._rules import (ACCOUNTS, AWARE_PATTERN, BLANK_PATTERN, DAY_MONTH_PATTERN, DuplicatePolicy,
-                                     EPOCH_PATTERN, EVENTS, EXACT_FLOAT_ID, INTEGER_PART, LEADING_ZERO, Mapped,
-                                     OUTLIER_QUANTILES, OutlierPolicy, SUBSCRIPTIONS, TableContract, WHOLE_PATTERN,
-                                     WORDED_PATTERN, apply_duplicate_policy, assess, check_scalar_id, first_line,
-                                     judge_outliers, judge_summary, listed, number_checks, outlier_bounds,
-                                     outlier_example, resolve_column, validate_options, with_signup_note)
-from churnml.errors import EmptySourceError, MappingError, NonNumericValueError
+from churnml.contract._loading import LoadDialect, LoadReport, load_with
+from churnml.contract._rules import (ACCOUNTS, EVENTS, SUBSCRIPTIONS, DuplicatePolicy, OutlierPolicy, TableContract,
+                                     validate_options, with_signup_note)
+from churnml.errors import EmptySourceError
 
 if TYPE_CHECKING:
     import duckdb
@@ -64,48 +60,6 @@ __all__ = [
     "UsageData",
     "load",
 ]
-
-
-@dataclass(frozen=True)
-class LoadReport:
-    """What a load read, what it dropped and why, and the rules it applied.
-
-    ``rows_read - sum(dropped.values()) == rows_loaded`` always holds: no row
-    leaves without a reason.
-    """
-
-    table: str
-    source: str
-    columns: dict[str, str]
-    rows_read: int
-    rows_loaded: int
-    dropped: dict[str, int]
-    duplicate_rows: int
-    users: int
-    first: dt.datetime | None
-    last: dt.datetime | None
-    null_counts: dict[str, int]
-    notes: tuple[str, ...]
-
-    def to_dict(self) -> dict[str, Any]:
-        out = dataclasses.asdict(self)
-        out["first"] = self.first.isoformat() if self.first else None
-        out["last"] = self.last.isoformat() if self.last else None
-        out["notes"] = list(self.notes)
-        return out
-
-    def __str__(self) -> str:
-        lines = [f"{self.table} from {self.source}",
-                 f"  rows read    {self.rows_read:>14,}",
-                 f"  rows loaded  {self.rows_loaded:>14,}",
-                 f"  users        {self.users:>14,}"]
-        if self.first is not None:
-            lines.append(f"  time span    {self.first:%Y-%m-%d %H:%M} .. {self.last:%Y-%m-%d %H:%M}")
-        for reason, count in self.dropped.items():
-            lines.append(f"  dropped {count:,} rows: {reason}")
-        for note in self.notes:
-            lines.append(f"  note: {note}")
-        return "\n".join(lines)
 
 
 @dataclass(frozen=True, eq=False)
@@ -270,103 +224,83 @@ def load(events: EventSource, subscriptions: SubscriptionSource | None = None,
     )
 
 
-# --------------------------------------------------------------------------- loading
+# --------------------------------------------------------------------------- loading on DuckDB
 
 
-def _duckdb_text_id(raw: str) -> str:
-    """A text id in DuckDB SQL: the value as written; blank (only whitespace) is null."""
-    text = f"CAST({raw} AS VARCHAR)"
-    return f"CASE WHEN regexp_matches({text}, {quote_literal(BLANK_PATTERN)}) THEN NULL ELSE {text} END"
+def _family(source_type: str) -> str:
+    """A DuckDB type name's family (see :data:`churnml.contract._loading.FAMILIES`)."""
+    base = source_type.split("(")[0]
+    if base in ("UBIGINT", "HUGEINT", "UHUGEINT"):
+        return "wide_integer"
+    if base in INTEGER_TYPES:
+        return "integer"
+    if base in FLOAT_TYPES:
+        return "float"
+    if base == "DECIMAL":
+        return "decimal"
+    if base == "TIMESTAMP WITH TIME ZONE":
+        return "aware_timestamp"
+    if base in TIMESTAMP_TYPES:
+        return "timestamp"
+    return {"VARCHAR": "text", "BOOLEAN": "boolean", "NULL": "null"}.get(base, "other")
 
 
-def _plan_conversion(m: Mapped, time_format: str | None, untyped: bool = False) -> None:
-    """Fill in ``converted`` and ``checks`` from the column's kind and source type.
-
-    ``untyped``: the column is text only because the source has no types (CSV), so ids that
-    are all whole numbers become integer ids, as they would from a typed source.
-    """
-    kind, raw, base = m.logical.kind, m.raw, m.source_type.split("(")[0]
-    blank = f"({raw} IS NOT NULL AND trim(CAST({raw} AS VARCHAR)) = '')"
-    if kind == "id":
-        check_scalar_id(m.label, m.source_type)
-        blank = f"({raw} IS NOT NULL AND regexp_matches(CAST({raw} AS VARCHAR), {quote_literal(BLANK_PATTERN)}))"
-        if base in INTEGER_TYPES:
-            m.converted = f"CAST({raw} AS BIGINT)"
-            if base in ("UBIGINT", "HUGEINT", "UHUGEINT"):
-                m.checks["beyond_int64"] = (f"({raw} IS NOT NULL AND ({raw} > 9223372036854775807 "
-                                            f"OR {raw} < -9223372036854775808))")
-            m.checks["null"] = f"({raw} IS NULL)"
-        elif base in FLOAT_TYPES or base == "DECIMAL":
-            m.checks["non_integral"] = f"({raw} IS NOT NULL AND {raw} <> trunc({raw}))"
-            m.checks["inexact"] = f"({raw} IS NOT NULL AND NOT (abs({raw}) <= {EXACT_FLOAT_ID}))"
-            m.converted = f"CAST({raw} AS BIGINT)"  # revised once the check has run
-            m.checks["null"] = f"({raw} IS NULL)"
-        elif base == "VARCHAR" and untyped:
-            whole = (f"(regexp_matches(trim({raw}), {quote_literal(WHOLE_PATTERN)}) AND try_cast(regexp_extract("
-                     f"trim({raw}), {quote_literal(INTEGER_PART)}, 1) AS BIGINT) IS NOT NULL AND NOT "
-                     f"regexp_matches(trim({raw}), {quote_literal(LEADING_ZERO)}))")
-            m.checks["not_whole"] = f"({raw} IS NOT NULL AND NOT {blank} AND NOT {whole})"
-            m.converted = (f"try_cast(regexp_extract(trim({raw}), {quote_literal(INTEGER_PART)}, 1) AS BIGINT)")
-            m.checks["null"] = f"({raw} IS NULL OR {blank})"
-        else:
-            m.converted = _duckdb_text_id(raw)
-            m.checks["null"] = f"({raw} IS NULL OR {blank})"
-    elif kind == "timestamp":
-        if base in TIMESTAMP_TYPES:
-            m.converted = (f"timezone('UTC', {raw})" if base == "TIMESTAMP WITH TIME ZONE"
-                           else f"CAST({raw} AS TIMESTAMP)")
-        elif base == "VARCHAR" and time_format is not None:
-            m.converted = f"try_strptime(NULLIF(trim({raw}), ''), {quote_literal(time_format)})"
-        elif base == "VARCHAR":
-            aware = f"regexp_matches(trim({raw}), {quote_literal(AWARE_PATTERN)})"
-            m.checks["day_month"] = (f"({raw} IS NOT NULL AND regexp_matches(trim({raw}), "
-                                     f"{quote_literal(DAY_MONTH_PATTERN)}))")
-            m.checks["epoch_like"] = (f"({raw} IS NOT NULL AND regexp_matches(trim({raw}), "
-                                      f"{quote_literal(EPOCH_PATTERN)}))")
-            m.checks["aware"] = f"({raw} IS NOT NULL AND {aware})"
-            m.checks["naive"] = f"({raw} IS NOT NULL AND trim({raw}) <> '' AND NOT {aware})"
-            worded = f"(regexp_matches(trim({raw}), {quote_literal(WORDED_PATTERN)}) AND NOT {aware})"
-            m.checks["worded"] = f"({raw} IS NOT NULL AND {worded})"
-            m.converted = f"try_cast(NULLIF(trim({raw}), '') AS TIMESTAMP)"  # revised if aware
-            m.checks["unparsed"] = (
-                f"({raw} IS NOT NULL AND trim({raw}) <> '' AND ({worded} OR CASE WHEN {aware} "
-                f"THEN try_cast(trim({raw}) AS TIMESTAMPTZ) IS NULL "
-                f"ELSE try_cast(trim({raw}) AS TIMESTAMP) IS NULL END))")
-        else:
-            # Not a timestamp type: refused once the pass has counted a value; entirely empty reads as missing.
-            m.checks["wrong_type"] = f"({raw} IS NOT NULL)"
-            m.converted = "CAST(NULL AS TIMESTAMP)"
-            m.checks["null"] = f"({raw} IS NULL)"
-            return
-        if base in TIMESTAMP_TYPES:
-            m.checks["null"] = f"({raw} IS NULL)"
-        else:
-            m.checks.setdefault(
-                "unparsed", f"({raw} IS NOT NULL AND NOT {blank} AND {m.converted} IS NULL)")
-            m.checks["null"] = f"({raw} IS NULL OR {blank})"
-    elif kind == "number":
-        if base in INTEGER_TYPES | FLOAT_TYPES or base == "DECIMAL" or base == "BOOLEAN":
-            m.converted = f"CAST({raw} AS DOUBLE)"
-        elif base == "VARCHAR":
-            m.converted = f"try_cast(NULLIF(trim({raw}), '') AS DOUBLE)"
-            m.checks["non_numeric"] = f"({raw} IS NOT NULL AND NOT {blank} AND {m.converted} IS NULL)"
-            m.checks["blank"] = blank
-        elif base == "NULL":
-            m.converted = "CAST(NULL AS DOUBLE)"
-        else:
-            raise NonNumericValueError(
-                f"Column {m.label!r} ({m.logical.name}) has type {m.source_type}, which is not "
-                "numeric. Fix: map it to a numeric SQL expression.", column=m.label, n_bad=-1)
-        number_checks(m)
-        m.checks["null"] = f"({m.converted} IS NULL)"
-    else:  # text
-        m.converted = f"NULLIF(CAST({raw} AS VARCHAR), '')"
-        m.checks["null"] = f"({m.converted} IS NULL)"
+DUCKDB = LoadDialect(
+    name="duckdb", quote_identifier=quote_identifier, quote_literal=quote_literal, text="VARCHAR", family=_family,
+    matches=lambda text, pattern: f"regexp_matches({text}, {quote_literal(pattern)})",
+    count_where=lambda condition: f"count(*) FILTER (WHERE {condition})",
+    is_true=lambda condition: f"{condition} IS TRUE",
+    epoch_micros=lambda ts: f"epoch_us({ts})",
+    with_format=lambda text, time_format: f"try_strptime({text}, {quote_literal(time_format)})",
+    # DuckDB's TIMESTAMP cast does not read an offset: aware text is tried as TIMESTAMPTZ.
+    unparsed_text_time=lambda text, aware: (f"CASE WHEN {aware} THEN try_cast({text} AS TIMESTAMPTZ) IS NULL "
+                                            f"ELSE try_cast({text} AS TIMESTAMP) IS NULL END"),
+    to_utc=lambda ts: f"timezone('UTC', {ts})",
+    aware_utc=lambda raw: f"timezone('UTC', try_cast(trim({raw}) AS TIMESTAMPTZ))",
+)
 
 
-def _example(backend: Backend, src: str, row_filter: str, expression: str) -> Any:
-    row = backend.fetchone(f"SELECT {expression} FROM {src} WHERE {row_filter}")
-    return row[0] if row else None
+class _DuckDBRun:
+    """A table's load in a DuckDB session (:class:`churnml.contract._loading.LoadRun`)."""
+
+    dialect = DUCKDB
+
+    def __init__(self, backend: Backend, src: str, described: str, table: str) -> None:
+        self.backend, self.src, self.described, self.table = backend, src, described, table
+        self.columns = backend.column_types(src)
+
+    def expression_type(self, expression: str) -> str:
+        return self.backend.expression_type(self.src, expression)
+
+    def check_filter(self, condition: str) -> None:
+        self.backend.sql(f"SELECT count(*) FROM {self.src} WHERE {condition} LIMIT 0").fetchall()
+
+    def first(self, expressions: list[str], condition: str) -> tuple[Any, ...] | None:
+        return self.backend.fetchone(f"SELECT {', '.join(expressions)} FROM {self.src} WHERE {condition}")
+
+    def quantiles(self, expression: str, condition: str, at: tuple[float, float]) -> Any:
+        return self.first([f"quantile_disc({expression}, {at[0]})", f"quantile_disc({expression}, {at[1]})"],
+                          condition)
+
+    def duplicates(self, condition: str) -> tuple[int, Any]:
+        n, example = count_duplicates(self.backend, self.src, condition, list(self.columns))
+        return n, lambda: example
+
+    def materialise(self, select: list[str], condition: str, distinct: bool) -> str:
+        view = fresh_name(self.table)
+        self.backend.execute(
+            f"CREATE OR REPLACE TEMP VIEW {quote_identifier(view)} AS SELECT {', '.join(select)} FROM "
+            f"(SELECT {'DISTINCT ' if distinct else ''}* FROM {self.src} WHERE {condition}) AS source_rows")
+        return view
+
+    def first_loaded(self, loaded: str, expressions: list[str], condition: str = "TRUE") -> tuple[Any, ...] | None:
+        return self.backend.fetchone(f"SELECT {', '.join(expressions)} FROM {quote_identifier(loaded)} "
+                                     f"WHERE {condition}")
+
+    def repeated_user(self, loaded: str) -> Any:
+        row = self.backend.fetchone(f"SELECT user_id FROM {quote_identifier(loaded)} GROUP BY user_id "
+                                    "HAVING count(*) > 1 ORDER BY user_id LIMIT 1")
+        return row[0] if row else None
 
 
 def text_columns(source: Source) -> list[str]:
@@ -423,135 +357,15 @@ def _read_errors(described: str) -> Any:
 
 def _load_table(source: Source, backend: Backend, *, not_after: dt.datetime | None = None) -> LoadedTable:
     validate_options(source)
-    contract, table = source.contract, source.contract.table
+    table = source.contract.table
     untyped = is_csv_path(source.data)
     src = backend.register(source.data, text_columns=text_columns(source))
     described = describe_source(source.data)
     with _read_errors(described):
-        return _load_registered(source, backend, src, described, untyped, not_after)
-
-
-def _load_registered(source: Source, backend: Backend, src: str, described: str, untyped: bool,
-                     not_after: dt.datetime | None) -> LoadedTable:
-    contract, table = source.contract, source.contract.table
-    columns = backend.column_types(src)
-    if untyped and list(columns) == ["column0"] and not backend.fetchone(f"SELECT 1 FROM {src}"):
-        raise EmptySourceError(f"The {table} source {described} holds no data (not even a header line).",
-                               column="*", n_bad=0)
-
-    mapped: dict[str, Mapped] = {}
-    for logical in contract.columns:
-        entry = resolve_column(logical, source.mapping()[logical.name], columns, table,
-                         lambda raw: backend.expression_type(src, raw))
-        if entry is not None:
-            _plan_conversion(entry, source.time_format, untyped)
-            mapped[logical.name] = entry
-
-    where = "TRUE"
-    if source.where is not None:
-        where = f"({source.where})"
-        try:
-            backend.sql(f"SELECT count(*) FROM {src} WHERE {where} LIMIT 0").fetchall()
-        except Exception as error:
-            raise MappingError(f"The {table} filter where={source.where!r} does not compile: "
-                               f"{first_line(error)}. Columns in the source: {listed(columns)}.") from error
-
-    # One pass over the source counts every problem at once.
-    aggregates = ["count(*)", f"count(*) FILTER (WHERE {where} IS TRUE)"]
-    keys: list[tuple[str, str]] = []
-    for name, m in mapped.items():
-        for check, condition in m.checks.items():
-            keys.append((name, check))
-            aggregates.append(f"count(*) FILTER (WHERE {where} IS TRUE AND {condition})")
-    counts_row = backend.fetchone(f"SELECT {', '.join(aggregates)} FROM {src}")
-    rows_read, rows_after_where = int(counts_row[0]), int(counts_row[1])
-    counts = {key: int(value) for key, value in zip(keys, counts_row[2:])}
-
-    assessed = assess(source, mapped, counts, rows_read, rows_after_where, described,
-                       example=lambda condition, expression: _example(backend, src, f"{where} IS TRUE AND {condition}",
-                                                                      expression),
-                       text_id=_duckdb_text_id,
-                       aware_utc=lambda raw: f"timezone('UTC', try_cast(trim({raw}) AS TIMESTAMPTZ))")
-    notes, dropped = assessed.notes, assessed.dropped
-    keep = f"{where} IS TRUE" + (f" AND {mapped['user_id'].converted} IS NOT NULL" if assessed.drop_null_users else "")
-
-    # Timestamps far outside the bulk of the table; subscriptions starting after the events end (noted).
-    def micros(name: str) -> str:
-        return f"epoch_us({mapped[name].converted})"
-
-    for bounds in outlier_bounds(source, mapped, not_after, lambda column: backend.fetchone(
-            f"SELECT quantile_disc({micros(column)}, {OUTLIER_QUANTILES[0]}), "
-            f"quantile_disc({micros(column)}, {OUTLIER_QUANTILES[1]}) FROM {src} WHERE {keep}")):
-        outside = bounds.condition(micros(bounds.column))
-        row = backend.fetchone(f"SELECT count(*) FILTER (WHERE {outside}), min({micros(bounds.column)}) FILTER "
-                               f"(WHERE {outside}), max({micros(bounds.column)}) FILTER (WHERE {outside}), count(*) "
-                               f"FROM {src} WHERE {keep}")
-        assert row is not None
-        if judge_outliers(source, mapped[bounds.column], bounds, int(row[0]), int(row[3]),
-                           outlier_example(row[1], row[2], bounds), dropped, notes):
-            keep += f" AND NOT coalesce({outside}, FALSE)"
-
-    # Duplicates are exact copies of a whole source row among the rows that are kept.
-    duplicate_rows, duplicate_example = count_duplicates(backend, src, keep, list(columns))
-    apply_duplicate_policy(source, duplicate_rows, lambda: duplicate_example, dropped, notes)
-
-    select = [f"{m.converted} AS {quote_identifier(name)}" for name, m in mapped.items()]
-    if contract.keep_other_columns:
-        used = {m.label for m in mapped.values()}
-        for column in columns:
-            if column in used:
-                continue
-            if column in mapped:
-                notes.append(f"source column {column!r} not kept: its name is a logical column")
-                continue
-            select.append(quote_identifier(column))
-    inner = f"SELECT {'DISTINCT ' if source.duplicates == 'drop' else ''}* FROM {src} WHERE {keep}"
-    view = fresh_name(table)
-    backend.execute(f"CREATE OR REPLACE TEMP VIEW {quote_identifier(view)} AS "
-                    f"SELECT {', '.join(select)} FROM ({inner}) AS source_rows")
-
-    loaded = _summarise(backend, view, contract, mapped, table, notes)
-    rows_loaded, users, first, last, null_counts = loaded
-    report = LoadReport(
-        table=table, source=described,
-        columns={name: m.label for name, m in mapped.items()},
-        rows_read=rows_read, rows_loaded=rows_loaded, dropped=dropped,
-        duplicate_rows=duplicate_rows, users=users, first=first, last=last,
-        null_counts=null_counts, notes=tuple(notes))
-    if rows_read - sum(dropped.values()) != rows_loaded:  # the report must account for every row
-        raise AssertionError(f"churnml lost rows loading {table}: {report}")
-    out_columns = tuple(backend.column_types(quote_identifier(view)))
-    return LoadedTable(table=table, view=view, backend=backend, report=report, columns=out_columns)
-
-
-def _summarise(backend: Backend, view: str, contract: TableContract, mapped: dict[str, Mapped],
-               table: str, notes: list[str]) -> tuple[int, int, dt.datetime | None,
-                                                     dt.datetime | None, dict[str, int]]:
-    v = quote_identifier(view)
-    time_column = next((c.name for c in contract.columns if c.kind == "timestamp" and c.name in mapped), None)
-    parts = ["count(*)", "count(DISTINCT user_id)"]
-    parts += ([f"min({quote_identifier(time_column)})", f"max({quote_identifier(time_column)})"]
-              if time_column else ["NULL", "NULL"])
-    optional = [name for name, m in mapped.items() if not m.logical.required]
-    parts += [f"count(*) FILTER (WHERE {quote_identifier(name)} IS NULL)" for name in optional]
-    extra: list[str] = []
-    if table == "events" and "value" in mapped:
-        extra.append("count(*) FILTER (WHERE value < 0)")
-    if table == "subscriptions" and "end" in mapped:
-        extra.append('count(*) FILTER (WHERE "end" < start)')
-    if contract.unique_user:
-        extra.append("count(*) - count(DISTINCT user_id)")
-    row = backend.fetchone(f"SELECT {', '.join(parts + extra)} FROM {v}")
-    rows, users, first, last = int(row[0]), int(row[1]), row[2], row[3]
-    null_counts = {name: int(n) for name, n in zip(optional, row[4:4 + len(optional)])}
-    rest = list(row[4 + len(optional):])
-    has_value, has_end = table == "events" and "value" in mapped, table == "subscriptions" and "end" in mapped
-    judge_summary(table, mapped, notes, null_counts=null_counts,
-                   negative=int(rest.pop(0)) if has_value else 0,
-                   backwards=int(rest.pop(0)) if has_end else 0,
-                   repeated=int(rest.pop(0)) if contract.unique_user else 0,
-                   backwards_example=lambda: backend.fetchone(
-                       f'SELECT user_id, start, "end" FROM {v} WHERE "end" < start'),
-                   repeated_example=lambda: backend.fetchone(  # type: ignore[index]
-                       f"SELECT user_id FROM {v} GROUP BY user_id HAVING count(*) > 1 ORDER BY user_id LIMIT 1")[0])
-    return rows, users, first, last, null_counts
+        run = _DuckDBRun(backend, src, described, table)
+        if untyped and list(run.columns) == ["column0"] and not backend.fetchone(f"SELECT 1 FROM {src}"):
+            raise EmptySourceError(f"The {table} source {described} holds no data (not even a header line).",
+                                   column="*", n_bad=0)
+        report, view = load_with(source, run, untyped=untyped, not_after=not_after)
+    columns = tuple(backend.column_types(quote_identifier(view)))
+    return LoadedTable(table=table, view=view, backend=backend, report=report, columns=columns)

@@ -1,0 +1,336 @@
+"""The plan of a load, written once: every engine loads a table through :func:`load_with`.
+
+A load maps the user's columns onto the logical ones, plans each conversion and its
+checks (:func:`plan_conversion`), counts every check in one pass, judges the counts
+(:mod:`churnml.contract._rules`), bounds the main timestamp, counts duplicates, selects the
+logical columns and summarises what it loaded. Only two things differ between engines,
+and each engine supplies them: a :class:`LoadDialect` (how its SQL spells a type family, a
+regular expression, a filtered count, epoch microseconds, a parse with a format) and a
+:class:`LoadRun` (how it runs a query over the source and makes the loaded table). The
+DuckDB ones are in :mod:`churnml.contract._sources`, Spark's in :mod:`churnml.engines.spark`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Protocol
+
+from churnml.contract._rules import (AWARE_PATTERN, BLANK_PATTERN, DAY_MONTH_PATTERN, EPOCH_PATTERN, EXACT_FLOAT_ID,
+                                     INTEGER_PART, LEADING_ZERO, OUTLIER_QUANTILES, WHOLE_PATTERN, WORDED_PATTERN,
+                                     Mapped, apply_duplicate_policy, assess, check_scalar_id, first_line,
+                                     judge_outliers, judge_summary, listed, number_checks, outlier_bounds,
+                                     outlier_example, resolve_column, validate_options)
+from churnml.errors import MappingError, NonNumericValueError
+
+if TYPE_CHECKING:
+    from churnml.contract._sources import Source
+
+# The families of source types the plan tells apart (each engine names its own types):
+# integers, integers wider than 64 bits, floats, decimals, decimals wider than 18 digits, timestamps (and
+# dates), time-zone-aware timestamps, text, booleans, an all-null column, and anything else.
+FAMILIES = ("integer", "wide_integer", "float", "decimal", "wide_decimal", "timestamp", "aware_timestamp", "text",
+            "boolean", "null", "other")
+NUMERIC_FAMILIES = ("integer", "wide_integer", "float", "decimal", "wide_decimal", "boolean")
+
+
+@dataclass(frozen=True)
+class LoadDialect:
+    """What an engine's SQL spells its own way in a load; the plan is the same SQL otherwise."""
+
+    name: str
+    quote_identifier: Callable[[str], str]
+    quote_literal: Callable[[str], str]
+    text: str  # the text type of a CAST
+    family: Callable[[str], str]  # a source type name -> one of FAMILIES
+    matches: Callable[[str, str], str]  # text matches a regular expression (anywhere, as re.search)
+    count_where: Callable[[str], str]  # the aggregate counting the rows where a condition is true
+    is_true: Callable[[str], str]  # a condition that is true, not false or null
+    epoch_micros: Callable[[str], str]  # a timestamp as epoch microseconds
+    with_format: Callable[[str, str], str]  # text parsed with a strptime format, null where it does not parse
+    unparsed_text_time: Callable[[str, str], str]  # (text, its "aware" condition) -> true where it does not parse
+    to_utc: Callable[[str], str]  # a time-zone-aware timestamp column in UTC, naive
+    aware_utc: Callable[[str], str] | None  # text with offsets in UTC (None: the engine's cast does it by itself)
+
+
+def text_id(raw: str, d: LoadDialect) -> str:
+    """A text id: the value as written; blank (only whitespace) is null."""
+    text = f"CAST({raw} AS {d.text})"
+    return f"CASE WHEN {d.matches(text, BLANK_PATTERN)} THEN NULL ELSE {text} END"
+
+
+def plan_conversion(m: Mapped, time_format: str | None, untyped: bool, d: LoadDialect) -> None:
+    """Fill in ``converted`` and ``checks`` from the column's kind and its source type's family.
+
+    ``untyped``: the column is text only because the source has no types (CSV), so ids that
+    are all whole numbers become integer ids, as they would from a typed source.
+    """
+    kind, raw, family = m.logical.kind, m.raw, d.family(m.source_type)
+    literal = d.quote_literal
+    trimmed = f"trim({raw})"
+    blank = f"({raw} IS NOT NULL AND trim(CAST({raw} AS {d.text})) = '')"
+    if kind == "id":
+        check_scalar_id(m.label, m.source_type)
+        blank = f"({raw} IS NOT NULL AND {d.matches(f'CAST({raw} AS {d.text})', BLANK_PATTERN)})"
+        beyond = f"({raw} IS NOT NULL AND ({raw} > 9223372036854775807 OR {raw} < -9223372036854775808))"
+        non_integral = f"({raw} IS NOT NULL AND {raw} <> floor({raw}))"
+        if family in ("integer", "wide_integer"):
+            m.converted = f"CAST({raw} AS BIGINT)"
+            if family == "wide_integer":
+                m.checks["beyond_int64"] = beyond
+            m.checks["null"] = f"({raw} IS NULL)"
+        elif family == "wide_decimal":
+            m.checks["non_integral"] = non_integral
+            m.checks["beyond_int64"] = beyond
+            m.converted = f"CAST({raw} AS BIGINT)"  # revised once the checks have run
+            m.checks["null"] = f"({raw} IS NULL)"
+        elif family in ("float", "decimal"):
+            m.checks["non_integral"] = non_integral
+            m.checks["inexact"] = f"({raw} IS NOT NULL AND NOT (abs({raw}) <= {EXACT_FLOAT_ID}))"
+            m.converted = f"CAST({raw} AS BIGINT)"  # revised once the checks have run
+            m.checks["null"] = f"({raw} IS NULL)"
+        elif family == "text" and untyped:
+            integer = f"try_cast(regexp_extract({trimmed}, {literal(INTEGER_PART)}, 1) AS BIGINT)"
+            whole = (f"({d.matches(trimmed, WHOLE_PATTERN)} AND {integer} IS NOT NULL "
+                     f"AND NOT {d.matches(trimmed, LEADING_ZERO)})")
+            m.checks["not_whole"] = f"({raw} IS NOT NULL AND NOT {blank} AND NOT {whole})"
+            m.converted = integer
+            m.checks["null"] = f"({raw} IS NULL OR {blank})"
+        else:
+            m.converted = text_id(raw, d)
+            m.checks["null"] = f"({raw} IS NULL OR {blank})"
+    elif kind == "timestamp":
+        if family in ("timestamp", "aware_timestamp"):
+            m.converted = d.to_utc(raw) if family == "aware_timestamp" else f"CAST({raw} AS TIMESTAMP)"
+            m.checks["null"] = f"({raw} IS NULL)"
+        elif family != "text":
+            # Not a timestamp type: refused once the pass has counted a value; entirely empty reads as missing.
+            m.checks["wrong_type"] = f"({raw} IS NOT NULL)"
+            m.converted = "CAST(NULL AS TIMESTAMP)"
+            m.checks["null"] = f"({raw} IS NULL)"
+        elif time_format is not None:
+            m.converted = d.with_format(f"nullif({trimmed}, '')", time_format)
+            m.checks["unparsed"] = f"({raw} IS NOT NULL AND NOT {blank} AND {m.converted} IS NULL)"
+            m.checks["null"] = f"({raw} IS NULL OR {blank})"
+        else:
+            aware = d.matches(trimmed, AWARE_PATTERN)
+            m.checks["day_month"] = f"({raw} IS NOT NULL AND {d.matches(trimmed, DAY_MONTH_PATTERN)})"
+            m.checks["epoch_like"] = f"({raw} IS NOT NULL AND {d.matches(trimmed, EPOCH_PATTERN)})"
+            m.checks["aware"] = f"({raw} IS NOT NULL AND {aware})"
+            m.checks["naive"] = f"({raw} IS NOT NULL AND {trimmed} <> '' AND NOT {aware})"
+            # A trailing AM/PM or zone name would be dropped without a sign by both engines' casts.
+            worded = f"({d.matches(trimmed, WORDED_PATTERN)} AND NOT {aware})"
+            m.checks["worded"] = f"({raw} IS NOT NULL AND {worded})"
+            m.converted = f"try_cast(nullif({trimmed}, '') AS TIMESTAMP)"  # revised where the text is aware
+            m.checks["unparsed"] = (f"({raw} IS NOT NULL AND NOT {blank} AND "
+                                    f"({worded} OR {d.unparsed_text_time(trimmed, aware)}))")
+            m.checks["null"] = f"({raw} IS NULL OR {blank})"
+    elif kind == "number":
+        if family in NUMERIC_FAMILIES:
+            m.converted = f"CAST({raw} AS DOUBLE)"
+        elif family == "text":
+            m.converted = f"try_cast(nullif({trimmed}, '') AS DOUBLE)"
+            m.checks["non_numeric"] = f"({raw} IS NOT NULL AND NOT {blank} AND {m.converted} IS NULL)"
+            m.checks["blank"] = blank
+        elif family == "null":
+            m.converted = "CAST(NULL AS DOUBLE)"
+        else:
+            raise NonNumericValueError(
+                f"Column {m.label!r} ({m.logical.name}) has type {m.source_type}, which is not "
+                "numeric. Fix: map it to a numeric SQL expression.", column=m.label, n_bad=-1)
+        number_checks(m)
+        m.checks["null"] = f"({m.converted} IS NULL)"
+    else:  # text
+        m.converted = f"nullif(CAST({raw} AS {d.text}), '')"
+        m.checks["null"] = f"({m.converted} IS NULL)"
+
+
+@dataclass(frozen=True)
+class LoadReport:
+    """What a load read, what it dropped and why, and the rules it applied.
+
+    ``rows_read - sum(dropped.values()) == rows_loaded`` always holds: no row
+    leaves without a reason.
+    """
+
+    table: str
+    source: str
+    columns: dict[str, str]
+    rows_read: int
+    rows_loaded: int
+    dropped: dict[str, int]
+    duplicate_rows: int
+    users: int
+    first: dt.datetime | None
+    last: dt.datetime | None
+    null_counts: dict[str, int]
+    notes: tuple[str, ...]
+
+    def to_dict(self) -> dict[str, Any]:
+        out = dataclasses.asdict(self)
+        out["first"] = self.first.isoformat() if self.first else None
+        out["last"] = self.last.isoformat() if self.last else None
+        out["notes"] = list(self.notes)
+        return out
+
+    def __str__(self) -> str:
+        lines = [f"{self.table} from {self.source}",
+                 f"  rows read    {self.rows_read:>14,}",
+                 f"  rows loaded  {self.rows_loaded:>14,}",
+                 f"  users        {self.users:>14,}"]
+        if self.first is not None:
+            lines.append(f"  time span    {self.first:%Y-%m-%d %H:%M} .. {self.last:%Y-%m-%d %H:%M}")
+        for reason, count in self.dropped.items():
+            lines.append(f"  dropped {count:,} rows: {reason}")
+        for note in self.notes:
+            lines.append(f"  note: {note}")
+        return "\n".join(lines)
+
+
+
+class LoadRun(Protocol):
+    """One table's load on one engine: the source it reads, and how it runs queries over it.
+
+    ``columns`` are the source's columns (name -> the engine's type name), in order.
+    """
+
+    dialect: LoadDialect
+    described: str
+    columns: dict[str, str]
+
+    def expression_type(self, expression: str) -> str:
+        """The engine's type of an expression over the source row (raises when it does not compile)."""
+
+    def check_filter(self, condition: str) -> None:
+        """Raise when a filter over the source does not compile."""
+
+    def first(self, expressions: list[str], condition: str) -> tuple[Any, ...] | None:
+        """The first row of ``expressions`` over the source rows that meet ``condition`` (aggregates: one row)."""
+
+    def quantiles(self, expression: str, condition: str, at: tuple[float, float]) -> Any:
+        """The two quantiles ``at`` of ``expression`` over the rows meeting ``condition`` (None: no rows)."""
+
+    def duplicates(self, condition: str) -> tuple[int, Callable[[], Any]]:
+        """Extra copies of whole source rows among those meeting ``condition``, and one duplicated row."""
+
+    def materialise(self, select: list[str], condition: str, distinct: bool) -> Any:
+        """The loaded table: ``select`` over the (distinct) source rows meeting ``condition``."""
+
+    def first_loaded(self, loaded: Any, expressions: list[str], condition: str = "TRUE") -> tuple[Any, ...] | None:
+        """The first row of ``expressions`` over the loaded rows that meet ``condition``."""
+
+    def repeated_user(self, loaded: Any) -> Any:
+        """The smallest user id with more than one loaded row."""
+
+
+def load_with(source: Source, run: LoadRun, *, untyped: bool,
+              not_after: dt.datetime | None = None) -> tuple[LoadReport, Any]:
+    """Map, check and load one table on ``run``'s engine: its report, and the loaded table ``run`` made.
+
+    Raises the :class:`~churnml.errors.ChurnMLError` that names the column, the number of bad rows and an
+    example. ``not_after``: the last event, for subscriptions loaded with their events.
+    """
+    validate_options(source)
+    d, contract, table, columns = run.dialect, source.contract, source.contract.table, run.columns
+    q = d.quote_identifier
+    mapped: dict[str, Mapped] = {}
+    for logical in contract.columns:
+        entry = resolve_column(logical, source.mapping()[logical.name], list(columns), table, run.expression_type,
+                               quote=q)
+        if entry is not None:
+            plan_conversion(entry, source.time_format, untyped, d)
+            mapped[logical.name] = entry
+
+    where = "TRUE"
+    if source.where is not None:
+        where = f"({source.where})"
+        try:
+            run.check_filter(where)
+        except Exception as error:  # the engines' binder and parser errors have no common base
+            raise MappingError(f"The {table} filter where={source.where!r} does not compile: "
+                               f"{first_line(error)}. Columns in the source: {listed(columns)}.") from error
+    where = d.is_true(where)
+
+    # One pass over the source counts every problem at once.
+    aggregates = ["count(*)", d.count_where(where)]
+    keys: list[tuple[str, str]] = []
+    for name, m in mapped.items():
+        for check, condition in m.checks.items():
+            keys.append((name, check))
+            aggregates.append(d.count_where(f"{where} AND {condition}"))
+    row = run.first(aggregates, "TRUE")
+    assert row is not None
+    rows_read, rows_after_where = int(row[0]), int(row[1])
+    counts = {key: int(value) for key, value in zip(keys, row[2:])}
+
+    def example(condition: str, expression: str) -> Any:
+        found = run.first([expression], f"{where} AND {condition}")
+        return found[0] if found else None
+
+    assessed = assess(source, mapped, counts, rows_read, rows_after_where, run.described, example=example,
+                      text_id=lambda raw: text_id(raw, d), aware_utc=d.aware_utc)
+    notes, dropped = assessed.notes, assessed.dropped
+    keep = where + (f" AND {mapped['user_id'].converted} IS NOT NULL" if assessed.drop_null_users else "")
+
+    # Timestamps far outside the bulk of the table; subscriptions starting after the events end (noted).
+    def micros(name: str) -> str:
+        return d.epoch_micros(mapped[name].converted)
+
+    for bounds in outlier_bounds(source, mapped, not_after,
+                                 lambda column: run.quantiles(micros(column), keep, OUTLIER_QUANTILES)):
+        outside, value = bounds.condition(micros(bounds.column)), micros(bounds.column)
+        found = run.first([d.count_where(outside), f"min(CASE WHEN {outside} THEN {value} END)",
+                           f"max(CASE WHEN {outside} THEN {value} END)", "count(*)"], keep)
+        assert found is not None
+        if judge_outliers(source, mapped[bounds.column], bounds, int(found[0]), int(found[3]),
+                          outlier_example(found[1], found[2], bounds), dropped, notes):
+            keep += f" AND NOT coalesce({outside}, FALSE)"
+
+    # Duplicates are exact copies of a whole source row among the rows that are kept.
+    duplicate_rows, duplicated = run.duplicates(keep)
+    apply_duplicate_policy(source, duplicate_rows, duplicated, dropped, notes)
+
+    select = [f"{m.converted} AS {q(name)}" for name, m in mapped.items()]
+    if contract.keep_other_columns:
+        used = {m.label for m in mapped.values()}
+        for column in columns:
+            if column in used:
+                continue
+            if column in mapped:
+                notes.append(f"source column {column!r} not kept: its name is a logical column")
+                continue
+            select.append(q(column))
+    loaded = run.materialise(select, keep, distinct=source.duplicates == "drop" and duplicate_rows > 0)
+
+    # What was loaded: rows, users, the time span, missing optional values, and the table's own checks.
+    time_column = next((name for name, m in mapped.items() if m.logical.kind == "timestamp"), None)
+    parts = ["count(*)", "count(DISTINCT user_id)"]
+    parts += [f"min({q(time_column)})", f"max({q(time_column)})"] if time_column else ["NULL", "NULL"]
+    optional = [name for name, m in mapped.items() if not m.logical.required]
+    parts += [d.count_where(f"{q(name)} IS NULL") for name in optional]
+    has_value, has_end = table == "events" and "value" in mapped, table == "subscriptions" and "end" in mapped
+    if has_value:
+        parts.append(d.count_where("value < 0"))
+    if has_end:
+        parts.append(d.count_where(f"{q('end')} < start"))
+    summary = run.first_loaded(loaded, parts)
+    assert summary is not None
+    rows_loaded, users, first, last = int(summary[0]), int(summary[1]), summary[2], summary[3]
+    null_counts = {name: int(n) for name, n in zip(optional, summary[4:4 + len(optional)])}
+    rest = list(summary[4 + len(optional):])
+    judge_summary(table, mapped, notes, null_counts=null_counts,
+                  negative=int(rest.pop(0)) if has_value else 0,
+                  backwards=int(rest.pop(0)) if has_end else 0,
+                  repeated=rows_loaded - users if contract.unique_user else 0,
+                  backwards_example=lambda: run.first_loaded(loaded, ["user_id", "start", q("end")],
+                                                             f"{q('end')} < start"),
+                  repeated_example=lambda: run.repeated_user(loaded))
+    report = LoadReport(
+        table=table, source=run.described, columns={name: m.label for name, m in mapped.items()},
+        rows_read=rows_read, rows_loaded=rows_loaded, dropped=dropped, duplicate_rows=duplicate_rows,
+        users=users, first=first, last=last, null_counts=null_counts, notes=tuple(notes))
+    if rows_read - sum(dropped.values()) != rows_loaded:  # the report must account for every row
+        raise AssertionError(f"churnml lost rows loading {table} ({d.name}): {report}")
+    return report, loaded
