@@ -18,10 +18,12 @@ Examples
     model = cs.SparkChurnTrainer(num_workers=8).fit(training).model_     # xgboost.spark
     scores = cs.score(model, data, as_of="2025-01-01")                    # mapInPandas, reasons included
     scores.write.parquet("s3a://lake/churn_scores/2025-01-01/")
+    # or written and summed up, as churnml.write_scores: tiers, reasons, revenue at risk
+    result = cs.write_scores(model, data, "s3a://lake/churn_scores/2025-01-01/", as_of="2025-01-01")
 """
 
 from churnml.engines.spark import (SparkChurnTrainer, SparkTable, SparkTrainingSet, SparkUsageData, build_dataset,
-                                   load, require_spark, score, session)
+                                   load, require_spark, score, session, write_parquet, write_scores)
 
 __all__ = ["SparkTable", "SparkUsageData", "SparkTrainingSet", "session", "load", "build_dataset", "score",
-           "SparkChurnTrainer", "require_spark"]
+           "SparkChurnTrainer", "require_spark", "write_scores", "write_parquet"]

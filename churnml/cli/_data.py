@@ -13,7 +13,7 @@ from churnml.cli._options import (ActivationOpt, ActiveWindowOpt, ChurnOpt, Engi
                                   IdColOpt, LabelOpt, LeadOpt, OutOpt, OverwriteOpt, PositiveOpt, SourceOptions,
                                   SparkMasterOpt, TableOpt, TrackingOpt, TrendWindowsOpt, WindowsOpt, _SOURCE,
                                   _builder, _definition, _load_labelled, _load_usage, _print_report, _print_scores,
-                                  _print_training, _spark_output, _with_source)
+                                  _print_training, _with_source)
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -243,7 +243,10 @@ def features(
     if engine is not Engine.spark and len(frame) == 0:
         raise no_eligible_users("--as-of", parse_dates([as_of]), *span, definition)
     if engine is Engine.spark:
-        path, rows = _spark_output(frame, out, overwrite), frame.sparkSession.read.parquet(str(out)).count()
+        from churnml import spark
+
+        path = spark.write_parquet(frame, out, overwrite=overwrite)
+        rows = frame.sparkSession.read.parquet(path).count()
     else:
         path, rows = write_table(frame, out, overwrite=overwrite), len(frame)
     _console().print(f"wrote {rows:,} users x {len(builder.feature_names_out_)} features as of {as_of} "
@@ -279,18 +282,16 @@ def dataset(
         data, definition, builder=_builder(settings, windows, trend_windows, activation_event, engine),
         step_days=settings.step_days(step_days), observation_dates=dates.split(",") if dates else None)
     if engine is Engine.spark:
-        path = _spark_output(training.frame, out, overwrite)
-        written = training.frame.sparkSession.read.parquet(path)
-        summary = written.groupBy("observation_date").agg({"*": "count", "label": "avg"}).toPandas()
-        summary.columns = ["observation_date", "rows", "label_rate"]
-        summary = summary.sort_values("observation_date")
-        summary["observation_date"] = summary["observation_date"].astype("datetime64[ns]")
-        totals = written.selectExpr("count(*)", "count(DISTINCT user_id)", "avg(label)").first()
-        rows, users, rate = int(totals[0]), int(totals[1]), float(totals[2] or 0.0)
+        import dataclasses
+
+        from churnml import spark
+
+        path = spark.write_parquet(training.frame, out, overwrite=overwrite)
+        # summed up from what was written, not by computing the set again
+        training = dataclasses.replace(training, frame=training.frame.sparkSession.read.parquet(path))
     else:
         path = write_table(training.frame, out, overwrite=overwrite)
-        summary, frame = training.summary(), training.frame
-        rows, users, rate = len(frame), frame["user_id"].nunique(), float(frame["label"].mean())
+    summary, (rows, users, rate) = training.summary(), training.totals()
     console = _console()
     table = Table(title=f"{definition.kind} churn, {definition.horizon_days}-day horizon", title_justify="left")
     for column in ("observation date", "rows", "label rate"):

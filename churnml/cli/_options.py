@@ -248,17 +248,6 @@ def _load_usage(source: SourceOptions, *, spark: bool = False, spark_master: str
     return load(*tables)  # type: ignore[arg-type]
 
 
-def _spark_output(frame: Any, out: Path, overwrite: bool) -> str:
-    """Write a Spark DataFrame as a Parquet folder (Spark's job commit: all files or none)."""
-    from churnml.errors import ConfigError
-
-    target = str(out)
-    if "://" not in target and out.exists() and not overwrite:
-        raise ConfigError(f"{target!r} already exists. Fix: pass --overwrite or choose another path.")
-    frame.write.mode("overwrite" if overwrite else "errorifexists").parquet(target)
-    return target
-
-
 def _load_labelled(table: str, label: str | None, id_col: str | None, positive: str | None = None) -> Any:
     """A labelled table (``--table``), which needs its ``--label``."""
     from churnml.contract import LabelledTableSource

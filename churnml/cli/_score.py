@@ -13,7 +13,7 @@ from churnml.cli._analytics import _plot
 from churnml.cli._app import _console, app
 from churnml.cli._options import (Engine, EngineOpt, IdColOpt, ModelOpt, OutOpt, OverwriteOpt, ShapEngine,
                                   ShapEngineOpt, SourceOptions, SparkMasterOpt, TableOpt, TopKOpt, TrackingOpt,
-                                  _SOURCE, _load_usage, _open_model, _print_scores, _spark_output, _with_source)
+                                  _SOURCE, _load_usage, _open_model, _print_scores, _with_source)
 
 class ReasonsFor(str, enum.Enum):
     tiers = "tiers"
@@ -74,9 +74,11 @@ def score(
             raise ConfigError("--engine spark scores models trained on an event log; this one was trained on a "
                               "labelled table.")
         data: Any = _load_usage(source, spark=True, spark_master=spark_master)
-        result = _score_on_spark(churn_model, data, out, overwrite=overwrite, as_of=as_of, reasons=reasons.value,
-                                 top_k=top_k, tiers=tiers, shap_engine=shap_engine.value,
-                                 drift_threshold=drift_threshold)
+        from churnml import spark
+
+        result = spark.write_scores(churn_model, data, out, overwrite=overwrite, as_of=as_of, reasons=reasons.value,
+                                    top_k=top_k, tiers=tiers, shap_engine=shap_engine.value,
+                                    drift_threshold=drift_threshold)
         console = _console()
         _print_scores(console, result)
     elif churn_model.spec is not None:
@@ -106,27 +108,6 @@ def score(
 
         run_id = log_scoring(result, model_uri=model, model=churn_model, tracking_uri_=tracking_uri)
         console.print(f"scoring run logged to MLflow: {run_id}")
-
-
-def _score_on_spark(model: Any, data: Any, out: Path, *, overwrite: bool, as_of: str | None, reasons: str,
-                    top_k: int, tiers: dict[str, Any] | None, shap_engine: str, drift_threshold: float) -> Any:
-    """Score on Spark, write the Parquet folder, and sum it up as a ScoringResult (no drift on this path)."""
-    import pandas as pd
-
-    from churnml import spark
-    from churnml.scoring import ScoringResult, TIERS, tier_thresholds
-
-    frame = spark.score(model, data, as_of=as_of, reasons=reasons, top_k=top_k, tiers=tiers, shap_engine=shap_engine)
-    path = _spark_output(frame, out, overwrite)
-    written = frame.sparkSession.read.parquet(path)
-    revenue = "sum(revenue_at_risk)" if "revenue_at_risk" in written.columns else "CAST(NULL AS DOUBLE)"
-    row = written.selectExpr("count(*)", *[f"count_if(risk_tier = '{t}')" for t in TIERS],
-                             "count(reason_1)", revenue, "max(as_of)").first()
-    return ScoringResult(accounts=int(row[0]), as_of=row[6], tier_counts=dict(zip(TIERS, map(int, row[1:4]))),
-                         thresholds=tier_thresholds(model, tiers), explained=int(row[4]),
-                         revenue_at_risk=None if row[5] is None else float(row[5]),
-                         drift=pd.DataFrame(columns=["feature", "psi", "training_missing_share", "scored_missing_share"]),
-                         drift_threshold=drift_threshold, path=Path(path), columns=list(written.columns))
 
 
 @app.command()

@@ -50,6 +50,11 @@ class TrainingSet:
         grouped = self.frame.groupby("observation_date", observed=True)
         return grouped.agg(rows=("user_id", "size"), label_rate=("label", "mean")).reset_index()
 
+    def totals(self) -> tuple[int, int, float]:
+        """Rows, distinct users and the label rate of the whole set."""
+        frame = self.frame
+        return len(frame), int(frame["user_id"].nunique()), float(frame["label"].mean()) if len(frame) else 0.0
+
 
 # Fewer observation dates than this with the default step: the default steps down (30, 14, then 7 days).
 MIN_DATES = 8

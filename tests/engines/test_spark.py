@@ -86,6 +86,10 @@ def test_training_sets_equal_duckdbs_on_generated_data(loaded, definition):
     frame = got.to_pandas().frame
     assert len(frame) > 1_000 and frame["label"].nunique() == 2
     assert_same_frame(expected.frame, frame)
+    # what `churnml dataset` prints, summed up on Spark: the same rows, users and label rates per date
+    pd.testing.assert_frame_equal(got.summary(), expected.summary(), check_dtype=False)
+    rows, users, rate = got.totals()
+    assert (rows, users) == expected.totals()[:2] and rate == pytest.approx(expected.totals()[2], abs=1e-12)
 
 
 def test_features_as_of_one_date_equal_duckdbs(loaded):
@@ -241,6 +245,21 @@ def test_cli_dataset_and_score_on_spark_equal_duckdb(spark, product, model, tmp_
     expected = pd.read_parquet(tmp_path / "scores.parquet")
     got = pd.read_parquet(tmp_path / "scores").sort_values("rank").reset_index(drop=True)
     assert_same_frame(expected, got)
+
+    # churnml.spark.write_scores sums up what it wrote as churnml.write_scores does (drift aside)
+    from churnml import spark as cs, write_scores
+
+    duck, on_spark = load(*_sources(product)), cs.load(spark, *_sources(product))
+    local = write_scores(model, duck, tmp_path / "lib.parquet", as_of=AS_OF)
+    result = cs.write_scores(model, on_spark, tmp_path / "lib_spark", as_of=AS_OF)
+    assert result.accounts == local.accounts > 0 and result.tier_counts == local.tier_counts
+    assert result.explained == local.explained and result.as_of == local.as_of
+    assert result.thresholds == local.thresholds and result.columns == local.columns
+    assert (result.revenue_at_risk is None) == (local.revenue_at_risk is None)
+    if local.revenue_at_risk is not None:
+        assert result.revenue_at_risk == pytest.approx(local.revenue_at_risk, rel=1e-9)
+    with pytest.raises(ConfigError, match="already exists"):
+        cs.write_scores(model, on_spark, tmp_path / "lib_spark", as_of=AS_OF)
 
 
 def test_the_base_install_needs_no_pyspark(tmp_path):

@@ -8,8 +8,10 @@ scoring runs churnml's chunk scorer in ``mapInPandas``.
 from __future__ import annotations
 
 import datetime as dt
+import os
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 from churnml.contract import ChurnDefinition
@@ -24,10 +26,10 @@ if TYPE_CHECKING:
 
     from churnml.contract import AccountSource, EventSource, SubscriptionSource
     from churnml.features import TrainingSet
-    from churnml.scoring import Reasons
+    from churnml.scoring import Reasons, ScoringResult
 
 __all__ = ["SparkTable", "SparkUsageData", "SparkTrainingSet", "session", "load", "build_dataset", "score", "SparkChurnTrainer",
-           "require_spark"]
+           "require_spark", "write_parquet", "write_scores"]
 
 
 def require_spark() -> None:
@@ -127,6 +129,31 @@ class SparkTrainingSet:
         """Write the set as a Parquet folder; ``mode`` as Spark's writer ('error', 'overwrite', ...)."""
         self.frame.write.mode(mode).parquet(path)
 
+    def summary(self) -> pd.DataFrame:
+        """Rows, users and label rate per observation date, as :meth:`churnml.features.TrainingSet.summary`."""
+        from pyspark.sql import functions as F
+
+        out = (self.frame.groupBy("observation_date").agg(F.count("*").alias("rows"), F.avg("label").alias("label_rate"))
+               .orderBy("observation_date").toPandas())
+        out["observation_date"] = out["observation_date"].astype("datetime64[ns]")
+        return out
+
+    def totals(self) -> tuple[int, int, float]:
+        """Rows, distinct users and the label rate of the whole set, as
+        :meth:`churnml.features.TrainingSet.totals`."""
+        row = self.frame.selectExpr("count(*)", "count(DISTINCT user_id)", "avg(label)").first()
+        return int(row[0]), int(row[1]), float(row[2] or 0.0)
+
+
+def write_parquet(frame: DataFrame, path: str | os.PathLike[str], *, overwrite: bool = False) -> str:
+    """Write a Spark DataFrame as a Parquet folder (Spark's job commit: all files or none), refusing an existing
+    local ``path`` unless ``overwrite``; the path written."""
+    target = str(path)
+    if "://" not in target and os.path.exists(target) and not overwrite:
+        raise ConfigError(f"{target!r} already exists. Fix: pass --overwrite or choose another path.")
+    frame.write.mode("overwrite" if overwrite else "errorifexists").parquet(target)
+    return target
+
 
 def build_dataset(data: SparkUsageData, definition: ChurnDefinition | None = None, *,
                   builder: FeatureBuilder | None = None, step_days: int | None = None,
@@ -200,6 +227,33 @@ def score(model: ChurnModel, data: SparkUsageData, *, as_of: str | dt.date | Non
     order = Window.orderBy(F.col("churn_probability").desc(), F.col("user_id").asc())
     ranked = scored.withColumn("rank", F.row_number().over(order).cast("bigint"))
     return ranked.select(*names[:4], "rank", *names[4:])
+
+
+def write_scores(model: ChurnModel, data: SparkUsageData, path: str | os.PathLike[str], *, overwrite: bool = False,
+                 as_of: str | dt.date | None = None, reasons: Reasons = "tiers", top_k: int = 3,
+                 tiers: dict[str, float] | None = None, shap_engine: str = "auto",
+                 drift_threshold: float = 0.25) -> ScoringResult:
+    """:func:`churnml.write_scores` on Spark: :func:`score`'s ranked scores written as a Parquet folder
+    (:func:`write_parquet`), summed up as a :class:`~churnml.scoring.ScoringResult` read back from the folder.
+
+    Drift (PSI) and the expected performance are not measured on this path: ``drift`` is empty.
+    """
+    import pandas as pd
+
+    from churnml.scoring import TIERS, ScoringResult, tier_thresholds
+
+    frame = score(model, data, as_of=as_of, reasons=reasons, top_k=top_k, tiers=tiers, shap_engine=shap_engine)
+    target = write_parquet(frame, path, overwrite=overwrite)
+    written = frame.sparkSession.read.parquet(target)
+    revenue = "sum(revenue_at_risk)" if "revenue_at_risk" in written.columns else "CAST(NULL AS DOUBLE)"
+    row = written.selectExpr("count(*)", *[f"count_if(risk_tier = '{t}')" for t in TIERS],
+                             "count(reason_1)", revenue, "max(as_of)").first()
+    n = len(TIERS)
+    return ScoringResult(accounts=int(row[0]), as_of=row[n + 3], tier_counts=dict(zip(TIERS, map(int, row[1:n + 1]))),
+                         thresholds=tier_thresholds(model, tiers), explained=int(row[n + 1]),
+                         revenue_at_risk=None if row[n + 2] is None else float(row[n + 2]),
+                         drift=pd.DataFrame(columns=["feature", "psi", "training_missing_share", "scored_missing_share"]),
+                         drift_threshold=drift_threshold, path=Path(target), columns=list(written.columns))
 
 
 def _check_missing(model: ChurnModel, features: DataFrame) -> None:
