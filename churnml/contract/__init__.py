@@ -24,10 +24,10 @@ from churnml.contract._definitions import (ChurnDefinition, DEFAULT_ACTIVE_WINDO
 from churnml.contract._labelled import LabelledTable, LabelledTableSource
 from churnml.contract._loading import FAMILIES, LoadDialect, LoadReport, LoadRun, load_with, plan_conversion, text_id
 from churnml.contract._rules import listed, validate_options, with_signup_note
-from churnml.contract._sources import (AccountSource, EventSource, LoadedTable, Source, SubscriptionSource, UsageData,
-                                       is_csv_path, load, text_columns)
+from churnml.contract._sources import (DUCKDB as DUCKDB_LOAD, AccountSource, EventSource, LoadedTable, Source,
+                                       SubscriptionSource, UsageData, is_csv_path, load, text_columns)
 
-__all__ = ["AccountSource", "ChurnDefinition", "DEFAULT_ACTIVE_WINDOW_DAYS", "EventSource", "FAMILIES",
+__all__ = ["AccountSource", "ChurnDefinition", "DEFAULT_ACTIVE_WINDOW_DAYS", "DUCKDB_LOAD", "EventSource", "FAMILIES",
            "INVOLUNTARY_REASONS", "InactivityChurn", "LabelledTable", "LabelledTableSource", "LoadDialect",
            "LoadReport", "LoadRun", "LoadedTable", "Source", "SubscriptionChurn", "SubscriptionSource",
            "UsageData", "check_after_first_event", "check_labelled", "definition_from_dict",

@@ -225,14 +225,17 @@ class LoadRun(Protocol):
         """The smallest user id with more than one loaded row."""
 
 
-def load_with(source: Source, run: LoadRun, *, untyped: bool,
+def load_with(source: Source, open_run: Callable[[], LoadRun], *, untyped: bool,
               not_after: dt.datetime | None = None) -> tuple[LoadReport, Any]:
-    """Map, check and load one table on ``run``'s engine: its report, and the loaded table ``run`` made.
+    """Map, check and load one table on an engine: its report, and the loaded table the run made.
 
+    ``open_run`` reads the source and returns the engine's :class:`LoadRun` over it; it is called after
+    the source's options are checked, so that bad options fail before anything is read.
     Raises the :class:`~churnml.errors.ChurnMLError` that names the column, the number of bad rows and an
     example. ``not_after``: the last event, for subscriptions loaded with their events.
     """
     validate_options(source)
+    run = open_run()
     d, contract, table, columns = run.dialect, source.contract, source.contract.table, run.columns
     q = d.quote_identifier
     mapped: dict[str, Mapped] = {}

@@ -44,7 +44,7 @@ from churnml._duckdb import (Backend, FLOAT_TYPES, INTEGER_TYPES, TIMESTAMP_TYPE
                              describe_source, fresh_name, quote_identifier, quote_literal)
 from churnml.contract._loading import LoadDialect, LoadReport, load_with
 from churnml.contract._rules import (ACCOUNTS, EVENTS, SUBSCRIPTIONS, DuplicatePolicy, OutlierPolicy, TableContract,
-                                     validate_options, with_signup_note)
+                                     with_signup_note)
 from churnml.errors import EmptySourceError
 
 if TYPE_CHECKING:
@@ -356,16 +356,19 @@ def _read_errors(described: str) -> Any:
 
 
 def _load_table(source: Source, backend: Backend, *, not_after: dt.datetime | None = None) -> LoadedTable:
-    validate_options(source)
     table = source.contract.table
     untyped = is_csv_path(source.data)
-    src = backend.register(source.data, text_columns=text_columns(source))
     described = describe_source(source.data)
-    with _read_errors(described):
+
+    def open_run() -> _DuckDBRun:
+        src = backend.register(source.data, text_columns=text_columns(source))
         run = _DuckDBRun(backend, src, described, table)
         if untyped and list(run.columns) == ["column0"] and not backend.fetchone(f"SELECT 1 FROM {src}"):
             raise EmptySourceError(f"The {table} source {described} holds no data (not even a header line).",
                                    column="*", n_bad=0)
-        report, view = load_with(source, run, untyped=untyped, not_after=not_after)
+        return run
+
+    with _read_errors(described):
+        report, view = load_with(source, open_run, untyped=untyped, not_after=not_after)
     columns = tuple(backend.column_types(quote_identifier(view)))
     return LoadedTable(table=table, view=view, backend=backend, report=report, columns=columns)

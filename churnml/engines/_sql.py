@@ -12,11 +12,12 @@ keeps each quantity. Each feature's SQL is written once, beside its name and mea
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
-from churnml.contract import InactivityChurn, SubscriptionChurn
+from churnml.contract import InactivityChurn, LoadDialect, SubscriptionChurn
 
 if TYPE_CHECKING:
     from churnml.contract import ChurnDefinition
@@ -24,17 +25,21 @@ if TYPE_CHECKING:
 
 
 @dataclass(frozen=True)
-class Dialect:
-    name: str
-    quote_identifier: Callable[[str], str]
-    quote_literal: Callable[[str], str]
-    text: str  # the text type of a CAST
+class Dialect(LoadDialect):
+    """An engine's SQL spelling: its load's (:class:`churnml.contract.LoadDialect`, the same object's
+    fields) and what the features, islands and labels spell their own way."""
+
     forever: str  # a timestamp after every real one: the stop of a subscription without an end
     arg_max: str  # arg_max(value, key): the value at the row of the largest key
     days_before: Callable[[str, int], str]  # midnight ``n`` days before a DATE, comparable with timestamps
     days_after: Callable[[str, int], str]  # the DATE ``n`` days after a DATE
     days_between: Callable[[str, str], str]  # whole days from one DATE to a later one
     days_since: Callable[[str, str], str]  # fractional days from a timestamp to the midnight of a later DATE
+
+    @classmethod
+    def extending(cls, load: LoadDialect, **spelling: Any) -> Dialect:
+        """The engine's dialect: its load dialect's fields as they are, and the rest."""
+        return cls(**{f.name: getattr(load, f.name) for f in dataclasses.fields(load)}, **spelling)
 
 
 @dataclass(frozen=True)

@@ -9,8 +9,10 @@
 """
 
 from churnml.features._dataset import TrainingSet, build_dataset
-from churnml.features._spec import FeatureBuilder, FeatureInfo, FeatureSpec, grows_with_age, warn_unseen_types
+from churnml.features._spec import (FeatureBuilder, FeatureInfo, FeatureSpec, grows_with_age, reason_family_of,
+                                   warn_unseen_types)
 from churnml.features._wording import Phrases, SNAP_DECIMALS, days, describe, format_reference, generic
 
 __all__ = ["FeatureBuilder", "FeatureInfo", "FeatureSpec", "Phrases", "SNAP_DECIMALS", "TrainingSet", "build_dataset",
-           "days", "describe", "format_reference", "generic", "grows_with_age", "warn_unseen_types"]
+           "days", "describe", "format_reference", "generic", "grows_with_age", "reason_family_of",
+           "warn_unseen_types"]

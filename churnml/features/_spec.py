@@ -47,6 +47,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import functools
 import json
 import re
 import warnings
@@ -469,6 +470,63 @@ def _single_day(s: Any) -> str:
 
 def _not_activated(s: Any) -> str:
     return f"Not activated within {s.w} days of signup"
+
+
+def reason_family_of(feature: str, sentence: str | None = None) -> str | None:
+    """The reason family a spec gives the feature of this name, read back from the name alone; None when no
+    spec names a feature so (an account attribute, a column of another tool).
+
+    For a scores file written before ``reason_<i>_family`` was recorded. Each name pattern is that of a
+    spec's own feature (a spec with every option on, one placeholder event type), so a feature keeps the
+    family its metadata gives it; a per-type feature takes its type's trouble family (``_TROUBLE_TYPES``),
+    and the pooled ``other`` type the trouble family its sentence names.
+
+    >>> reason_family_of("count_payment_failure_30d"), reason_family_of("trend_count_login_7d")
+    ('payment_failure', 'engagement')
+    >>> reason_family_of("count_other_30d", "1 rare event (support ticket) in the last 30 days")
+    'friction'
+    >>> reason_family_of("country") is None
+    True
+    """
+    name = str(feature)
+    for pattern, family in _name_patterns():
+        match = pattern.fullmatch(name)
+        if match is None:
+            continue
+        kind = match.groupdict().get("type")
+        if kind is None:
+            return family
+        if kind != "other":
+            return _TROUBLE_TYPES.get(kind, family)
+        text = (sentence or "").lower()
+        named = {_TROUBLE_TYPES[t] for t in _TROUBLE_TYPES if _words(t) in text}
+        return named.pop() if len(named) == 1 else ("friction" if named else family)
+    return None
+
+
+_PROBE_TYPE = "zzprobe"
+
+
+@functools.cache
+def _name_patterns() -> tuple[tuple[re.Pattern[str], str], ...]:
+    # The spec's features with every option on and one placeholder type, as name patterns: windows of any
+    # length, the placeholder any type. Names without a type come first: ``count_events_30d`` is not the
+    # type ``events``.
+    probe = FeatureSpec(windows=(11,), trend_windows=(11,), event_types={_PROBE_TYPE: _PROBE_TYPE},
+                        known_types=(_PROBE_TYPE,), has_value=True, activation_events=(_PROBE_TYPE,),
+                        activation_days=11, has_signup=True, has_subscriptions=True, plan_levels=["a"],
+                        attributes={}, lookback_days=11, lifetime=True, bgnbd_horizon_days=11)
+    plain, typed = [], []
+    for info in probe.features():
+        if info.reason_family is None:
+            continue
+        pattern = re.escape(info.name).replace("11", r"\d+")
+        if info.event_type is None:
+            plain.append((re.compile(pattern), info.reason_family))
+        else:
+            pattern = pattern.replace(_PROBE_TYPE, r"(?P<type>[0-9a-z_]+?)")
+            typed.append((re.compile(pattern), info.reason_family))
+    return tuple(plain + typed)
 
 
 def slug(text: str) -> str:

@@ -224,9 +224,9 @@ def reason_family(feature: Any, sentence: Any = None, family: Any = None) -> str
     """The family of one reason, which picks its suggested action.
 
     ``family`` (a scores file's ``reason_<i>_family``, from the feature's metadata) wins when given; for a
-    scores file written before families were recorded, the family is read from
-    the feature's name, and for the pooled rare event types (``*_other*``) from the sentence, which names
-    them; a feature no rule knows is 'other'.
+    scores file written before families were recorded, the feature spec reads it back from the name
+    (:func:`churnml.features.reason_family_of`, which for the pooled rare types (``*_other*``) reads the
+    sentence, which names them); a feature no spec names is 'other'.
 
     >>> reason_family("activated"), reason_family("days_since_last_event"), reason_family("count_payment_failure_30d")
     ('activation', 'inactivity', 'payment_failure')
@@ -239,28 +239,9 @@ def reason_family(feature: Any, sentence: Any = None, family: Any = None) -> str
         return str(family)
     if _missing(feature):
         return "other"
-    name = str(feature).lower()
-    text = f"{name} {'' if _missing(sentence) else str(sentence).lower()}" if "other" in name else name
-    if any(k in text for k in ("payment", "dunning", "card_declined", "chargeback", "failed_charge")):
-        return "payment_failure"
-    if any(k in text for k in ("support", "ticket", "complaint", "refund", "error")):
-        return "friction"
-    if name.startswith(("activated", "days_to_activation", "activation")):
-        return "activation"
-    if name in ("tenure_days", "subscription_tenure_days"):
-        return "tenure"
-    if any(k in name for k in ("downgrade", "mrr", "plan")):
-        return "value"
-    if name.startswith(("days_since_last", "p_alive")):
-        return "inactivity"
-    if name.startswith(("overdue_ratio", "mean_gap_days", "first_repeat_days", "lifetime_active_days",
-                        "activity_rate", "active_span")) or (name.startswith("lifetime_") and name.endswith("_events")):
-        return "rhythm"
-    if name.startswith(("value_", "lifetime_value")):
-        return "value"
-    if name.startswith(("count_", "active_days_", "trend_", "distinct_types_", "lifetime_", "expected_active_days")):
-        return "engagement"
-    return "other"
+    from churnml.features import reason_family_of
+
+    return reason_family_of(str(feature), None if _missing(sentence) else str(sentence)) or "other"
 
 
 def _action(family: str, actions: Mapping[str, str], feature: Any = None, sentence: Any = None) -> str:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import html
 import os
 import re
@@ -331,9 +332,20 @@ def test_actions_cover_the_reason_families_and_old_files_get_the_metadatas_famil
                        activation_events=("login",), activation_days=7, has_signup=True, has_subscriptions=True,
                        plan_levels=["basic", "pro"], attributes={}, lookback_days=30, lifetime=True,
                        bgnbd_horizon_days=30)
-    infos = spec.features()
-    assert len(infos) > 40
-    # a scores file without reason_<i>_family: the name rule gives each feature its metadata's family
-    wrong = {i.name: (i.reason_family, reason_family(i.name)) for i in infos
-             if i.reason_family is not None and reason_family(i.name) != i.reason_family}
-    assert not wrong, wrong
+    # another spec: other windows and lookback, types whose names hold trouble words but are not trouble
+    # (more "support chat" is engagement, as the metadata's direction says), "other" pooling only trouble
+    second = dataclasses.replace(spec, windows=(14, 60), trend_windows=(60,), lookback_days=45,
+                                 bgnbd_horizon_days=90, activation_days=3,
+                                 event_types={"support_chat": "support_chat", "dunning_email": "dunning_email",
+                                              "events": "events"},
+                                 known_types=("support_chat", "dunning_email", "events", "refund", "error"))
+    assert second.type_role("other") == ("friction", 1)
+    for infos, rare in ((spec.features(), None), (second.features(), "refund, error")):
+        # the pooled type's sentences name its rare types (the first spec pools none)
+        sentences = {i.name: f"2 rare events ({rare}) lately" for i in infos if rare and i.event_type == "other"}
+        assert len(infos) > 40
+        # a scores file without reason_<i>_family: the name rule gives each feature its metadata's family
+        wrong = {i.name: (i.reason_family, reason_family(i.name, sentences.get(i.name))) for i in infos
+                 if i.reason_family is not None and reason_family(i.name, sentences.get(i.name)) != i.reason_family}
+        assert not wrong, wrong
+    assert reason_family("count_support_chat_14d") == "engagement" and reason_family("country") == "other"

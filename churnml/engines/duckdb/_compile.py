@@ -24,7 +24,7 @@ from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
 from churnml._duckdb import FLOAT_TYPES, INTEGER_TYPES, fresh_name, quote_identifier as qi, quote_literal as ql
-from churnml.contract import ChurnDefinition, InactivityChurn, SubscriptionChurn
+from churnml.contract import DUCKDB_LOAD, ChurnDefinition, InactivityChurn, SubscriptionChurn
 from churnml.engines._base import FitStatistics, check_columns
 from churnml.engines._frames import typed
 from churnml.engines._sql import Aggregates, Dialect, feature_items, islands_query, label_sql
@@ -37,10 +37,10 @@ if TYPE_CHECKING:
     from churnml.features import FeatureSpec
 
 _NUMERIC_TYPES = INTEGER_TYPES | FLOAT_TYPES | {"DECIMAL", "BOOLEAN"}
-DUCKDB = Dialect("duckdb", qi, ql, text="VARCHAR", forever="TIMESTAMP 'infinity'", arg_max="arg_max",
-                 days_before=lambda day, n: f"{day} - {n}", days_after=lambda day, n: f"{day} + {n}",
-                 days_between=lambda start, end: f"date_diff('day', {start}, {end})",
-                 days_since=lambda day, ts: f"(epoch(CAST({day} AS TIMESTAMP)) - epoch({ts})) / 86400.0")
+DUCKDB = Dialect.extending(DUCKDB_LOAD, forever="TIMESTAMP 'infinity'", arg_max="arg_max",
+                           days_before=lambda day, n: f"{day} - {n}", days_after=lambda day, n: f"{day} + {n}",
+                           days_between=lambda start, end: f"date_diff('day', {start}, {end})",
+                           days_since=lambda day, ts: f"(epoch(CAST({day} AS TIMESTAMP)) - epoch({ts})) / 86400.0")
 
 
 def _levels(data: UsageData, view: str, column: str, until_filter: str, max_levels: int) -> list[str]:

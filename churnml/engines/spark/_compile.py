@@ -25,7 +25,7 @@ from churnml.contract import ChurnDefinition, InactivityChurn, SubscriptionChurn
 from churnml.engines._base import FitStatistics, check_columns
 from churnml.engines._frames import typed
 from churnml.engines._sql import Aggregates, Dialect, feature_items, islands_query, label_sql
-from churnml.engines.spark._load import SparkUsageData, qi, ql
+from churnml.engines.spark._load import SPARK as SPARK_LOAD, SparkUsageData, qi, ql
 from churnml.errors import ConfigError
 
 if TYPE_CHECKING:
@@ -37,12 +37,12 @@ if TYPE_CHECKING:
 _names = itertools.count(1)
 _NUMERIC = {"tinyint", "smallint", "int", "bigint", "float", "double", "boolean"}
 _MICROS_PER_DAY = "86400000000D"
-SPARK = Dialect("spark", qi, ql, text="STRING", forever="TIMESTAMP'9999-12-31 00:00:00'", arg_max="max_by",
-                days_before=lambda day, n: f"CAST(date_sub({day}, {n}) AS TIMESTAMP)",
-                days_after=lambda day, n: f"date_add({day}, {n})",
-                days_between=lambda start, end: f"datediff({end}, {start})",
-                days_since=lambda day, ts: (f"CAST(unix_micros(CAST({day} AS TIMESTAMP)) - unix_micros({ts}) "
-                                            f"AS DOUBLE) / {_MICROS_PER_DAY}"))
+SPARK = Dialect.extending(SPARK_LOAD, forever="TIMESTAMP'9999-12-31 00:00:00'", arg_max="max_by",
+                          days_before=lambda day, n: f"CAST(date_sub({day}, {n}) AS TIMESTAMP)",
+                          days_after=lambda day, n: f"date_add({day}, {n})",
+                          days_between=lambda start, end: f"datediff({end}, {start})",
+                          days_since=lambda day, ts: (f"CAST(unix_micros(CAST({day} AS TIMESTAMP)) - unix_micros({ts}) "
+                                                      f"AS DOUBLE) / {_MICROS_PER_DAY}"))
 
 
 def _view(frame: DataFrame, prefix: str) -> str:

@@ -14,8 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from churnml.contract import (LoadDialect, LoadReport, Source, is_csv_path, load_with, text_columns,
-                              validate_options)
+from churnml.contract import LoadDialect, LoadReport, Source, is_csv_path, load_with, text_columns
 from churnml.errors import ConfigError, SourceNotFoundError
 
 if TYPE_CHECKING:
@@ -242,10 +241,8 @@ def load_table(spark: SparkSession, source: Source, *, not_after: Any = None) ->
     The load itself is :func:`churnml.contract.load_with`, as on DuckDB; this supplies Spark's dialect and
     queries. ``not_after``: the last event, for subscriptions loaded with their events (later starts are outliers).
     """
-    validate_options(source)
-    frame, described = read_source(spark, source.data, text_columns(source))
-    report, loaded = load_with(source, _SparkRun(frame, described), untyped=is_csv_path(source.data),
-                               not_after=not_after)
+    report, loaded = load_with(source, lambda: _SparkRun(*read_source(spark, source.data, text_columns(source))),
+                               untyped=is_csv_path(source.data), not_after=not_after)
     types = {f.name: f.dataType.simpleString() for f in loaded.schema.fields}
     return SparkTable(table=source.contract.table, frame=loaded, report=report, columns=tuple(loaded.columns),
                       types=types)
