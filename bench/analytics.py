@@ -2,7 +2,7 @@
 
 Data: the cached 10M-event product of bench/features.py (110,000 users over a
 year, seed 0; generated here if missing). Each run is its own subprocess and
-reports its own peak resident memory (``ru_maxrss``), loading included:
+reports its own peak resident memory (``VmHWM``, see bench/_memory.py), loading included:
 
 - churnml: every analytics computation (churn rate by subscriptions and by
   inactivity, revenue churn, activation, inactive accounts, segments, cohorts),
@@ -22,11 +22,12 @@ import argparse
 import json
 import os
 import platform
-import resource
 import subprocess
 import sys
 import time
 from pathlib import Path
+
+from _memory import peak_mb
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "bench"))
@@ -99,7 +100,7 @@ def child(kind: str) -> dict[str, object]:
                 out["periods"] = len(result)
     out["timings"] = timings
     out["seconds"] = time.perf_counter() - started
-    out["peak_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    out["peak_mb"] = peak_mb()
     return out
 
 

@@ -31,11 +31,12 @@ import datetime as dt
 import json
 import os
 import platform
-import resource
 import subprocess
 import sys
 import time
 from pathlib import Path
+
+from _memory import peak_mb
 
 ROOT = Path(__file__).resolve().parents[1]
 OUT = ROOT / "bench" / "out"
@@ -103,7 +104,7 @@ def child(kind: str, folder: Path) -> None:
         events = pd.read_parquet(folder / "events.parquet")
         frame = reference(events, DATE, spec, definition, labels=False)
     seconds = time.perf_counter() - started
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    peak = peak_mb()
     if kind == "polars-1":
         frame.write_parquet(folder / f"check_{kind}.parquet")
     elif kind in CHECKED:

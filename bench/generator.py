@@ -15,12 +15,13 @@ from __future__ import annotations
 import argparse
 import json
 import platform
-import resource
 import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
+
+from _memory import peak_mb
 
 
 def child(users: int, days: int, out: str) -> None:
@@ -31,13 +32,13 @@ def child(users: int, days: int, out: str) -> None:
     started = time.perf_counter()
     paths = generate(out, GeneratorConfig(users=users, days=days, seed=0), overwrite=True)
     seconds = time.perf_counter() - started
-    peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    peak = peak_mb()
     events = pq.read_table(paths["events"])
     started = time.perf_counter()
     pq.write_table(events, Path(out) / "baseline_events.parquet", compression="zstd")
     write_seconds = time.perf_counter() - started
     print(json.dumps({"users": users, "days": days, "events": events.num_rows, "seconds": seconds,
-                      "peak_mb": peak_mb, "write_seconds": write_seconds}))
+                      "peak_mb": peak, "write_seconds": write_seconds}))
 
 
 def main() -> None:

@@ -18,7 +18,7 @@
   Parquet written atomically.
 
 Each run is its own subprocess, which reports its own peak resident memory
-(``ru_maxrss``, loading included); with ``--repeats N`` the kinds take turns N times
+(``VmHWM``, loading included; see bench/_memory.py); with ``--repeats N`` the kinds take turns N times
 and the medians are printed (peak: the largest). ``--kinds`` runs a subset (``features``,
 the floor, always runs); ``--memory-limit`` sets the cap of the scoring runs and of
 ``features capped`` (default 2GB, scoring's own; ``none``: DuckDB's default).
@@ -35,13 +35,14 @@ import argparse
 import json
 import os
 import platform
-import resource
 import statistics
 import subprocess
 import sys
 import time
 import warnings
 from pathlib import Path
+
+from _memory import peak_mb
 
 ROOT = Path(__file__).resolve().parents[1]
 OUT = ROOT / "bench" / "out"
@@ -113,7 +114,7 @@ def child(kind: str, folder: Path, model_folder: Path, memory_limit: str) -> dic
                                   reasons=reasons, memory_limit=cap)
         out = {"accounts": result.accounts, "explained": result.explained}
     out["seconds"] = time.perf_counter() - started
-    out["peak_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    out["peak_mb"] = peak_mb()
     return out
 
 
