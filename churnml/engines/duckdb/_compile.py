@@ -157,8 +157,7 @@ def materialised(data: UsageData, spec: FeatureSpec, definition: ChurnDefinition
         f"FROM (SELECT CAST(unnest([{', '.join(_date(d) for d in dates)}]) AS DATE) AS observation_date)",
         _aggregate_sql(data, spec, definition, t, dates, labels),
     ]
-    if spec.lifetime or spec.bgnbd_horizon_days is not None:
-        statements.append(_life_sql(data, spec, t, dates))
+    statements.append(_life_sql(data, spec, t, dates))
     if isinstance(definition, SubscriptionChurn) or spec.has_subscriptions:
         gap = definition.gap_tolerance_days if isinstance(definition, SubscriptionChurn) else 0
         subscriptions = data.subscriptions
@@ -212,8 +211,9 @@ def _segments(dates: list[dt.date], offsets: set[int]) -> list[tuple[dt.date, dt
 
 def _aggregate_sql(data: UsageData, spec: FeatureSpec, definition: ChurnDefinition, t: dict[str, str],
                    dates: list[dt.date], labels: bool) -> str:
-    """The features query: recent events per segment, then per date and type; older events per bucket;
-    one pivot per user and date."""
+    """The recent-window query: events in each date's reach (and label window) per segment, then per
+    date and type; one pivot per user and date. What needs the whole history (the last events, the first
+    one, activation) is :func:`_life_sql`'s."""
     E = qi(data.events.view)
     L = spec.lookback_days
     reach = max(L, definition.active_window_days)
@@ -223,15 +223,6 @@ def _aggregate_sql(data: UsageData, spec: FeatureSpec, definition: ChurnDefiniti
     # compares every row with every type, and integers compare faster than text.
     code = {name: i for i, name in enumerate(spec.type_names)}
     type_case = _type_case(data, spec)
-    signup_join, signup_day = "", "NULL"
-    if spec.activation_events and spec.has_signup and data.accounts is not None:
-        signup_join = (f"LEFT JOIN (SELECT user_id AS signup_user, CAST(signup_date AS DATE) AS signup_day "
-                       f"FROM {qi(data.accounts.view)}) s ON s.signup_user = e.user_id")
-        signup_day = "s.signup_day"
-    activation = ""
-    if spec.activation_events:
-        kinds = ", ".join(str(code[spec.event_types.get(a, "other")]) for a in spec.activation_events)
-        activation = f"min(day) FILTER (WHERE type_name IN ({kinds}) AND (signup_day IS NULL OR day >= signup_day))"
     words = -(-L // _WORD)
     # Stage B (below) aggregates per user, date and type. Every filter there compares one integer:
     # ``db``, the days from the segment's first day to the date (1 = the day before it). Dates are
@@ -261,7 +252,7 @@ def _aggregate_sql(data: UsageData, spec: FeatureSpec, definition: ChurnDefiniti
         def shifted(word_start: int) -> str:
             return f"CAST(1 AS UBIGINT) << CAST(db - 1 - {word_start} AS UBIGINT)"
 
-        latest, value_total, first_activation = "max(ts)", "sum(value)", activation
+        value_total = "sum(value)"
     else:
         # Stage A: events inside some date's reach, summed per user, type and calendar segment.
         # The segments are cut at every window edge of every date, and every 64 days back from
@@ -278,15 +269,13 @@ def _aggregate_sql(data: UsageData, spec: FeatureSpec, definition: ChurnDefiniti
         # Active days of a segment: bit k = active k days before its end (its last day is bit 0).
         # Counts are summed as DOUBLE from here on: exact for whole numbers below 2^53, and far cheaper than
         # the 128-bit integers DuckDB sums BIGINTs into (in every aggregate and in the conversion to pandas).
-        stage_a = ["CAST(count(*) AS DOUBLE) AS n", "max(ts) AS last_ts",
+        stage_a = ["CAST(count(*) AS DOUBLE) AS n",
                    f"bit_or(CASE WHEN seg_end - day <= {_WORD} THEN CAST(1 AS UBIGINT) << "
                    "CAST(seg_end - day - 1 AS UBIGINT) END) AS bits"]
         if spec.has_value:
             stage_a.append("sum(value) AS value_sum")
             if value_has_nulls:  # else the count of values is the count of events
                 stage_a.append("CAST(count(value) AS DOUBLE) AS value_n")
-        if activation:
-            stage_a.append(f"{activation} AS activation_day")
         # The segment sums, handed to the dates whose reach holds them.
         source = f"""
     segment AS (
@@ -315,12 +304,11 @@ def _aggregate_sql(data: UsageData, spec: FeatureSpec, definition: ChurnDefiniti
         def shifted(word_start: int) -> str:
             return f"bits << CAST(ends_before - {word_start} AS UBIGINT)"
 
-        latest, value_total, first_activation = "max(last_ts)", "sum(value_sum)", "min(activation_day)"
+        value_total = "sum(value_sum)"
 
     # Stage B: per user, date and type, from the events or the segment sums.
     counted = sorted(set(spec.windows) | set(spec.trend_windows))
-    stage_b = [f"{latest} FILTER (WHERE db >= 1) AS last_ts"]
-    stage_b += [f"{total(since(w))} AS n_{w}" for w in counted]
+    stage_b = [f"{total(since(w))} AS n_{w}" for w in counted]
     stage_b += [f"{total(f'db BETWEEN {w + 1} AND {2 * w}')} AS previous_{w}" for w in spec.trend_windows]
     if spec.has_value:
         stage_b += [f"{value_total} FILTER (WHERE {since(w)}) AS value_sum_{w}" for w in spec.windows]
@@ -334,8 +322,6 @@ def _aggregate_sql(data: UsageData, spec: FeatureSpec, definition: ChurnDefiniti
                        f"AS bits_{j}")
     if isinstance(definition, InactivityChurn) and definition.active_window_days not in counted:
         stage_b.append(f"{total(since(definition.active_window_days))} AS n_{definition.active_window_days}")
-    if activation:
-        stage_b.append(f"{first_activation} AS activation_day")
     if labels and isinstance(definition, InactivityChurn):
         stage_b.append(f"{total(f'db BETWEEN {1 - span} AND {-definition.lead_time_days}')} AS label_window_events")
 
@@ -344,12 +330,10 @@ def _aggregate_sql(data: UsageData, spec: FeatureSpec, definition: ChurnDefiniti
     def of(aggregate: str, column: str, name: str) -> str:
         return f"{aggregate}(CASE WHEN type_name = {code[name]} THEN {column} END)"
 
-    last_seen = ["max(last_ts) AS last_event"] + [f"{of('max', 'last_ts', n)} AS {qi(f'last_{n}')}"
-                                                  for n in spec.type_names]
     # Each aggregate here costs a pass over millions of rows: a count serves both its window
     # feature and a trend's recent half, and the count of events stands in for the count of
     # values when no value is missing.
-    stage_c = list(last_seen)
+    stage_c = []
     for w in counted:
         stage_c.append(f"sum(n_{w}) AS {qi(f'count_events_{w}d')}")
         stage_c += [f"{of('sum', f'n_{w}', n)} AS {qi(f'count_{n}_{w}d')}" for n in spec.type_names]
@@ -364,54 +348,24 @@ def _aggregate_sql(data: UsageData, spec: FeatureSpec, definition: ChurnDefiniti
     stage_c += [f"bit_or(bits_{j}) AS active_bits_{j}" for j in range(words)]
     stage_c.append(f"sum(n_{definition.active_window_days}) AS recent_events"
                    if isinstance(definition, InactivityChurn) else "0 AS recent_events")
-    if activation:
-        stage_c.append("min(activation_day) AS activation_day")
     if labels and isinstance(definition, InactivityChurn):
         stage_c.append("sum(label_window_events) AS label_window_events")
 
-    # Events before a date's reach inform it only through the last timestamps (and
-    # activation); the first event before a date is the user's first event, if before it.
-    # Each such event is bucketed by the first date it can inform; the buckets are
-    # pivoted once per user and bucket and handed to the dates from their bucket on.
-    whens = " ".join(f"WHEN ev.ts < {_date(d)} - INTERVAL {reach} DAY THEN {position}"
-                     for position, d in enumerate(sorted(dates), start=1))
-    history = ["max(ts) AS last_ts"] + ([f"{activation} AS activation_day"] if activation else [])
-    pivot_history = last_seen + (["min(activation_day) AS activation_day"] if activation else [])
-    carried = [("last_event", "greatest")] + [(f"last_{n}", "greatest") for n in spec.type_names]
-    if activation:
-        carried.append(("activation_day", "least"))
-    fold = ", ".join(f"{'max' if how == 'greatest' else 'min'}({qi(c)}) AS {qi(c)}" for c, how in carried)
-    merged = ", ".join(f"{how}(r.{qi(c)}, h.{qi(c)}) AS {qi(c)}" for c, how in carried)
     value = ", e.value" if spec.has_value else ""
     return f"""
     CREATE OR REPLACE TEMP TABLE {t['agg']} AS
     WITH reached AS NOT MATERIALIZED (  -- the events before the last label window's end
         SELECT * FROM {E} WHERE "timestamp" < (SELECT max(t_upper) FROM {t['obs']})),
     ev AS NOT MATERIALIZED (
-        SELECT e.user_id, {type_case} AS type_name, e."timestamp" AS ts, CAST(e."timestamp" AS DATE) AS day,
-               {signup_day} AS signup_day{value}
-        FROM reached e {signup_join}),{source}
+        SELECT e.user_id, {type_case} AS type_name, e."timestamp" AS ts, CAST(e."timestamp" AS DATE) AS day{value}
+        FROM reached e),{source}
     recent AS (
         SELECT user_id, observation_date, {', '.join(stage_c)}
         FROM (SELECT user_id, observation_date, type_name, {', '.join(stage_b)}
               FROM source
               GROUP BY user_id, observation_date, type_name)
-        GROUP BY user_id, observation_date),
-    buckets AS (
-        SELECT user_id, bucket, {', '.join(pivot_history)}
-        FROM (SELECT ev.user_id, ev.type_name, CASE {whens} END AS bucket, {', '.join(history)}
-              FROM ev WHERE ev.ts < (SELECT max(t) FROM {t['obs']}) - INTERVAL {reach} DAY
-              GROUP BY ALL)
-        GROUP BY user_id, bucket),
-    older AS (
-        SELECT b.user_id, o.observation_date, {fold}
-        FROM buckets b JOIN {t['obs']} o ON o.position >= b.bucket
-        GROUP BY b.user_id, o.observation_date)
-    SELECT user_id, observation_date, r.* EXCLUDE (user_id, observation_date, {', '.join(qi(c) for c, _ in carried)}),
-           {merged}, CASE WHEN f.first_ts < CAST(observation_date AS TIMESTAMP) THEN f.first_ts END AS first_ts
-    FROM recent r FULL JOIN older h USING (user_id, observation_date)
-    JOIN (SELECT user_id, min("timestamp") AS first_ts FROM reached  -- not ev: no signup join needed
-          GROUP BY user_id) f USING (user_id)"""
+        GROUP BY user_id, observation_date)
+    SELECT * FROM recent"""
 
 
 def _type_case(data: UsageData, spec: FeatureSpec) -> str:
@@ -424,18 +378,55 @@ def _type_case(data: UsageData, spec: FeatureSpec) -> str:
 
 
 def _life_sql(data: UsageData, spec: FeatureSpec, t: dict[str, str], dates: list[dt.date]) -> str:
-    """Whole history before each date, for every user with an event before it: events (per type), active
-    days, value, the first active day and the user's second one, and the days from the first to the last
-    active day (``span_days``) and from the first to the date (``age_days``).
+    """Whole history before each date, for every user with an event before it: the last event (per type),
+    the first, and the first activation event on or after signup; where the spec has lifetime or BG/NBD
+    features, also events (per type), active days, value, the first active day and the user's second one,
+    and the days from the first to the last active day (``span_days``) and from the first to the date
+    (``age_days``).
 
-    Each event goes to a bucket, the first date after it (a midnight, so a day lies in one bucket), and to
-    a word of 64 calendar days; a user's active days in a bucket and word are the bits of one UBIGINT, so
-    distinct days are counted by ``bit_count`` over some 5 words per user and bucket instead of a hash of
-    every (user, day). Bucket sums are folded into that date and every later one.
+    Each event goes to a bucket, the first date after it (a midnight, so a day lies in one bucket); bucket
+    aggregates are folded into that date and every later one. For the lifetime features each event also
+    goes to a word of 64 calendar days: a user's active days in a bucket and word are the bits of one
+    UBIGINT, so distinct days are counted by ``bit_count`` over some 5 words per user and bucket instead
+    of a hash of every (user, day).
     """
     E = qi(data.events.view)
     whens = " ".join(f"WHEN ts < {_date(d)} THEN {position}" for position, d in enumerate(sorted(dates), start=1))
     code = {name: i for i, name in enumerate(spec.type_names)}
+    lifetime = spec.lifetime or spec.bgnbd_horizon_days is not None
+    # What every spec reads, kept per group and folded with max or min: the last events, the first, activation.
+    seen = [("last_event", "max", "ts")]
+    seen += [(f"last_{n}", "max", f"CASE WHEN type_name = {code[n]} THEN ts END") for n in spec.type_names]
+    seen.append(("first_ts", "min", "ts"))
+    signup_join, signup_day = "", "NULL"
+    if spec.activation_events:
+        if spec.has_signup and data.accounts is not None:
+            signup_join = (f"LEFT JOIN (SELECT user_id AS signup_user, CAST(signup_date AS DATE) AS signup_day "
+                           f"FROM {qi(data.accounts.view)}) s ON s.signup_user = e.user_id")
+            signup_day = "s.signup_day"
+        kinds = ", ".join(str(code[spec.event_types.get(a, "other")]) for a in spec.activation_events)
+        seen.append(("activation_day", "min",
+                     f"CASE WHEN type_name IN ({kinds}) AND (signup_day IS NULL OR day >= signup_day) THEN day END"))
+    per_group = [f"{how}({expression}) AS {qi(name)}" for name, how, expression in seen]
+    folded_seen = [f"{how}(b.{qi(name)}) AS {qi(name)}" for name, how, _ in seen]
+    value = ", e.value" if spec.has_value else ""
+    head = f"""
+    CREATE OR REPLACE TEMP TABLE {t['life']} AS
+    WITH ev AS (
+        SELECT e.user_id, {_type_case(data, spec)} AS type_name, e."timestamp" AS ts, day, day_number,
+               {signup_day} AS signup_day,
+               CAST(floor(day_number / 64) AS BIGINT) AS word{value}
+        FROM (SELECT *, CAST("timestamp" AS DATE) AS day,
+                     CAST("timestamp" AS DATE) - DATE '1970-01-01' AS day_number FROM {E}) e {signup_join}
+        WHERE e."timestamp" < (SELECT max(t) FROM {t['obs']})),"""
+    if not lifetime:
+        return f"""{head}
+    buckets AS (
+        SELECT user_id, CASE {whens} END AS bucket, {', '.join(per_group)} FROM ev GROUP BY ALL)
+    SELECT b.user_id, o.observation_date, {', '.join(folded_seen)}
+    FROM buckets b JOIN {t['obs']} o ON o.position >= b.bucket
+    GROUP BY b.user_id, o.observation_date"""
+
     sums = ["n"] + [f"n_{code[n]}" for n in spec.type_names]
     per_word = ["CAST(count(*) AS DOUBLE) AS n", "min(day) AS first_day", "max(day) AS last_day",
                 "bit_or(CAST(1 AS UBIGINT) << CAST(day_number - 64 * word AS UBIGINT)) AS bits"]
@@ -445,7 +436,6 @@ def _life_sql(data: UsageData, spec: FeatureSpec, t: dict[str, str], dates: list
         sums += ["value_sum", "value_n"]
         per_word += ["sum(value) AS value_sum", "CAST(count(value) AS DOUBLE) AS value_n"]
     folded = ", ".join(f"sum(b.{c}) AS {c}" for c in sums)
-    value = ", e.value" if spec.has_value else ""
 
     # The lowest set bit of a non-zero UBIGINT, 0-based: the bits below it, counted. DuckDB evaluates
     # both branches of a CASE, so a zero (a first word with one bit, cleared) is made 1 to stay in range.
@@ -454,21 +444,14 @@ def _life_sql(data: UsageData, spec: FeatureSpec, t: dict[str, str], dates: list
         return f"bit_count(({x} & ((~{x}) + CAST(1 AS UBIGINT))) - CAST(1 AS UBIGINT))"
 
     first_two = "list(struct_pack(word := word, bits := bits) ORDER BY word)[1:2]"
-    return f"""
-    CREATE OR REPLACE TEMP TABLE {t['life']} AS
-    WITH ev AS (
-        SELECT e.user_id, {_type_case(data, spec)} AS type_name, e."timestamp" AS ts, day, day_number,
-               CAST(floor(day_number / 64) AS BIGINT) AS word{value}
-        FROM (SELECT *, CAST("timestamp" AS DATE) AS day,
-                     CAST("timestamp" AS DATE) - DATE '1970-01-01' AS day_number FROM {E}) e
-        WHERE e."timestamp" < (SELECT max(t) FROM {t['obs']})),
+    return f"""{head}
     words AS (
-        SELECT user_id, CASE {whens} END AS bucket, word, {', '.join(per_word)} FROM ev GROUP BY ALL),
+        SELECT user_id, CASE {whens} END AS bucket, word, {', '.join(per_word + per_group)} FROM ev GROUP BY ALL),
     buckets AS (
         SELECT user_id, bucket, {', '.join(f"sum({c}) AS {c}" for c in sums)},
                CAST(sum(bit_count(bits)) AS DOUBLE) AS active, min(first_day) AS first_day,
-               max(last_day) AS last_day
-        FROM words GROUP BY ALL),
+               max(last_day) AS last_day, {', '.join(f.replace('b.', '', 1) for f in folded_seen)}
+        FROM words b GROUP BY ALL),
     seconds AS (  -- the second active day: in the first word if it has two bits, else the next word's first
         SELECT user_id, CASE WHEN bit_count(w[1].bits) >= 2
             THEN 64 * w[1].word + {lowest("(w[1].bits & (w[1].bits - CAST(1 AS UBIGINT)))")}
@@ -481,7 +464,8 @@ def _life_sql(data: UsageData, spec: FeatureSpec, t: dict[str, str], dates: list
     SELECT b.user_id, o.observation_date, {folded}, sum(b.active) AS active, min(b.first_day) AS first_day,
            any_value(s.second_day) AS second_day,
            CAST(date_diff('day', min(b.first_day), max(b.last_day)) AS DOUBLE) AS span_days,
-           CAST(date_diff('day', min(b.first_day), o.observation_date) AS DOUBLE) AS age_days
+           CAST(date_diff('day', min(b.first_day), o.observation_date) AS DOUBLE) AS age_days,
+           {', '.join(folded_seen)}
     FROM buckets b JOIN {t['obs']} o ON o.position >= b.bucket LEFT JOIN second_days s USING (user_id)
     GROUP BY b.user_id, o.observation_date"""
 
@@ -527,14 +511,14 @@ def _keys_sql(data: UsageData, definition: ChurnDefinition, t: dict[str, str]) -
 
 def _aggregates(data: UsageData, spec: FeatureSpec, t: dict[str, str]) -> Aggregates:
     """Where this engine keeps what the shared features read: the pivot ``g`` of :func:`_aggregate_sql`
-    (bitmaps of active days) and the whole history ``l`` of :func:`_life_sql`."""
+    (counts and bitmaps of active days in the recent windows) and the whole history ``l`` of
+    :func:`_life_sql` (the last and first events, activation, the lifetime sums)."""
     L = spec.lookback_days
     words = -(-L // _WORD)
     code = {name: i for i, name in enumerate(spec.type_names)}
     value_has_nulls = _value_has_nulls(data)
-    joins = [f"LEFT JOIN {t['agg']} g USING (user_id, observation_date)"]
-    if spec.lifetime or spec.bgnbd_horizon_days is not None:
-        joins.append(f"LEFT JOIN {t['life']} l USING (user_id, observation_date)")
+    joins = [f"LEFT JOIN {t['agg']} g USING (user_id, observation_date)",
+             f"LEFT JOIN {t['life']} l USING (user_id, observation_date)"]
 
     def g(column: str) -> str:
         return f"g.{qi(column)}"
@@ -552,8 +536,8 @@ def _aggregates(data: UsageData, spec: FeatureSpec, t: dict[str, str]) -> Aggreg
                       f"bit_position('1'::BIT, CAST(g.active_bits_{j} AS BIT))" for j in reversed(range(words)))
     return Aggregates(
         joins=joins,
-        last=lambda kind: g("last_event" if kind is None else f"last_{kind}"),
-        first_ts="g.first_ts",
+        last=lambda kind: f"l.{qi('last_event' if kind is None else f'last_{kind}')}",
+        first_ts="l.first_ts",
         count=lambda kind, w: g(f"count_{events(kind)}_{w}d"),
         previous=lambda kind, w: g(f"previous_count_{events(kind)}_{w}d"),
         active=active,
@@ -561,7 +545,7 @@ def _aggregates(data: UsageData, spec: FeatureSpec, t: dict[str, str]) -> Aggreg
         # Without a missing value the count of values is the count of events, which the pivot has anyway.
         value_n=lambda w: g(f"value_n_{w}d" if value_has_nulls else f"count_events_{w}d"),
         oldest_active=f"(CASE {oldest} END)",
-        activation_day="g.activation_day",
+        activation_day="l.activation_day",
         life_events=lambda kind: "l.n" if kind is None else f"l.n_{code[kind]}",
         life=lambda key: f"l.{key}",
         bgnbd=t["bgnbd"])
