@@ -210,6 +210,33 @@ def test_duplicates_compare_whole_source_rows_not_just_mapped_columns():
     assert EventSource(data).load().report.duplicate_rows == 0
 
 
+@settings(max_examples=30, deadline=None)
+@given(st.lists(st.tuples(st.integers(0, 3), st.integers(0, 3), st.sampled_from(["a", "b"])), min_size=1, max_size=30))
+def test_the_duplicate_screen_counts_the_same_copies_in_numpy_and_in_duckdb(rows):
+    from churnml import _duckdb
+
+    data = frame(user_id=[u for u, _, _ in rows],
+                 timestamp=[dt.datetime(2024, 1, 1) + dt.timedelta(days=d) for _, d, _ in rows],
+                 event_type=[k for _, _, k in rows])
+    expected = len(data) - len(data.drop_duplicates())
+    held = EventSource(data).load().report.duplicate_rows
+    with pytest.MonkeyPatch.context() as patch:  # no readable memory limit: DuckDB sorts the hashes
+        patch.setattr(_duckdb, "memory_limit_bytes", lambda backend: None)
+        sorted_by_duckdb = EventSource(data).load().report.duplicate_rows
+    assert held == sorted_by_duckdb == expected
+
+
+def test_the_duplicate_screen_holds_hashes_only_within_its_budget():
+    from churnml._duckdb import Backend, _held_hashes, memory_limit_bytes
+
+    backend = Backend()
+    backend.execute("SET memory_limit = '400MB'")
+    assert memory_limit_bytes(backend) == pytest.approx(400e6, rel=0.01)
+    query = "SELECT hash(i) AS h FROM range(1000) t(i)"
+    assert len(_held_hashes(backend, query, budget=16_000)) == 1000
+    assert _held_hashes(backend, query, budget=15_999) is None  # 8 bytes a hash, held twice for a moment
+
+
 def test_bad_duplicate_policy():
     with pytest.raises(ConfigError, match=r"'duplicates' parameter of EventSource must be one of"):
         EventSource(EVENTS, user_id="customer", timestamp="when", duplicates="ignore").load()
