@@ -209,8 +209,9 @@ class LoadRun(Protocol):
     def first(self, expressions: list[str], condition: str) -> tuple[Any, ...] | None:
         """The first row of ``expressions`` over the source rows that meet ``condition`` (aggregates: one row)."""
 
-    def quantiles(self, expression: str, condition: str, at: tuple[float, float]) -> Any:
-        """The two quantiles ``at`` of ``expression`` over the rows meeting ``condition`` (None: no rows)."""
+    def quantiles(self, expression: str, condition: str, at: tuple[float, float], also: list[str]) -> list[Any]:
+        """The two quantiles ``at`` of ``expression`` over the rows meeting ``condition`` (None, None: no
+        values), then the aggregates ``also`` over the same rows, from one pass."""
 
     def duplicates(self, condition: str) -> tuple[int, Callable[[], Any]]:
         """Extra copies of whole source rows among those meeting ``condition``, and one duplicated row."""
@@ -277,12 +278,46 @@ def load_with(source: Source, open_run: Callable[[], LoadRun], *, untyped: bool,
     notes, dropped = assessed.notes, assessed.dropped
     keep = where + (f" AND {mapped['user_id'].converted} IS NOT NULL" if assessed.drop_null_users else "")
 
+    # What the load report counts over the loaded rows, written over any column expressions: ``column(name)``
+    # is a loaded column, or its conversion over the source rows.
+    time_column = next((name for name, m in mapped.items() if m.logical.kind == "timestamp"), None)
+    optional = [name for name, m in mapped.items() if not m.logical.required]
+    has_value, has_end = table == "events" and "value" in mapped, table == "subscriptions" and "end" in mapped
+
+    def summary_of(column: Callable[[str], str]) -> list[str]:
+        parts = ["count(*)", f"count(DISTINCT {column('user_id')})"]
+        parts += [f"min({column(time_column)})", f"max({column(time_column)})"] if time_column else ["NULL", "NULL"]
+        parts += [d.count_where(f"{column(name)} IS NULL") for name in optional]
+        if has_value:
+            parts.append(d.count_where(f"{column('value')} < 0"))
+        if has_end:
+            parts.append(d.count_where(f"{column('end')} < {column('start')}"))
+        return parts
+
     # Timestamps far outside the bulk of the table; subscriptions starting after the events end (noted).
+    # The pass of the quantiles also gives the column's span, so a table with nothing outside the bounds
+    # needs no count of it, and the report's figures over the same rows: the loaded rows, unless the
+    # outliers or duplicates are dropped below.
     def micros(name: str) -> str:
         return d.epoch_micros(mapped[name].converted)
 
-    for bounds in outlier_bounds(source, mapped, not_after,
-                                 lambda column: run.quantiles(micros(column), keep, OUTLIER_QUANTILES)):
+    spans: dict[str, tuple[Any, Any]] = {}
+    summary: tuple[Any, ...] | None = None
+
+    def quantiles(column: str) -> list[Any]:
+        nonlocal summary
+        found = run.quantiles(micros(column), keep, OUTLIER_QUANTILES,
+                              [f"min({micros(column)})", f"max({micros(column)})",
+                               *summary_of(lambda name: f"({mapped[name].converted})")])
+        spans[column], summary = (found[2], found[3]), tuple(found[4:])
+        return found[:2]
+
+    for bounds in outlier_bounds(source, mapped, not_after, quantiles):
+        if bounds.column in spans:
+            low, high = spans[bounds.column]
+            if low is None or ((bounds.low is None or low >= bounds.low)
+                               and (bounds.high is None or high <= bounds.high)):
+                continue  # nothing outside
         outside, value = bounds.condition(micros(bounds.column)), micros(bounds.column)
         found = run.first([d.count_where(outside), f"min(CASE WHEN {outside} THEN {value} END)",
                            f"max(CASE WHEN {outside} THEN {value} END)", "count(*)"], keep)
@@ -290,6 +325,7 @@ def load_with(source: Source, open_run: Callable[[], LoadRun], *, untyped: bool,
         if judge_outliers(source, mapped[bounds.column], bounds, int(found[0]), int(found[3]),
                           outlier_example(found[1], found[2], bounds), dropped, notes):
             keep += f" AND NOT coalesce({outside}, FALSE)"
+            summary = None  # counted over rows that are no longer all loaded
 
     # Duplicates are exact copies of a whole source row among the rows that are kept.
     duplicate_rows, duplicated = run.duplicates(keep)
@@ -305,20 +341,12 @@ def load_with(source: Source, open_run: Callable[[], LoadRun], *, untyped: bool,
                 notes.append(f"source column {column!r} not kept: its name is a logical column")
                 continue
             select.append(q(column))
-    loaded = run.materialise(select, keep, distinct=source.duplicates == "drop" and duplicate_rows > 0)
+    distinct = source.duplicates == "drop" and duplicate_rows > 0
+    loaded = run.materialise(select, keep, distinct=distinct)
 
     # What was loaded: rows, users, the time span, missing optional values, and the table's own checks.
-    time_column = next((name for name, m in mapped.items() if m.logical.kind == "timestamp"), None)
-    parts = ["count(*)", "count(DISTINCT user_id)"]
-    parts += [f"min({q(time_column)})", f"max({q(time_column)})"] if time_column else ["NULL", "NULL"]
-    optional = [name for name, m in mapped.items() if not m.logical.required]
-    parts += [d.count_where(f"{q(name)} IS NULL") for name in optional]
-    has_value, has_end = table == "events" and "value" in mapped, table == "subscriptions" and "end" in mapped
-    if has_value:
-        parts.append(d.count_where("value < 0"))
-    if has_end:
-        parts.append(d.count_where(f"{q('end')} < start"))
-    summary = run.first_loaded(loaded, parts)
+    if summary is None or distinct:
+        summary = run.first_loaded(loaded, summary_of(q))
     assert summary is not None
     rows_loaded, users, first, last = int(summary[0]), int(summary[1]), summary[2], summary[3]
     null_counts = {name: int(n) for name, n in zip(optional, summary[4:4 + len(optional)])}

@@ -237,6 +237,12 @@ def test_the_duplicate_screen_holds_hashes_only_within_its_budget():
     assert _held_hashes(backend, query, budget=15_999) is None  # 8 bytes a hash, held twice for a moment
 
 
+def test_an_all_null_value_column_loads_as_missing_values():
+    # DuckDB types a pandas column of only None as "NULL" (quoted in its type name).
+    report = EventSource(frame(user_id=[1, 2], timestamp=["2024-01-01", "2024-01-02"], value=[None, None])).load().report
+    assert report.rows_loaded == 2 and report.null_counts == {"value": 2}
+
+
 def test_bad_duplicate_policy():
     with pytest.raises(ConfigError, match=r"'duplicates' parameter of EventSource must be one of"):
         EventSource(EVENTS, user_id="customer", timestamp="when", duplicates="ignore").load()
@@ -319,6 +325,29 @@ def test_every_row_read_is_loaded_or_counted_as_dropped(rows, duplicates):
     if duplicates == "drop":
         expected = expected.drop_duplicates()
     assert report.rows_loaded == len(expected)
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.lists(st.tuples(st.one_of(st.none(), st.integers(0, 5)), st.integers(0, 10),
+                          st.one_of(st.none(), st.sampled_from([-1.0, 0.0, 2.5]))), min_size=1, max_size=40),
+       st.sampled_from(["keep", "drop"]))
+def test_the_report_counts_the_loaded_rows(rows, duplicates):
+    # The report's figures come from the pass of the quantiles where nothing is dropped after it, else
+    # from the loaded rows: either way they are those of the rows loaded.
+    data = frame(user_id=[u for u, _, _ in rows],
+                 timestamp=[dt.datetime(2024, 1, 1) + dt.timedelta(days=d) for _, d, _ in rows],
+                 value=[v for _, _, v in rows])
+    data["user_id"] = data["user_id"].astype("Int64")
+    if data["user_id"].notna().sum() == 0:
+        return
+    report = EventSource(data, drop_null_user_ids=True, duplicates=duplicates).load().report
+    loaded = data[data["user_id"].notna()]
+    if duplicates == "drop":
+        loaded = loaded.drop_duplicates()
+    assert (report.rows_loaded, report.users) == (len(loaded), loaded["user_id"].nunique())
+    assert (report.first, report.last) == (loaded["timestamp"].min(), loaded["timestamp"].max())
+    assert report.null_counts == {"value": int(loaded["value"].isna().sum())}
+    assert any("negative" in note for note in report.notes) == bool((loaded["value"] < 0).any())
 
 
 @settings(max_examples=25, deadline=None)

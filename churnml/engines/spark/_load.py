@@ -209,9 +209,10 @@ class _SparkRun:
         row = frame.selectExpr(*expressions).first()
         return None if row is None else tuple(row)
 
-    def quantiles(self, expression: str, condition: str, at: tuple[float, float]) -> Any:
-        found = self.first([f"percentile_approx({expression}, array({at[0]}, {at[1]}), 100000)"], condition)
-        return None if found is None or found[0] is None else list(found[0])
+    def quantiles(self, expression: str, condition: str, at: tuple[float, float], also: list[str]) -> list[Any]:
+        found = self.first([f"percentile_approx({expression}, array({at[0]}, {at[1]}), 100000)", *also], condition)
+        assert found is not None
+        return [*(found[0] if found[0] is not None else (None, None)), *found[1:]]
 
     def duplicates(self, condition: str) -> tuple[int, Callable[[], Any]]:
         kept = self.frame.where(condition)
