@@ -443,7 +443,6 @@ def _life_sql(data: UsageData, spec: FeatureSpec, t: dict[str, str], dates: list
         x = f"greatest({bits}, CAST(1 AS UBIGINT))"
         return f"bit_count(({x} & ((~{x}) + CAST(1 AS UBIGINT))) - CAST(1 AS UBIGINT))"
 
-    first_two = "list(struct_pack(word := word, bits := bits) ORDER BY word)[1:2]"
     return f"""{head}
     words AS (
         SELECT user_id, CASE {whens} END AS bucket, word, {', '.join(per_word + per_group)} FROM ev GROUP BY ALL),
@@ -453,10 +452,10 @@ def _life_sql(data: UsageData, spec: FeatureSpec, t: dict[str, str], dates: list
                max(last_day) AS last_day, {', '.join(f.replace('b.', '', 1) for f in folded_seen)}
         FROM words b GROUP BY ALL),
     seconds AS (  -- the second active day: in the first word if it has two bits, else the next word's first
-        SELECT user_id, CASE WHEN bit_count(w[1].bits) >= 2
-            THEN 64 * w[1].word + {lowest("(w[1].bits & (w[1].bits - CAST(1 AS UBIGINT)))")}
-            ELSE 64 * w[2].word + {lowest("w[2].bits")} END AS second_number
-        FROM (SELECT user_id, {first_two} AS w
+        SELECT user_id, CASE WHEN bit_count(bits[1]) >= 2
+            THEN 64 * word[1] + {lowest("(bits[1] & (bits[1] - CAST(1 AS UBIGINT)))")}
+            ELSE 64 * word[2] + {lowest("bits[2]")} END AS second_number
+        FROM (SELECT user_id, min(word, 2) AS word, arg_min(bits, word, 2) AS bits  -- the first two words
               FROM (SELECT user_id, word, bit_or(bits) AS bits FROM words GROUP BY ALL) GROUP BY user_id)),
     second_days AS (
         SELECT user_id, DATE '1970-01-01' + CAST(second_number AS INTEGER) AS second_day FROM seconds
