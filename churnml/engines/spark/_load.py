@@ -222,7 +222,9 @@ class _SparkRun:
         assert found is not None
         values = dict(zip(together, found[1:]))
         if apart:
-            values.update(zip(apart, self.first(apart, condition) or ()))
+            counted = self.first(apart, condition)
+            assert counted is not None  # aggregates: one row
+            values.update(zip(apart, counted))
         return [*(found[0] if found[0] is not None else (None, None)), *(values[e] for e in also)]
 
     def duplicates(self, condition: str) -> tuple[int, Callable[[], Any]]:
