@@ -182,6 +182,24 @@ def test_stray_timestamps_are_refused_dropped_or_kept(tmp_path, stray):
     assert kept.report.rows_loaded == 401 and any("kept (outliers='keep')" in n for n in kept.report.notes)
 
 
+@settings(max_examples=60, deadline=None)
+@given(st.integers(1, 250), st.integers(0, 3 * 365), st.integers(0, 2**32 - 1),
+       st.lists(st.integers(-1500, 2500), max_size=3))
+def test_the_outlier_rule_drops_what_the_quantiles_say(n, spread, seed, far):
+    # The rule written plainly over every row: [p01 - width, p99 + width], width = max(p99 - p01, 365 days),
+    # the quantiles those of DuckDB's quantile_disc. The load skips the quantiles within a year; the drops match.
+    hours = np.random.default_rng(seed).integers(0, spread * 24 + 1, n)
+    stamps = pd.Series(pd.Timestamp("2024-01-01") + pd.to_timedelta([*hours, *(np.array(far) * 24)], unit="h"))
+    data = pd.DataFrame({"user_id": range(len(stamps)), "timestamp": stamps})
+    micros = np.sort(stamps.to_numpy().astype("datetime64[us]").astype(np.int64))
+    p01, p99 = (micros[max(math.ceil(q * len(micros)) - 1, 0)] for q in (0.01, 0.99))  # quantile_disc's pick
+    width = max(p99 - p01, 365 * 86_400_000_000)
+    outside = int(((micros < p01 - width) | (micros > p99 + width)).sum())
+    report = EventSource(data, outliers="drop").load().report
+    assert sum(report.dropped.values()) == outside
+    assert report.rows_loaded == len(stamps) - outside
+
+
 def test_an_even_spread_of_years_is_not_an_outlier():
     stamps = pd.to_datetime([f"{year}-06-01" for year in range(2000, 2025)])
     EventSource(pd.DataFrame({"user_id": range(25), "timestamp": stamps})).load()

@@ -19,7 +19,8 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 
 from churnml.contract._rules import (AWARE_PATTERN, BLANK_PATTERN, DAY_MONTH_PATTERN, EPOCH_PATTERN, EXACT_FLOAT_ID,
-                                     INTEGER_PART, LEADING_ZERO, OUTLIER_QUANTILES, WHOLE_PATTERN, WORDED_PATTERN,
+                                     INTEGER_PART, LEADING_ZERO, OUTLIER_COLUMN, OUTLIER_QUANTILES, WHOLE_PATTERN,
+                                     WORDED_PATTERN,
                                      Mapped, apply_duplicate_policy, assess, check_scalar_id, first_line,
                                      judge_outliers, judge_summary, listed, number_checks, outlier_bounds,
                                      outlier_example, resolve_column, validate_options)
@@ -79,14 +80,17 @@ def plan_conversion(m: Mapped, time_format: str | None, untyped: bool, d: LoadDi
         if family in ("integer", "wide_integer"):
             m.converted = f"CAST({raw} AS BIGINT)"
             if family == "wide_integer":
+                m.may_raise = True
                 m.checks["beyond_int64"] = beyond
             m.checks["null"] = f"({raw} IS NULL)"
         elif family == "wide_decimal":
+            m.may_raise = True
             m.checks["non_integral"] = non_integral
             m.checks["beyond_int64"] = beyond
             m.converted = f"CAST({raw} AS BIGINT)"  # revised once the checks have run
             m.checks["null"] = f"({raw} IS NULL)"
         elif family in ("float", "decimal"):
+            m.may_raise = True  # NaN, infinities, past 2**63
             m.checks["non_integral"] = non_integral
             m.checks["inexact"] = f"({raw} IS NOT NULL AND NOT (abs({raw}) <= {EXACT_FLOAT_ID}))"
             m.converted = f"CAST({raw} AS BIGINT)"  # revised once the checks have run
@@ -96,7 +100,7 @@ def plan_conversion(m: Mapped, time_format: str | None, untyped: bool, d: LoadDi
             whole = (f"({d.matches(trimmed, WHOLE_PATTERN)} AND {integer} IS NOT NULL "
                      f"AND NOT {d.matches(trimmed, LEADING_ZERO)})")
             m.checks["not_whole"] = f"({raw} IS NOT NULL AND NOT {blank} AND NOT {whole})"
-            m.converted = integer
+            m.converted = integer  # revised once the checks have run
             m.checks["null"] = f"({raw} IS NULL OR {blank})"
         else:
             m.converted = text_id(raw, d)
@@ -257,15 +261,65 @@ def load_with(source: Source, open_run: Callable[[], LoadRun], *, untyped: bool,
                                f"{first_line(error)}. Columns in the source: {listed(columns)}.") from error
     where = d.is_true(where)
 
-    # One pass over the source counts every problem at once.
+    # What the load report counts over the loaded rows, written over any column expressions: ``column(name)``
+    # is a loaded column, or its conversion over the source rows; ``within`` (SQL over the source row), where
+    # given, restricts every figure to the rows meeting it.
+    time_column = next((name for name, m in mapped.items() if m.logical.kind == "timestamp"), None)
+    optional = [name for name, m in mapped.items() if not m.logical.required]
+    has_value, has_end = table == "events" and "value" in mapped, table == "subscriptions" and "end" in mapped
+
+    def summary_of(column: Callable[[str], str], within: str | None = None) -> list[str]:
+        def where(condition: str) -> str:
+            return d.count_where(condition if within is None else f"{within} AND {condition}")
+
+        def of(name: str) -> str:
+            return column(name) if within is None else f"CASE WHEN {within} THEN {column(name)} END"
+
+        parts = ["count(*)" if within is None else d.count_where(within), f"count(DISTINCT {of('user_id')})"]
+        parts += [f"min({of(time_column)})", f"max({of(time_column)})"] if time_column else ["NULL", "NULL"]
+        parts += [where(f"{column(name)} IS NULL") for name in optional]
+        if has_value:
+            parts.append(where(f"{column('value')} < 0"))
+        if has_end:
+            parts.append(where(f"{column('end')} < {column('start')}"))
+        return parts
+
+    def converted(name: str) -> str:
+        return f"({mapped[name].converted})"
+
+    def micros(name: str) -> str:
+        return d.epoch_micros(mapped[name].converted)
+
+    # One pass over the source counts every problem at once. Unless a conversion could raise before its checks
+    # refuse the value, the same pass takes what the next would (the main timestamp's span and the report's
+    # figures) over the rows the load keeps when the checks pass: those ``where`` keeps that have a user id.
+    # With no null user id those are all the rows ``where`` keeps, so the figures hold whether or not
+    # ``drop_null_user_ids`` is set. They are set aside when the checks revise a conversion (text ids that
+    # are not all whole numbers, text timestamps with offsets), and the next pass runs.
     aggregates = ["count(*)", d.count_where(where)]
     keys: list[tuple[str, str]] = []
     for name, m in mapped.items():
         for check, condition in m.checks.items():
             keys.append((name, check))
             aggregates.append(d.count_where(f"{where} AND {condition}"))
-    row = run.first(aggregates, "TRUE")
-    assert row is not None
+    outlier_column = OUTLIER_COLUMN.get(table) if OUTLIER_COLUMN.get(table) in mapped else None
+    ahead: dict[str, Any] = {}  # what the pass took ahead: the rows meant, the SQL and the figures
+    if not any(m.may_raise for m in mapped.values()):
+        within = f"{where} AND {mapped['user_id'].converted} IS NOT NULL"
+        extent = []
+        if outlier_column is not None:
+            value = f"CASE WHEN {within} THEN {micros(outlier_column)} END"
+            extent = [f"min({value})", f"max({value})"]
+        found = run.first([*aggregates, *extent, *summary_of(converted, within)], "TRUE")
+        assert found is not None
+        n = len(aggregates)
+        ahead.update(keep=within, converted={name: m.converted for name, m in mapped.items()},
+                     span={outlier_column: tuple(found[n:n + 2])} if extent else {},
+                     summary=tuple(found[n + len(extent):]))
+    else:
+        found = run.first(aggregates, "TRUE")
+        assert found is not None
+    row = list(found)
     rows_read, rows_after_where = int(row[0]), int(row[1])
     counts = {key: int(value) for key, value in zip(keys, row[2:])}
 
@@ -277,42 +331,30 @@ def load_with(source: Source, open_run: Callable[[], LoadRun], *, untyped: bool,
                       text_id=lambda raw: text_id(raw, d), aware_utc=d.aware_utc)
     notes, dropped = assessed.notes, assessed.dropped
     keep = where + (f" AND {mapped['user_id'].converted} IS NOT NULL" if assessed.drop_null_users else "")
-
-    # What the load report counts over the loaded rows, written over any column expressions: ``column(name)``
-    # is a loaded column, or its conversion over the source rows.
-    time_column = next((name for name, m in mapped.items() if m.logical.kind == "timestamp"), None)
-    optional = [name for name, m in mapped.items() if not m.logical.required]
-    has_value, has_end = table == "events" and "value" in mapped, table == "subscriptions" and "end" in mapped
-
-    def summary_of(column: Callable[[str], str]) -> list[str]:
-        parts = ["count(*)", f"count(DISTINCT {column('user_id')})"]
-        parts += [f"min({column(time_column)})", f"max({column(time_column)})"] if time_column else ["NULL", "NULL"]
-        parts += [d.count_where(f"{column(name)} IS NULL") for name in optional]
-        if has_value:
-            parts.append(d.count_where(f"{column('value')} < 0"))
-        if has_end:
-            parts.append(d.count_where(f"{column('end')} < {column('start')}"))
-        return parts
+    if ahead and not (ahead["converted"] == {name: m.converted for name, m in mapped.items()}
+                      and (keep == ahead["keep"] or (keep == where and not counts[("user_id", "null")]))):
+        ahead.clear()  # taken over other rows or other conversions than those loaded
+    summary: tuple[Any, ...] | None = ahead.get("summary")
 
     # Timestamps far outside the bulk of the table; subscriptions starting after the events end (noted).
-    # The pass of the quantiles also gives the column's span, so a table with nothing outside the bounds
-    # needs no count of it, and the report's figures over the same rows: the loaded rows, unless the
-    # outliers or duplicates are dropped below.
-    def micros(name: str) -> str:
-        return d.epoch_micros(mapped[name].converted)
+    # The column's span comes from the checks' pass, or else from a pass that also gives the report's figures
+    # over the same rows (the loaded rows, unless the outliers or duplicates are dropped below). Its
+    # quantiles are asked for only where the span is wider than a year, and a table with nothing outside
+    # the bounds needs no count of it.
+    spans: dict[str, tuple[Any, Any]] = dict(ahead.get("span", {}))
 
-    spans: dict[str, tuple[Any, Any]] = {}
-    summary: tuple[Any, ...] | None = None
+    def span(column: str) -> tuple[Any, Any]:
+        nonlocal summary
+        if column not in spans:
+            found = run.first([f"min({micros(column)})", f"max({micros(column)})", *summary_of(converted)], keep)
+            assert found is not None
+            spans[column], summary = (found[0], found[1]), tuple(found[2:])
+        return spans[column]
 
     def quantiles(column: str) -> list[Any]:
-        nonlocal summary
-        found = run.quantiles(micros(column), keep, OUTLIER_QUANTILES,
-                              [f"min({micros(column)})", f"max({micros(column)})",
-                               *summary_of(lambda name: f"({mapped[name].converted})")])
-        spans[column], summary = (found[2], found[3]), tuple(found[4:])
-        return found[:2]
+        return run.quantiles(micros(column), keep, OUTLIER_QUANTILES, [])[:2]
 
-    for bounds in outlier_bounds(source, mapped, not_after, quantiles):
+    for bounds in outlier_bounds(source, mapped, not_after, span, quantiles):
         if bounds.column in spans:
             low, high = spans[bounds.column]
             if low is None or ((bounds.low is None or low >= bounds.low)

@@ -134,6 +134,9 @@ class Mapped:
     source_type: str
     converted: str = ""
     checks: dict[str, str] = field(default_factory=dict)  # name -> SQL condition of bad rows
+    # The conversion raises on values its checks refuse (a float id past 2**63 in CAST): nothing but the
+    # checks is computed over the source before they are judged.
+    may_raise: bool = False
 
 
 def validate_options(source: Source) -> None:
@@ -424,30 +427,33 @@ OUTLIER_COLUMN = {"events": "timestamp", "subscriptions": "start"}
 
 
 def outlier_bounds(source: Source, mapped: dict[str, Mapped], not_after: dt.datetime | None,
-                    quantiles: Callable[[str], Any]) -> list[Bounds]:
+                   span: Callable[[str], tuple[Any, Any]], quantiles: Callable[[str], Any]) -> list[Bounds]:
     """The believable span of the main timestamp, the same rule on every engine.
 
     Events' ``timestamp`` and subscriptions' ``start``: ``[p01 - width, p99 + width]`` with
-    ``width = max(p99 - p01, 365 days)`` (``quantiles(column)`` gives p01 and p99 in epoch
-    microseconds, over the rows kept so far); rows outside follow ``outliers=``. Subscriptions
+    ``width = max(p99 - p01, 365 days)`` (``span(column)`` gives its first and last value, and
+    ``quantiles(column)`` p01 and p99, in epoch microseconds over the rows kept so far); rows outside
+    follow ``outliers=``. A column spanning at most 365 days has nothing outside (``low <= p01 - (last -
+    first) <= first``, and likewise at the top), so its quantiles are not asked for. Subscriptions
     starting more than a day after the last event (``not_after``, when loaded with the events) are
     counted in the notes: legitimate in a log cut at a date, so never refused.
     """
     table = source.contract.table
     out: list[Bounds] = []
     column = OUTLIER_COLUMN.get(table)
-    if column in mapped:
+    min_width = OUTLIER_MIN_WIDTH // dt.timedelta(microseconds=1)
+    first, last = span(column) if column in mapped else (None, None)
+    if first is not None and int(last) - int(first) > min_width:
         q = quantiles(column)
-        if q and q[0] is not None:
-            p01, p99 = int(q[0]), int(q[1])
-            width = max(p99 - p01, OUTLIER_MIN_WIDTH // dt.timedelta(microseconds=1))
-            low, high = p01 - width, p99 + width
-            out.append(Bounds(
-                column, low, high,
-                f"far outside the bulk of the {table} (the central 98% span {from_micros(p01):%Y-%m-%d} .. "
-                f"{from_micros(p99):%Y-%m-%d}; believable: {from_micros(low):%Y-%m-%d} .. "
-                f"{from_micros(high):%Y-%m-%d})",
-                f"{column} far outside the bulk of the {table}"))
+        p01, p99 = int(q[0]), int(q[1])
+        width = max(p99 - p01, min_width)
+        low, high = p01 - width, p99 + width
+        out.append(Bounds(
+            column, low, high,
+            f"far outside the bulk of the {table} (the central 98% span {from_micros(p01):%Y-%m-%d} .. "
+            f"{from_micros(p99):%Y-%m-%d}; believable: {from_micros(low):%Y-%m-%d} .. "
+            f"{from_micros(high):%Y-%m-%d})",
+            f"{column} far outside the bulk of the {table}"))
     if table == "subscriptions" and not_after is not None and "start" in mapped:
         limit = not_after + dt.timedelta(days=1)
         out.append(Bounds("start", None, micros(limit),

@@ -137,6 +137,50 @@ def test_aware_text_timestamps_are_converted_to_utc():
     events = EventSource(data).load()
     assert sorted(events.to_pandas()["timestamp"]) == [pd.Timestamp("2024-01-01 08:00"), pd.Timestamp("2024-01-01 10:00")]
     assert any("converted to UTC" in note for note in events.report.notes)
+    assert (events.report.first, events.report.last) == (dt.datetime(2024, 1, 1, 8), dt.datetime(2024, 1, 1, 10))
+
+
+def test_a_clean_table_is_checked_bounded_and_summarised_in_one_pass(monkeypatch, tmp_path):
+    from churnml.contract import _sources
+
+    passes: list[str] = []  # the load's queries over the source or the loaded rows (a quantile pass runs `first`)
+    depth = [0]
+    for name in ("first", "quantiles", "first_loaded"):
+        def spy(self, *args, _name=name, _original=getattr(_sources._DuckDBRun, name)):
+            passes.extend([_name] if not depth[0] else [])
+            depth[0] += 1
+            try:
+                return _original(self, *args)
+            finally:
+                depth[0] -= 1
+        monkeypatch.setattr(_sources._DuckDBRun, name, spy)
+    data = frame(user_id=[1, 2, 2, 3], timestamp=["2024-01-01", "2024-01-02", "2024-01-03", "2024-12-31"],
+                 value=[1.0, None, 2.0, -1.0])
+    report = EventSource(data).load().report
+    assert passes == ["first"]  # within a year nothing can be far outside the bulk: no quantiles
+    assert (report.rows_loaded, report.users, report.null_counts) == (4, 3, {"value": 1})
+    assert (report.first, report.last) == (dt.datetime(2024, 1, 1), dt.datetime(2024, 12, 31))
+    assert any("negative" in note for note in report.notes)
+
+    # Over a year: the quantiles' own pass.
+    passes.clear()
+    later = EventSource(data.assign(timestamp=[*data["timestamp"][:3], "2025-01-02"])).load().report
+    assert passes == ["first", "quantiles"]
+    assert later.last == dt.datetime(2025, 1, 2) and later.dropped == {}
+
+    # Float ids: their CAST raises past 2**63, so the checks run alone first.
+    passes.clear()
+    assert EventSource(data.assign(user_id=[1.0, 2.0, 2.0, 3.0])).load().report.to_dict() | {"notes": None} \
+        == report.to_dict() | {"notes": None}
+    assert passes == ["first", "first"]
+
+    # Text ids in a CSV that are not all whole numbers: the figures taken ahead as integers are set aside.
+    path = tmp_path / "events.csv"
+    data.assign(user_id=["1", "2", "2", "x"]).to_csv(path, index=False)
+    passes.clear()
+    report = EventSource(str(path)).load().report
+    assert (report.rows_loaded, report.users) == (4, 3)
+    assert passes == ["first", "first"]
 
 
 def test_aware_datetime_column_is_converted_to_utc():
@@ -330,18 +374,19 @@ def test_every_row_read_is_loaded_or_counted_as_dropped(rows, duplicates):
 @settings(max_examples=40, deadline=None)
 @given(st.lists(st.tuples(st.one_of(st.none(), st.integers(0, 5)), st.integers(0, 10),
                           st.one_of(st.none(), st.sampled_from([-1.0, 0.0, 2.5]))), min_size=1, max_size=40),
-       st.sampled_from(["keep", "drop"]))
-def test_the_report_counts_the_loaded_rows(rows, duplicates):
-    # The report's figures come from the pass of the quantiles where nothing is dropped after it, else
-    # from the loaded rows: either way they are those of the rows loaded.
+       st.sampled_from(["keep", "drop"]), st.booleans())
+def test_the_report_counts_the_loaded_rows(rows, duplicates, filtered):
+    # The report's figures come from the pass of the checks or of the quantiles where nothing is dropped
+    # after it, else from the loaded rows: either way they are those of the rows loaded.
     data = frame(user_id=[u for u, _, _ in rows],
                  timestamp=[dt.datetime(2024, 1, 1) + dt.timedelta(days=d) for _, d, _ in rows],
                  value=[v for _, _, v in rows])
     data["user_id"] = data["user_id"].astype("Int64")
-    if data["user_id"].notna().sum() == 0:
+    where = "timestamp >= '2024-01-03'" if filtered else None
+    loaded = data[data["user_id"].notna() & ((data["timestamp"] >= "2024-01-03") if filtered else True)]
+    if loaded.empty:
         return
-    report = EventSource(data, drop_null_user_ids=True, duplicates=duplicates).load().report
-    loaded = data[data["user_id"].notna()]
+    report = EventSource(data, drop_null_user_ids=True, duplicates=duplicates, where=where).load().report
     if duplicates == "drop":
         loaded = loaded.drop_duplicates()
     assert (report.rows_loaded, report.users) == (len(loaded), loaded["user_id"].nunique())
