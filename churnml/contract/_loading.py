@@ -194,6 +194,21 @@ class LoadReport:
 
 
 
+@dataclass(frozen=True)
+class _TakenAhead:
+    """What the checks' pass took ahead of the passes that would follow it, and over what.
+
+    ``keep``: the rows the figures were taken over (SQL over the source row); ``converted``: each mapped
+    column's conversion then; ``span``: the main timestamp's first and last value (epoch microseconds);
+    ``summary``: the report's figures (:func:`load_with`'s ``summary_of``).
+    """
+
+    keep: str
+    converted: dict[str, str]
+    span: dict[str, tuple[Any, Any]]
+    summary: tuple[Any, ...]
+
+
 class LoadRun(Protocol):
     """One table's load on one engine: the source it reads, and how it runs queries over it.
 
@@ -213,9 +228,9 @@ class LoadRun(Protocol):
     def first(self, expressions: list[str], condition: str) -> tuple[Any, ...] | None:
         """The first row of ``expressions`` over the source rows that meet ``condition`` (aggregates: one row)."""
 
-    def quantiles(self, expression: str, condition: str, at: tuple[float, float], also: list[str]) -> list[Any]:
+    def quantiles(self, expression: str, condition: str, at: tuple[float, float]) -> tuple[Any, Any]:
         """The two quantiles ``at`` of ``expression`` over the rows meeting ``condition`` (None, None: no
-        values), then the aggregates ``also`` over the same rows, from one pass."""
+        values), from one pass that asks for nothing else."""
 
     def duplicates(self, condition: str) -> tuple[int, Callable[[], Any]]:
         """Extra copies of whole source rows among those meeting ``condition``, and one duplicated row."""
@@ -303,7 +318,7 @@ def load_with(source: Source, open_run: Callable[[], LoadRun], *, untyped: bool,
             keys.append((name, check))
             aggregates.append(d.count_where(f"{where} AND {condition}"))
     outlier_column = OUTLIER_COLUMN.get(table) if OUTLIER_COLUMN.get(table) in mapped else None
-    ahead: dict[str, Any] = {}  # what the pass took ahead: the rows meant, the SQL and the figures
+    ahead: _TakenAhead | None = None
     if not any(m.may_raise for m in mapped.values()):
         within = f"{where} AND {mapped['user_id'].converted} IS NOT NULL"
         extent = []
@@ -313,9 +328,9 @@ def load_with(source: Source, open_run: Callable[[], LoadRun], *, untyped: bool,
         found = run.first([*aggregates, *extent, *summary_of(converted, within)], "TRUE")
         assert found is not None
         n = len(aggregates)
-        ahead.update(keep=within, converted={name: m.converted for name, m in mapped.items()},
-                     span={outlier_column: tuple(found[n:n + 2])} if extent else {},
-                     summary=tuple(found[n + len(extent):]))
+        ahead = _TakenAhead(keep=within, converted={name: m.converted for name, m in mapped.items()},
+                            span={outlier_column: tuple(found[n:n + 2])} if extent else {},
+                            summary=tuple(found[n + len(extent):]))
     else:
         found = run.first(aggregates, "TRUE")
         assert found is not None
@@ -331,17 +346,17 @@ def load_with(source: Source, open_run: Callable[[], LoadRun], *, untyped: bool,
                       text_id=lambda raw: text_id(raw, d), aware_utc=d.aware_utc)
     notes, dropped = assessed.notes, assessed.dropped
     keep = where + (f" AND {mapped['user_id'].converted} IS NOT NULL" if assessed.drop_null_users else "")
-    if ahead and not (ahead["converted"] == {name: m.converted for name, m in mapped.items()}
-                      and (keep == ahead["keep"] or (keep == where and not counts[("user_id", "null")]))):
-        ahead.clear()  # taken over other rows or other conversions than those loaded
-    summary: tuple[Any, ...] | None = ahead.get("summary")
+    if ahead is not None and not (ahead.converted == {name: m.converted for name, m in mapped.items()}
+                                  and (keep == ahead.keep or (keep == where and not counts[("user_id", "null")]))):
+        ahead = None  # taken over other rows or other conversions than those loaded
+    summary: tuple[Any, ...] | None = ahead.summary if ahead is not None else None
 
     # Timestamps far outside the bulk of the table; subscriptions starting after the events end (noted).
     # The column's span comes from the checks' pass, or else from a pass that also gives the report's figures
     # over the same rows (the loaded rows, unless the outliers or duplicates are dropped below). Its
     # quantiles are asked for only where the span is wider than a year, and a table with nothing outside
     # the bounds needs no count of it.
-    spans: dict[str, tuple[Any, Any]] = dict(ahead.get("span", {}))
+    spans: dict[str, tuple[Any, Any]] = dict(ahead.span) if ahead is not None else {}
 
     def span(column: str) -> tuple[Any, Any]:
         nonlocal summary
@@ -352,7 +367,7 @@ def load_with(source: Source, open_run: Callable[[], LoadRun], *, untyped: bool,
         return spans[column]
 
     def quantiles(column: str) -> list[Any]:
-        return run.quantiles(micros(column), keep, OUTLIER_QUANTILES, [])[:2]
+        return run.quantiles(micros(column), keep, OUTLIER_QUANTILES)
 
     for bounds in outlier_bounds(source, mapped, not_after, span, quantiles):
         if bounds.column in spans:

@@ -427,7 +427,7 @@ OUTLIER_COLUMN = {"events": "timestamp", "subscriptions": "start"}
 
 
 def outlier_bounds(source: Source, mapped: dict[str, Mapped], not_after: dt.datetime | None,
-                   span: Callable[[str], tuple[Any, Any]], quantiles: Callable[[str], Any]) -> list[Bounds]:
+                   span: Callable[[str], tuple[Any, Any]], quantiles: Callable[[str], tuple[Any, Any]]) -> list[Bounds]:
     """The believable span of the main timestamp, the same rule on every engine.
 
     Events' ``timestamp`` and subscriptions' ``start``: ``[p01 - width, p99 + width]`` with

@@ -278,11 +278,11 @@ class _DuckDBRun:
     def first(self, expressions: list[str], condition: str) -> tuple[Any, ...] | None:
         return self.backend.fetchone(f"SELECT {', '.join(expressions)} FROM {self.src} WHERE {condition}")
 
-    def quantiles(self, expression: str, condition: str, at: tuple[float, float], also: list[str]) -> list[Any]:
+    def quantiles(self, expression: str, condition: str, at: tuple[float, float]) -> tuple[Any, Any]:
         # Both from one sort of the values: half the time of two quantile_disc (2.6 s against 1.3 s at 50M rows).
-        found = self.first([f"quantile_disc({expression}, [{at[0]}, {at[1]}])", *also], condition)
-        assert found is not None
-        return [*(found[0] if found[0] is not None else (None, None)), *found[1:]]
+        found = self.first([f"quantile_disc({expression}, [{at[0]}, {at[1]}])"], condition)
+        assert found is not None  # an aggregate: one row
+        return (None, None) if found[0] is None else (found[0][0], found[0][1])
 
     def duplicates(self, condition: str) -> tuple[int, Any]:
         n, example = count_duplicates(self.backend, self.src, condition, list(self.columns))
