@@ -80,17 +80,17 @@ def plan_conversion(m: Mapped, time_format: str | None, untyped: bool, d: LoadDi
         if family in ("integer", "wide_integer"):
             m.converted = f"CAST({raw} AS BIGINT)"
             if family == "wide_integer":
-                m.may_raise = True
+                m.guarded = f"try_cast({raw} AS BIGINT)"
                 m.checks["beyond_int64"] = beyond
             m.checks["null"] = f"({raw} IS NULL)"
         elif family == "wide_decimal":
-            m.may_raise = True
+            m.guarded = f"try_cast({raw} AS BIGINT)"
             m.checks["non_integral"] = non_integral
             m.checks["beyond_int64"] = beyond
             m.converted = f"CAST({raw} AS BIGINT)"  # revised once the checks have run
             m.checks["null"] = f"({raw} IS NULL)"
         elif family in ("float", "decimal"):
-            m.may_raise = True  # NaN, infinities, past 2**63
+            m.guarded = f"try_cast({raw} AS BIGINT)"  # CAST raises on NaN, infinities, past 2**63
             m.checks["non_integral"] = non_integral
             m.checks["inexact"] = f"({raw} IS NOT NULL AND NOT (abs({raw}) <= {EXACT_FLOAT_ID}))"
             m.converted = f"CAST({raw} AS BIGINT)"  # revised once the checks have run
@@ -305,12 +305,13 @@ def load_with(source: Source, open_run: Callable[[], LoadRun], *, untyped: bool,
     def micros(name: str) -> str:
         return d.epoch_micros(mapped[name].converted)
 
-    # One pass over the source counts every problem at once. Unless a conversion could raise before its checks
-    # refuse the value, the same pass takes what the next would (the main timestamp's span and the report's
-    # figures) over the rows the load keeps when the checks pass: those ``where`` keeps that have a user id.
-    # With no null user id those are all the rows ``where`` keeps, so the figures hold whether or not
-    # ``drop_null_user_ids`` is set. They are set aside when the checks revise a conversion (text ids that
-    # are not all whole numbers, text timestamps with offsets), and the next pass runs.
+    # One pass over the source counts every problem at once. The same pass takes what the next would (the main
+    # timestamp's span and the report's figures) over the rows the load keeps when the checks pass: those
+    # ``where`` keeps that have a user id. With no null user id those are all the rows ``where`` keeps, so the
+    # figures hold whether or not ``drop_null_user_ids`` is set. A conversion that could raise before its
+    # checks refuse the value is taken in its guarded form, equal wherever the checks let it stand. The
+    # figures are set aside when the checks revise a conversion (ids that are not all whole numbers, text
+    # timestamps with offsets), and the next pass runs.
     aggregates = ["count(*)", d.count_where(where)]
     keys: list[tuple[str, str]] = []
     for name, m in mapped.items():
@@ -318,22 +319,22 @@ def load_with(source: Source, open_run: Callable[[], LoadRun], *, untyped: bool,
             keys.append((name, check))
             aggregates.append(d.count_where(f"{where} AND {condition}"))
     outlier_column = OUTLIER_COLUMN.get(table) if OUTLIER_COLUMN.get(table) in mapped else None
-    ahead: _TakenAhead | None = None
-    if not any(m.may_raise for m in mapped.values()):
-        within = f"{where} AND {mapped['user_id'].converted} IS NOT NULL"
-        extent = []
-        if outlier_column is not None:
-            value = f"CASE WHEN {within} THEN {micros(outlier_column)} END"
-            extent = [f"min({value})", f"max({value})"]
-        found = run.first([*aggregates, *extent, *summary_of(converted, within)], "TRUE")
-        assert found is not None
-        n = len(aggregates)
-        ahead = _TakenAhead(keep=within, converted={name: m.converted for name, m in mapped.items()},
-                            span={outlier_column: tuple(found[n:n + 2])} if extent else {},
-                            summary=tuple(found[n + len(extent):]))
-    else:
-        found = run.first(aggregates, "TRUE")
-        assert found is not None
+
+    def guarded(name: str) -> str:
+        return f"({mapped[name].guarded or mapped[name].converted})"
+
+    within = f"{where} AND {guarded('user_id')} IS NOT NULL"
+    extent = []
+    if outlier_column is not None:
+        value = f"CASE WHEN {within} THEN {d.epoch_micros(guarded(outlier_column))} END"
+        extent = [f"min({value})", f"max({value})"]
+    found = run.first([*aggregates, *extent, *summary_of(guarded, within)], "TRUE")
+    assert found is not None
+    n = len(aggregates)
+    ahead: _TakenAhead | None = _TakenAhead(
+        keep=f"{where} AND {mapped['user_id'].converted} IS NOT NULL",
+        converted={name: m.converted for name, m in mapped.items()},
+        span={outlier_column: tuple(found[n:n + 2])} if extent else {}, summary=tuple(found[n + len(extent):]))
     row = list(found)
     rows_read, rows_after_where = int(row[0]), int(row[1])
     counts = {key: int(value) for key, value in zip(keys, row[2:])}
@@ -366,7 +367,7 @@ def load_with(source: Source, open_run: Callable[[], LoadRun], *, untyped: bool,
             spans[column], summary = (found[0], found[1]), tuple(found[2:])
         return spans[column]
 
-    def quantiles(column: str) -> list[Any]:
+    def quantiles(column: str) -> tuple[Any, Any]:
         return run.quantiles(micros(column), keep, OUTLIER_QUANTILES)
 
     for bounds in outlier_bounds(source, mapped, not_after, span, quantiles):

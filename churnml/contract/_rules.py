@@ -134,9 +134,10 @@ class Mapped:
     source_type: str
     converted: str = ""
     checks: dict[str, str] = field(default_factory=dict)  # name -> SQL condition of bad rows
-    # The conversion raises on values its checks refuse (a float id past 2**63 in CAST): nothing but the
-    # checks is computed over the source before they are judged.
-    may_raise: bool = False
+    # Where the conversion raises on values its checks refuse (a float id past 2**63 or NaN in CAST): the same
+    # conversion written so that it cannot (null there instead), equal to ``converted`` on every value the
+    # checks let stand. What is computed over the source before the checks are judged uses it.
+    guarded: str = ""
 
 
 def validate_options(source: Source) -> None:

@@ -17,6 +17,7 @@ from churnml.errors import (
     DuplicateRowsError,
     EmptySourceError,
     InvalidIntervalError,
+    InvalidValueError,
     MappingError,
     MissingColumnError,
     MixedTimezoneError,
@@ -168,11 +169,18 @@ def test_a_clean_table_is_checked_bounded_and_summarised_in_one_pass(monkeypatch
     assert passes == ["first", "quantiles"]
     assert later.last == dt.datetime(2025, 1, 2) and later.dropped == {}
 
-    # Float ids: their CAST raises past 2**63, so the checks run alone first.
+    # Float ids: their CAST raises on infinities or past 2**63, so the pass takes them through try_cast, equal
+    # wherever the checks let the CAST stand; where they do not, the checks' error comes, not the CAST's.
     passes.clear()
     assert EventSource(data.assign(user_id=[1.0, 2.0, 2.0, 3.0])).load().report.to_dict() | {"notes": None} \
         == report.to_dict() | {"notes": None}
-    assert passes == ["first", "first"]
+    assert passes == ["first"]
+    for bad in (float("inf"), 2.0**64):
+        with pytest.raises(InvalidValueError, match=r"ids beyond 2\*\*53"):
+            EventSource(data.assign(user_id=[1.0, 2.0, 2.0, bad])).load()
+    passes.clear()
+    as_text = EventSource(data.assign(user_id=[1.0, 2.5, 2.5, 3.0])).load().report  # read as text ids
+    assert passes == ["first", "first"] and (as_text.rows_loaded, as_text.users) == (4, 3)
 
     # Text ids in a CSV that are not all whole numbers: the figures taken ahead as integers are set aside.
     path = tmp_path / "events.csv"
