@@ -20,9 +20,8 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from churnml.contract._rules import (AWARE_PATTERN, BLANK_PATTERN, DAY_MONTH_PATTERN, EPOCH_PATTERN, EXACT_FLOAT_ID,
                                      INTEGER_PART, LEADING_ZERO, OUTLIER_COLUMN, OUTLIER_QUANTILES, WHOLE_PATTERN,
-                                     WORDED_PATTERN,
-                                     Mapped, apply_duplicate_policy, assess, check_scalar_id, first_line,
-                                     judge_outliers, judge_summary, listed, number_checks, outlier_bounds,
+                                     WORDED_PATTERN, Mapped, apply_duplicate_policy, assess, check_scalar_id,
+                                     first_line, judge_outliers, judge_summary, listed, number_checks, outlier_bounds,
                                      outlier_example, resolve_column, validate_options)
 from churnml.errors import MappingError, NonNumericValueError
 
@@ -284,7 +283,7 @@ def load_with(source: Source, open_run: Callable[[], LoadRun], *, untyped: bool,
     has_value, has_end = table == "events" and "value" in mapped, table == "subscriptions" and "end" in mapped
 
     def summary_of(column: Callable[[str], str], within: str | None = None) -> list[str]:
-        def where(condition: str) -> str:
+        def counted(condition: str) -> str:
             return d.count_where(condition if within is None else f"{within} AND {condition}")
 
         def of(name: str) -> str:
@@ -292,11 +291,11 @@ def load_with(source: Source, open_run: Callable[[], LoadRun], *, untyped: bool,
 
         parts = ["count(*)" if within is None else d.count_where(within), f"count(DISTINCT {of('user_id')})"]
         parts += [f"min({of(time_column)})", f"max({of(time_column)})"] if time_column else ["NULL", "NULL"]
-        parts += [where(f"{column(name)} IS NULL") for name in optional]
+        parts += [counted(f"{column(name)} IS NULL") for name in optional]
         if has_value:
-            parts.append(where(f"{column('value')} < 0"))
+            parts.append(counted(f"{column('value')} < 0"))
         if has_end:
-            parts.append(where(f"{column('end')} < {column('start')}"))
+            parts.append(counted(f"{column('end')} < {column('start')}"))
         return parts
 
     def converted(name: str) -> str:
