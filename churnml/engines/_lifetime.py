@@ -84,6 +84,8 @@ def bgnbd_features(x: np.ndarray, t_x: np.ndarray, T: np.ndarray, params: np.nda
 
     ``params`` is ``(n, 4)``: each row's date's r, alpha, a, b (NaN where the date had no fit).
     """
+    import pandas as pd
+
     from churnml.btyd import BetaGeoFitter, FORMAT, FORMAT_VERSION
 
     p_alive = np.full(len(x), np.nan)
@@ -91,11 +93,17 @@ def bgnbd_features(x: np.ndarray, t_x: np.ndarray, T: np.ndarray, params: np.nda
     ok = np.isfinite(params).all(axis=1) & np.isfinite(x) & np.isfinite(t_x) & np.isfinite(T)
     if not ok.any():
         return p_alive, expected
-    # Rows share a date's parameters: evaluate once per distinct parameter set.
-    unique, inverse = np.unique(params[ok], axis=0, return_inverse=True)
+    # Rows share a date's parameters: evaluate once per distinct parameter set. The sets are numbered by
+    # hashing one column at a time (np.unique along an axis sorts the rows as opaque records: 0.9-1.5 s at
+    # 345k rows against 0.08 s).
+    inverse = np.zeros(int(ok.sum()), dtype=np.int64)
+    for column in params[ok].T:
+        codes, levels = pd.factorize(column)
+        inverse, _ = pd.factorize(inverse * len(levels) + codes)
     rows = np.flatnonzero(ok)
-    for k, values in enumerate(unique):
-        chosen = rows[inverse.ravel() == k]
+    for k, first in enumerate(np.unique(inverse, return_index=True)[1]):
+        chosen = rows[inverse == k]
+        values = params[rows[first]]
         fitter = BetaGeoFitter.from_dict({"format": FORMAT, "format_version": FORMAT_VERSION,
                                           "params": dict(zip(PARAMS, map(float, values)))})
         p_alive[chosen] = fitter.p_alive(x[chosen], t_x[chosen], T[chosen])

@@ -12,8 +12,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from churnml import EventSource, InactivityChurn, SubscriptionChurn, load
-from churnml.btyd import BetaGeoFitter
-from churnml.engines._lifetime import MIN_CUSTOMERS, fit_bgnbd_by_date
+from churnml.btyd import FORMAT, FORMAT_VERSION, BetaGeoFitter
+from churnml.engines._lifetime import MIN_CUSTOMERS, PARAMS, bgnbd_features, fit_bgnbd_by_date
 from churnml.features._spec import FeatureBuilder, UnseenEventTypeWarning
 
 T = dt.date(2024, 3, 1)
@@ -110,6 +110,29 @@ def test_bgnbd_horizon_follows_the_definition_and_subscription_churn_has_none(sm
     assert "p_alive" not in subscription.feature_names_out_
     forced = FeatureBuilder(bgnbd=True).fit(data, definition=SubscriptionChurn(horizon_days=30))
     assert "expected_active_days_30d" in forced.feature_names_out_
+
+
+def test_each_row_gets_the_bgnbd_of_its_own_dates_parameters():
+    """Rows of several dates, interleaved, one date without a fit and a row with a missing triple: each row's
+    figures are those of the model with its own date's four parameters."""
+    rng = np.random.default_rng(3)
+    fits = np.array([[0.3, 5.0, 0.5, 2.0], [0.3, 5.0, 0.6, 2.0], [0.4, 7.0, 0.5, 2.0], [np.nan] * 4])
+    params = fits[rng.integers(0, len(fits), 500)]
+    x = rng.integers(0, 20, 500).astype(float)
+    t_x = x * rng.uniform(1, 3, 500)
+    T = t_x + rng.integers(1, 60, 500)
+    x[7] = np.nan
+    p_alive, expected = bgnbd_features(x, t_x, T, params, 30)
+    for values in fits[:3]:
+        rows = (params == values).all(axis=1) & ~np.isnan(x)
+        model = BetaGeoFitter.from_dict({"format": FORMAT, "format_version": FORMAT_VERSION,
+                                         "params": dict(zip(PARAMS, map(float, values)))})
+        np.testing.assert_allclose(p_alive[rows], model.p_alive(x[rows], t_x[rows], T[rows]), rtol=1e-12)
+        np.testing.assert_allclose(expected[rows], model.expected_purchases(30, x[rows], t_x[rows], T[rows]),
+                                   rtol=1e-12)
+    unfitted = np.isnan(params[:, 0]) | np.isnan(x)
+    assert np.isnan(p_alive[unfitted]).all() and np.isnan(expected[unfitted]).all()
+    assert not np.isnan(p_alive[~unfitted]).any()
 
 
 def test_too_few_customers_give_no_fit():
