@@ -44,7 +44,7 @@ def spark():
         pytest.skip(problem)
     from churnml import spark as cs
 
-    session = cs.session("local[2]", config={"spark.sql.shuffle.partitions": "4",
+    session = cs.session("local[2]", config={"spark.sql.shuffle.partitions": "2", "spark.ui.enabled": "false",
                                              "spark.default.parallelism": "2"})
     session.sparkContext.setLogLevel("ERROR")
     yield session

@@ -9,6 +9,7 @@ and with CI=true a missing Java fails.
 
 from __future__ import annotations
 
+import dataclasses
 import subprocess
 import warnings
 
@@ -83,13 +84,18 @@ def test_training_sets_equal_duckdbs_on_generated_data(loaded, definition):
     got = build_dataset(sp, definition, builder=FeatureBuilder(engine="spark", **builder))
     assert got.observation_dates == expected.observation_dates
     assert got.builder.spec_ == expected.builder.spec_  # fit read the same types, levels and attributes
-    frame = got.to_pandas().frame
-    assert len(frame) > 1_000 and frame["label"].nunique() == 2
-    assert_same_frame(expected.frame, frame)
-    # what `churnml dataset` prints, summed up on Spark: the same rows, users and label rates per date
-    pd.testing.assert_frame_equal(got.summary(), expected.summary(), check_dtype=False)
-    rows, users, rate = got.totals()
-    assert (rows, users) == expected.totals()[:2] and rate == pytest.approx(expected.totals()[2], abs=1e-12)
+    # computed once for the three reads below (as `churnml dataset` reads back what it wrote)
+    got = dataclasses.replace(got, frame=got.frame.persist())
+    try:
+        frame = got.to_pandas().frame
+        assert len(frame) > 1_000 and frame["label"].nunique() == 2
+        assert_same_frame(expected.frame, frame)
+        # what `churnml dataset` prints, summed up on Spark: the same rows, users and label rates per date
+        pd.testing.assert_frame_equal(got.summary(), expected.summary(), check_dtype=False)
+        rows, users, rate = got.totals()
+        assert (rows, users) == expected.totals()[:2] and rate == pytest.approx(expected.totals()[2], abs=1e-12)
+    finally:
+        got.frame.unpersist()
 
 
 def test_features_as_of_one_date_equal_duckdbs(loaded):
@@ -233,8 +239,10 @@ def test_spark_trainer_gives_a_model_of_the_same_format_and_quality(loaded, tmp_
 
     _, sp = loaded
     training = cs.build_dataset(sp, InactivityChurn(horizon_days=30), step_days=30)
+    training = dataclasses.replace(training, frame=training.frame.persist())  # one computation, read twice
     trainer = cs.SparkChurnTrainer(num_workers=2, n_estimators=300).fit(training)
     local = ChurnTrainer(n_estimators=300).fit(training.to_pandas())
+    training.frame.unpersist()
     assert trainer.slice_rows_ == local.split_.rows()
     assert trainer.model_.info["split"]["dates"] == local.model_.info["split"]["dates"]
     auc, local_auc = trainer.evaluation_.loc["model", "roc_auc"], local.evaluation_.loc["model", "roc_auc"]
