@@ -375,25 +375,50 @@ def memory_limit_bytes(backend: Backend) -> int | None:
         return None
 
 
-def _held_hashes(backend: Backend, query: str, budget: int) -> Any:
-    """The one column of ``query`` (row hashes) as a NumPy array, or None once it would pass ``budget`` bytes."""
+def _held_hashes(backend: Backend, query: str, rows: int, budget: int) -> Any:
+    """The one column of ``query`` (row hashes, at most ``rows`` of them) as a NumPy array, or None where
+    ``rows`` hashes would pass ``budget`` bytes.
+
+    The array is allocated once at its greatest size, in anonymous memory of the operating system's
+    ordinary pages, and filled batch by batch. Concatenating the batches touched twice the memory, and
+    NumPy asks for huge pages for large arrays, which the kernel may assemble first (where transparent huge
+    pages are "madvise", a common default, by compacting memory): on the benchmark machine the first touch
+    of 400 MB took 0.8 s that way and 0.2 s in ordinary pages (``bench/RESULTS.md``).
+    """
+    import mmap
+
     import numpy as np
 
-    parts, held = [], 0
-    for batch in backend.sql(query).to_arrow_reader(4_000_000):
-        parts.append(batch.column(0).to_numpy())
-        held += parts[-1].nbytes
-        if 2 * held > budget:  # the parts and their concatenation are held together for a moment
-            return None
-    return np.concatenate(parts) if parts else np.empty(0, dtype=np.uint64)
+    if 8 * rows > budget:
+        return None
+    held, filled = np.frombuffer(mmap.mmap(-1, max(8 * rows, 8)), dtype=np.uint64), 0
+    for batch in backend.sql(query).to_arrow_reader(1_000_000):
+        part = batch.column(0).to_numpy()
+        if filled + len(part) > rows:
+            raise AssertionError(f"the duplicate screen was told of at most {rows:,} rows and read more")
+        held[filled:filled + len(part)] = part
+        filled += len(part)
+    return held[:filled]
 
 
-def count_duplicates(backend: Backend, src: str, keep: str, columns: list[str]) -> tuple[int, Any]:
-    """Extra copies of whole source rows among the kept rows, and one duplicated row.
+def _equal_neighbours(values: Any) -> int:
+    """How many entries of a sorted array equal the one before, compared in slices whose temporaries stay
+    small (see :func:`_held_hashes` on large NumPy arrays)."""
+    import numpy as np
+
+    step, count = 1 << 21, 0
+    for start in range(0, max(len(values) - 1, 0), step):
+        stop = min(start + step, len(values) - 1)
+        count += int(np.count_nonzero(values[start + 1:stop + 1] == values[start:stop]))
+    return count
+
+
+def count_duplicates(backend: Backend, src: str, keep: str, columns: list[str], rows: int) -> tuple[int, Any]:
+    """Extra copies of whole source rows among the kept rows (at most ``rows``), and one duplicated row.
 
     The screen sorts one hash per row and counts hashes equal to their predecessor (a sort is
     much cheaper than a 50M-entry hash set). The hashes are sorted in NumPy while they take at
-    most a quarter of the session's memory limit (8 bytes a row; at 50M rows 2 s against 4 s
+    most a quarter of the session's memory limit (8 bytes a row; at 50M rows 1 s against 4 s
     for DuckDB's window, ``bench/RESULTS.md``), else by DuckDB, which spills when it must. Only
     when the screen finds candidates does the exact GROUP BY run, so a hash collision can never
     be reported as a duplicate.
@@ -401,10 +426,10 @@ def count_duplicates(backend: Backend, src: str, keep: str, columns: list[str]) 
     row_hash = "hash(" + ", ".join(quote_identifier(c) for c in columns) + ")"
     hashes_of_rows = f"SELECT {row_hash} AS h FROM {src} WHERE {keep}"
     limit = memory_limit_bytes(backend)
-    hashes = None if limit is None else _held_hashes(backend, hashes_of_rows, limit // 2)
+    hashes = None if limit is None else _held_hashes(backend, hashes_of_rows, rows, limit // 4)
     if hashes is not None:
         hashes.sort()
-        screen: tuple[Any, ...] | None = (int((hashes[1:] == hashes[:-1]).sum()),)
+        screen: tuple[Any, ...] | None = (_equal_neighbours(hashes),)
         del hashes
     else:
         screen = backend.fetchone("SELECT count(*) FILTER (WHERE h = previous) FROM (SELECT h, lag(h) OVER "

@@ -123,7 +123,7 @@ class LabelledTableSource:
         dropped: dict[str, int] = {}
         if self.where and rows_read > rows_kept:
             dropped[f"where {self.where}"] = rows_read - rows_kept
-        duplicate_rows, _ = count_duplicates(backend, src, f"{where} IS TRUE", list(columns))
+        duplicate_rows, _ = count_duplicates(backend, src, f"{where} IS TRUE", list(columns), rows_kept)
         if duplicate_rows and self.duplicates == "error":
             raise DuplicateRowsError(
                 f"The labelled table {described} has {duplicate_rows:,} exact duplicate rows. Fix: "

@@ -61,6 +61,12 @@ def text_id(raw: str, d: LoadDialect) -> str:
     return f"CASE WHEN {d.matches(text, BLANK_PATTERN)} THEN NULL ELSE {text} END"
 
 
+def is_null(column: str) -> str:
+    """A missing value of a column (SQL of it, in parentheses), written the same way by the checks and by the
+    report's counts, so that a pass asking for both counts it once."""
+    return f"({column} IS NULL)"
+
+
 def plan_conversion(m: Mapped, time_format: str | None, untyped: bool, d: LoadDialect) -> None:
     """Fill in ``converted`` and ``checks`` from the column's kind and its source type's family.
 
@@ -144,10 +150,10 @@ def plan_conversion(m: Mapped, time_format: str | None, untyped: bool, d: LoadDi
                 f"Column {m.label!r} ({m.logical.name}) has type {m.source_type}, which is not "
                 "numeric. Fix: map it to a numeric SQL expression.", column=m.label, n_bad=-1)
         number_checks(m)
-        m.checks["null"] = f"({m.converted} IS NULL)"
+        m.checks["null"] = is_null(f"({m.converted})")
     else:  # text
         m.converted = f"nullif(CAST({raw} AS {d.text}), '')"
-        m.checks["null"] = f"({m.converted} IS NULL)"
+        m.checks["null"] = is_null(f"({m.converted})")
 
 
 @dataclass(frozen=True)
@@ -231,8 +237,9 @@ class LoadRun(Protocol):
         """The two quantiles ``at`` of ``expression`` over the rows meeting ``condition`` (None, None: no
         values), from one pass that asks for nothing else."""
 
-    def duplicates(self, condition: str) -> tuple[int, Callable[[], Any]]:
-        """Extra copies of whole source rows among those meeting ``condition``, and one duplicated row."""
+    def duplicates(self, condition: str, rows: int) -> tuple[int, Callable[[], Any]]:
+        """Extra copies of whole source rows among those meeting ``condition`` (at most ``rows`` of them), and
+        one duplicated row."""
 
     def materialise(self, select: list[str], condition: str, distinct: bool) -> Any:
         """The loaded table: ``select`` over the (distinct) source rows meeting ``condition``."""
@@ -265,7 +272,7 @@ def load_with(source: Source, open_run: Callable[[], LoadRun], *, untyped: bool,
             plan_conversion(entry, source.time_format, untyped, d)
             mapped[logical.name] = entry
 
-    where = "TRUE"
+    where = "TRUE"  # the rows the filter keeps (without one, every row: no condition to evaluate per row)
     if source.where is not None:
         where = f"({source.where})"
         try:
@@ -273,7 +280,14 @@ def load_with(source: Source, open_run: Callable[[], LoadRun], *, untyped: bool,
         except Exception as error:  # the engines' binder and parser errors have no common base
             raise MappingError(f"The {table} filter where={source.where!r} does not compile: "
                                f"{first_line(error)}. Columns in the source: {listed(columns)}.") from error
-    where = d.is_true(where)
+        where = d.is_true(where)
+
+    def among(condition: str, rows: str | None) -> str:
+        """``condition`` over the rows meeting ``rows`` (None or TRUE: all rows)."""
+        return condition if rows in (None, "TRUE") else f"{rows} AND {condition}"
+
+    def count_of(condition: str) -> str:
+        return "count(*)" if condition == "TRUE" else d.count_where(condition)
 
     # What the load report counts over the loaded rows, written over any column expressions: ``column(name)``
     # is a loaded column, or its conversion over the source rows; ``within`` (SQL over the source row), where
@@ -284,14 +298,14 @@ def load_with(source: Source, open_run: Callable[[], LoadRun], *, untyped: bool,
 
     def summary_of(column: Callable[[str], str], within: str | None = None) -> list[str]:
         def counted(condition: str) -> str:
-            return d.count_where(condition if within is None else f"{within} AND {condition}")
+            return count_of(among(condition, within))
 
         def of(name: str) -> str:
-            return column(name) if within is None else f"CASE WHEN {within} THEN {column(name)} END"
+            return column(name) if within in (None, "TRUE") else f"CASE WHEN {within} THEN {column(name)} END"
 
-        parts = ["count(*)" if within is None else d.count_where(within), f"count(DISTINCT {of('user_id')})"]
+        parts = [count_of(within or "TRUE"), f"count(DISTINCT {of('user_id')})"]
         parts += [f"min({of(time_column)})", f"max({of(time_column)})"] if time_column else ["NULL", "NULL"]
-        parts += [counted(f"{column(name)} IS NULL") for name in optional]
+        parts += [counted(is_null(column(name))) for name in optional]
         if has_value:
             parts.append(counted(f"{column('value')} < 0"))
         if has_end:
@@ -305,38 +319,39 @@ def load_with(source: Source, open_run: Callable[[], LoadRun], *, untyped: bool,
         return d.epoch_micros(mapped[name].converted)
 
     # One pass over the source counts every problem at once. The same pass takes what the next would (the main
-    # timestamp's span and the report's figures) over the rows the load keeps when the checks pass: those
-    # ``where`` keeps that have a user id. With no null user id those are all the rows ``where`` keeps, so the
-    # figures hold whether or not ``drop_null_user_ids`` is set. A conversion that could raise before its
-    # checks refuse the value is taken in its guarded form, equal wherever the checks let it stand. The
-    # figures are set aside when the checks revise a conversion (ids that are not all whole numbers, text
-    # timestamps with offsets), and the next pass runs.
-    aggregates = ["count(*)", d.count_where(where)]
-    keys: list[tuple[str, str]] = []
-    for name, m in mapped.items():
-        for check, condition in m.checks.items():
-            keys.append((name, check))
-            aggregates.append(d.count_where(f"{where} AND {condition}"))
+    # timestamp's span and the report's figures) over the rows ``where`` keeps: the rows loaded when the checks
+    # pass and no row leaves for a missing user id (with ``drop_null_user_ids`` and such rows, a pass of its
+    # own follows). A conversion that could raise before its checks refuse the value is taken in its guarded
+    # form, equal wherever the checks let it stand. The figures are set aside when the checks revise a
+    # conversion (ids that are not all whole numbers, text timestamps with offsets), and the next pass runs.
+    # The pass asks for each aggregate once: without a filter the row counts are all ``count(*)``.
+    asked: dict[str, int] = {}
+
+    def ask(aggregate: str) -> int:
+        return asked.setdefault(aggregate, len(asked))
+
+    read, after_where = ask("count(*)"), ask(count_of(where))
+    checked = {(name, check): ask(count_of(among(condition, where)))
+               for name, m in mapped.items() for check, condition in m.checks.items()}
     outlier_column = OUTLIER_COLUMN.get(table) if OUTLIER_COLUMN.get(table) in mapped else None
 
     def guarded(name: str) -> str:
         return f"({mapped[name].guarded or mapped[name].converted})"
 
-    within = f"{where} AND {guarded('user_id')} IS NOT NULL"
     extent = []
     if outlier_column is not None:
-        value = f"CASE WHEN {within} THEN {d.epoch_micros(guarded(outlier_column))} END"
-        extent = [f"min({value})", f"max({value})"]
-    found = run.first([*aggregates, *extent, *summary_of(guarded, within)], "TRUE")
+        value = d.epoch_micros(guarded(outlier_column))
+        value = value if where == "TRUE" else f"CASE WHEN {where} THEN {value} END"
+        extent = [ask(f"min({value})"), ask(f"max({value})")]
+    summarised = [ask(part) for part in summary_of(guarded, where)]
+    found = run.first(list(asked), "TRUE")
     assert found is not None
-    n = len(aggregates)
     ahead: _TakenAhead | None = _TakenAhead(
-        keep=f"{where} AND {mapped['user_id'].converted} IS NOT NULL",
-        converted={name: m.converted for name, m in mapped.items()},
-        span={outlier_column: tuple(found[n:n + 2])} if extent else {}, summary=tuple(found[n + len(extent):]))
-    row = list(found)
-    rows_read, rows_after_where = int(row[0]), int(row[1])
-    counts = {key: int(value) for key, value in zip(keys, row[2:])}
+        keep=where, converted={name: m.converted for name, m in mapped.items()},
+        span={outlier_column: (found[extent[0]], found[extent[1]])} if extent else {},
+        summary=tuple(found[i] for i in summarised))
+    rows_read, rows_after_where = int(found[read]), int(found[after_where])
+    counts = {key: int(found[i]) for key, i in checked.items()}
 
     def example(condition: str, expression: str) -> Any:
         found = run.first([expression], f"{where} AND {condition}")
@@ -347,7 +362,7 @@ def load_with(source: Source, open_run: Callable[[], LoadRun], *, untyped: bool,
     notes, dropped = assessed.notes, assessed.dropped
     keep = where + (f" AND {mapped['user_id'].converted} IS NOT NULL" if assessed.drop_null_users else "")
     if ahead is not None and not (ahead.converted == {name: m.converted for name, m in mapped.items()}
-                                  and (keep == ahead.keep or (keep == where and not counts[("user_id", "null")]))):
+                                  and keep == ahead.keep):
         ahead = None  # taken over other rows or other conversions than those loaded
     summary: tuple[Any, ...] | None = ahead.summary if ahead is not None else None
 
@@ -385,7 +400,7 @@ def load_with(source: Source, open_run: Callable[[], LoadRun], *, untyped: bool,
             summary = None  # counted over rows that are no longer all loaded
 
     # Duplicates are exact copies of a whole source row among the rows that are kept.
-    duplicate_rows, duplicated = run.duplicates(keep)
+    duplicate_rows, duplicated = run.duplicates(keep, rows_after_where)
     apply_duplicate_policy(source, duplicate_rows, duplicated, dropped, notes)
 
     select = [f"{m.converted} AS {q(name)}" for name, m in mapped.items()]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 
 import duckdb
+import numpy as np
 import pandas as pd
 import pytest
 from hypothesis import given, settings
@@ -182,6 +183,16 @@ def test_a_clean_table_is_checked_bounded_and_summarised_in_one_pass(monkeypatch
     as_text = EventSource(data.assign(user_id=[1.0, 2.5, 2.5, 3.0])).load().report  # read as text ids
     assert passes == ["first", "first"] and (as_text.rows_loaded, as_text.users) == (4, 3)
 
+    # Rows without a user id that leave (drop_null_user_ids): the figures were taken over every row, so they
+    # are set aside and the span's pass counts them over the loaded rows (the dropped row holds the last time
+    # and a missing value).
+    passes.clear()
+    dropped = EventSource(frame(user_id=[1.0, 2.0, 2.0, 3.0, None], timestamp=[*data["timestamp"], "2024-12-31 12:00"],
+                                value=[1.0, None, 2.0, -1.0, None]), drop_null_user_ids=True).load().report
+    assert passes == ["first", "first"]
+    assert (dropped.rows_read, dropped.rows_loaded, dropped.users, dropped.null_counts) == (5, 4, 3, {"value": 1})
+    assert dropped.last == dt.datetime(2024, 12, 31)
+
     # Text ids in a CSV that are not all whole numbers: the figures taken ahead as integers are set aside.
     path = tmp_path / "events.csv"
     data.assign(user_id=["1", "2", "2", "x"]).to_csv(path, index=False)
@@ -285,8 +296,26 @@ def test_the_duplicate_screen_holds_hashes_only_within_its_budget():
     backend.execute("SET memory_limit = '400MB'")
     assert memory_limit_bytes(backend) == pytest.approx(400e6, rel=0.01)
     query = "SELECT hash(i) AS h FROM range(1000) t(i)"
-    assert len(_held_hashes(backend, query, budget=16_000)) == 1000
-    assert _held_hashes(backend, query, budget=15_999) is None  # 8 bytes a hash, held twice for a moment
+    expected = backend.sql(query).fetchnumpy()["h"]
+    held = _held_hashes(backend, query, rows=1000, budget=8_000)  # 8 bytes a hash, held once
+    assert held is not None and (held == expected).all()
+    assert _held_hashes(backend, query, rows=1000, budget=7_999) is None
+    # ``rows`` bounds the rows from above (a filter may keep fewer): only the rows read are returned.
+    held = _held_hashes(backend, query + " WHERE i % 3 = 0", rows=1000, budget=8_000)
+    assert held is not None and (held == expected[::3]).all()
+    with pytest.raises(AssertionError, match="at most 999 rows"):
+        _held_hashes(backend, query, rows=999, budget=8_000)
+
+
+def test_equal_neighbours_are_counted_across_the_slices_they_are_compared_in():
+    from churnml._duckdb import _equal_neighbours
+
+    step = 1 << 21  # the slices' length
+    values = np.arange(2 * step + 5, dtype=np.uint64)
+    for i in (step, 2 * step, 2 * step + 4, 7):  # each equal to the one before it: across both slice edges, last
+        values[i] = values[i - 1]
+    assert _equal_neighbours(values) == 4
+    assert _equal_neighbours(values[:1]) == _equal_neighbours(values[:0]) == 0
 
 
 def test_an_all_null_value_column_loads_as_missing_values():
