@@ -428,7 +428,9 @@ def _life_sql(data: UsageData, spec: FeatureSpec, t: dict[str, str], dates: list
     GROUP BY b.user_id, o.observation_date"""
 
     sums = ["n"] + [f"n_{code[n]}" for n in spec.type_names]
-    per_word = ["CAST(count(*) AS DOUBLE) AS n", "min(day) AS first_day", "max(day) AS last_day",
+    # A group's first and last days are those of its first and last events (``first_ts``, ``last_event``),
+    # which every spec keeps: taken from them, not by two more aggregates over every event.
+    per_word = ["CAST(count(*) AS DOUBLE) AS n",
                 "bit_or(CAST(1 AS UBIGINT) << CAST(day_number - 64 * word AS UBIGINT)) AS bits"]
     per_word += [f"CAST(count(*) FILTER (WHERE type_name = {code[n]}) AS DOUBLE) AS n_{code[n]}"
                  for n in spec.type_names]
@@ -448,8 +450,8 @@ def _life_sql(data: UsageData, spec: FeatureSpec, t: dict[str, str], dates: list
         SELECT user_id, CASE {whens} END AS bucket, word, {', '.join(per_word + per_group)} FROM ev GROUP BY ALL),
     buckets AS (
         SELECT user_id, bucket, {', '.join(f"sum({c}) AS {c}" for c in sums)},
-               CAST(sum(bit_count(bits)) AS DOUBLE) AS active, min(first_day) AS first_day,
-               max(last_day) AS last_day, {', '.join(f.replace('b.', '', 1) for f in folded_seen)}
+               CAST(sum(bit_count(bits)) AS DOUBLE) AS active, CAST(min(first_ts) AS DATE) AS first_day,
+               CAST(max(last_event) AS DATE) AS last_day, {', '.join(f.replace('b.', '', 1) for f in folded_seen)}
         FROM words b GROUP BY ALL),
     seconds AS (  -- the second active day: in the first word if it has two bits, else the next word's first
         SELECT user_id, CASE WHEN bit_count(bits[1]) >= 2
