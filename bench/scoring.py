@@ -10,10 +10,10 @@
   its default memory limit, as the ``features`` command leaves it), written to
   Parquet atomically. The floor scoring is measured against. ``features capped``: the
   same under the DuckDB memory limit of the scoring runs (``--memory-limit``, default
-  2GB as in scoring; a reference line: what spilling costs the features alone).
+  scoring's own; a reference line: what the cap costs the features alone).
 - ``score --reasons none``, ``score`` (reasons for the high and medium tiers, the
   default) and ``score --reasons all``: ``write_scores`` with the CLI's defaults
-  (chunks of 50,000 accounts, DuckDB memory limit 2GB unless ``--memory-limit``):
+  (chunks of 50,000 accounts, DuckDB memory limit scoring's default unless ``--memory-limit``):
   probability, tier, rank, revenue at risk, reasons as sentences, drift counts,
   Parquet written atomically.
 
@@ -21,7 +21,8 @@ Each run is its own subprocess, which reports its own peak resident memory
 (``VmHWM``, loading included; see bench/_memory.py); with ``--repeats N`` the kinds take turns N times
 and the medians are printed (peak: the largest). ``--kinds`` runs a subset (``features``,
 the floor, always runs); ``--memory-limit`` sets the cap of the scoring runs and of
-``features capped`` (default 2GB, scoring's own; ``none``: DuckDB's default).
+``features capped`` (default scoring's own, ``churnml._duckdb.SCORING_MEMORY_LIMIT``; ``none``: DuckDB's
+default).
 
 Usage::
 
@@ -136,7 +137,10 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--repeats", type=int, default=1)
     parser.add_argument("--kinds", nargs="+", choices=KINDS, default=list(KINDS), help="what to run")
-    parser.add_argument("--memory-limit", default="2GB", help="DuckDB's cap in the scoring runs ('none': its default)")
+    from churnml._duckdb import SCORING_MEMORY_LIMIT
+
+    parser.add_argument("--memory-limit", default=SCORING_MEMORY_LIMIT,
+                        help="DuckDB's cap in the scoring runs ('none': its default)")
     parser.add_argument("--child", choices=KINDS)
     parser.add_argument("--folder", type=Path)
     parser.add_argument("--model", type=Path)

@@ -362,6 +362,12 @@ def describe_source(data: Any) -> str:
     return f"a {type(data).__name__} of {len(data):,} rows" if hasattr(data, "__len__") else type(data).__name__
 
 
+# DuckDB's memory limit while scoring computes features, unless the caller gives one: DuckDB spills past it,
+# and Python holds little beside it (a chunk of accounts at a time). At the 1.4M-user size of
+# bench/scoring.py the features took 1.12x their uncapped time under a 2GB cap and the uncapped time under
+# 2.5GB, the whole run's peak then 2.7 GB (bench/RESULTS.md).
+SCORING_MEMORY_LIMIT = "2.5GB"
+
 _SIZE_UNITS = {"bytes": 1, "KiB": 2**10, "MiB": 2**20, "GiB": 2**30, "TiB": 2**40, "PiB": 2**50}
 
 

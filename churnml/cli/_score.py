@@ -9,6 +9,7 @@ from typing import Annotated, Any, Optional
 
 import typer
 
+from churnml._duckdb import SCORING_MEMORY_LIMIT
 from churnml.cli._analytics import _plot
 from churnml.cli._app import _console, app
 from churnml.cli._options import (Engine, EngineOpt, IdColOpt, ModelOpt, OutOpt, OverwriteOpt, ShapEngine,
@@ -47,7 +48,7 @@ def score(
         rich_help_panel="Output")] = 0.25,
     memory_limit: Annotated[str, typer.Option(
         "--memory-limit", help="DuckDB's memory limit while computing features (it spills past it); "
-        "'none' for DuckDB's default (80% of RAM).", rich_help_panel="Output")] = "2GB",
+        "'none' for DuckDB's default (80% of RAM).", rich_help_panel="Output")] = SCORING_MEMORY_LIMIT,
     shap_engine: ShapEngineOpt = ShapEngine.auto,
     engine: EngineOpt = Engine.duckdb, spark_master: SparkMasterOpt = None,
     overwrite: OverwriteOpt = False,

@@ -36,6 +36,7 @@ from typing import TYPE_CHECKING, Any, Literal
 import numpy as np
 import pandas as pd
 
+from churnml._duckdb import SCORING_MEMORY_LIMIT
 from churnml.errors import ConfigError, MissingFeatureError
 from churnml.features import grows_with_age
 
@@ -101,7 +102,7 @@ class ScoringResult:
 def score(model: ChurnModel, data: UsageData | pd.DataFrame, *, as_of: str | dt.date | None = None,
           id_col: str | None = None, reasons: Reasons = "tiers", top_k: int = 3,
           tiers: dict[str, float] | None = None, batch_rows: int = 50_000,
-          drift_threshold: float = 0.25, memory_limit: str | None = "2GB",
+          drift_threshold: float = 0.25, memory_limit: str | None = SCORING_MEMORY_LIMIT,
           shap_engine: str = "auto") -> ScoringResult:
     """Score every eligible account and return the ranked scores in ``result.frame``.
 
@@ -126,7 +127,7 @@ def score(model: ChurnModel, data: UsageData | pd.DataFrame, *, as_of: str | dt.
         Accounts per chunk: bounds the memory.
     drift_threshold : float, default 0.25
         PSI above which a feature counts as drifted (``result.drifted``).
-    memory_limit : str or None, default '2GB'
+    memory_limit : str or None, default '2.5GB'
         DuckDB's memory limit while it computes the features (it spills to disk past
         it); restored afterwards. None leaves DuckDB's own (80% of the RAM).
     shap_engine : 'auto', 'fast' or 'xgboost'
@@ -148,7 +149,7 @@ def write_scores(model: ChurnModel, data: UsageData | pd.DataFrame, path: str | 
                  overwrite: bool = False, as_of: str | dt.date | None = None, id_col: str | None = None,
                  reasons: Reasons = "tiers", top_k: int = 3, tiers: dict[str, float] | None = None,
                  batch_rows: int = 50_000, drift_threshold: float = 0.25,
-                 memory_limit: str | None = "2GB", shap_engine: str = "auto") -> ScoringResult:
+                 memory_limit: str | None = SCORING_MEMORY_LIMIT, shap_engine: str = "auto") -> ScoringResult:
     """Like :func:`score`, but streams the ranked scores to ``path`` (``.parquet`` or ``.csv``) atomically.
 
     Refuses an existing ``path`` unless ``overwrite``.
