@@ -23,6 +23,11 @@ $(VENV)/.installed-dev: pyproject.toml | $(BIN)/python
 	$(BIN)/python -m pip install --quiet -e ".[dev,spark]"
 	touch $(VENV)/.installed-core $@
 
+# what the benchmarks need beside: polars, the reference bench/features.py times churnml against
+$(VENV)/.installed-bench: pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet -e ".[dev,spark,bench]"
+	touch $(VENV)/.installed-core $(VENV)/.installed-dev $@
+
 demo: $(VENV)/.installed-core
 	$(BIN)/churnml demo
 
@@ -31,7 +36,7 @@ demo: $(VENV)/.installed-core
 test: $(VENV)/.installed-dev
 	$(BIN)/python -m pytest -n auto --dist loadfile
 
-bench: $(VENV)/.installed-dev
+bench: $(VENV)/.installed-bench
 	$(BIN)/python bench/generator.py
 	$(BIN)/python bench/features.py
 	$(BIN)/python bench/trainer.py
