@@ -37,6 +37,27 @@ def test_loaded_data_and_its_training_sets_are_duckdbs(data):
     assert list(training.frame["user_id"]) == [1, 2]  # user 3 had no event before the date
 
 
+def test_the_duckdb_engine_leaves_no_table_of_its_steps_behind(data):
+    engine, definition = engine_named("duckdb"), InactivityChurn(horizon_days=14, active_window_days=30)
+    spec = FeatureBuilder(windows=(30,), trend_windows=()).fit(data).spec_
+
+    def tables():
+        return sorted(name for (name,) in data.backend.sql(
+            "SELECT table_name FROM duckdb_tables() WHERE temporary").fetchall())
+
+    before = tables()
+    frame = engine.compute(data, spec, definition, [dt.date(2024, 2, 10)], labels=False)
+    assert list(frame["user_id"]) == [1, 2] and tables() == before
+    with engine.materialised(data, spec, definition, [dt.date(2024, 2, 10)], labels=False) as table:
+        assert tables() == sorted([*before, table.strip('"')])  # only the features, while they are streamed
+        assert data.backend.fetchone(f"SELECT count(*) FROM {table}") == (2,)
+    assert tables() == before
+    with pytest.raises(RuntimeError, match="stopped"):
+        with engine.materialised(data, spec, definition, [dt.date(2024, 2, 10)], labels=False):
+            raise RuntimeError("stopped")
+    assert tables() == before
+
+
 def test_what_no_engine_holds_is_refused_with_the_loader_to_use():
     with pytest.raises(ConfigError, match=r"got an object of type 'DataFrame'\. Fix: load the tables with churnml\.load"):
         FeatureBuilder().fit(pd.DataFrame({"user_id": [1], "timestamp": [pd.Timestamp("2024-01-01")]}))
