@@ -282,9 +282,9 @@ def load_with(source: Source, open_run: Callable[[], LoadRun], *, untyped: bool,
                                f"{first_line(error)}. Columns in the source: {listed(columns)}.") from error
         where = d.is_true(where)
 
-    def among(condition: str, rows: str | None) -> str:
-        """``condition`` over the rows meeting ``rows`` (None or TRUE: all rows)."""
-        return condition if rows in (None, "TRUE") else f"{rows} AND {condition}"
+    def among(condition: str, rows: str) -> str:
+        """``condition`` over the rows meeting ``rows`` (TRUE: all rows)."""
+        return condition if rows == "TRUE" else f"{rows} AND {condition}"
 
     def count_of(condition: str) -> str:
         return "count(*)" if condition == "TRUE" else d.count_where(condition)
@@ -296,14 +296,14 @@ def load_with(source: Source, open_run: Callable[[], LoadRun], *, untyped: bool,
     optional = [name for name, m in mapped.items() if not m.logical.required]
     has_value, has_end = table == "events" and "value" in mapped, table == "subscriptions" and "end" in mapped
 
-    def summary_of(column: Callable[[str], str], within: str | None = None) -> list[str]:
+    def summary_of(column: Callable[[str], str], within: str = "TRUE") -> list[str]:
         def counted(condition: str) -> str:
             return count_of(among(condition, within))
 
         def of(name: str) -> str:
-            return column(name) if within in (None, "TRUE") else f"CASE WHEN {within} THEN {column(name)} END"
+            return column(name) if within == "TRUE" else f"CASE WHEN {within} THEN {column(name)} END"
 
-        parts = [count_of(within or "TRUE"), f"count(DISTINCT {of('user_id')})"]
+        parts = [count_of(within), f"count(DISTINCT {of('user_id')})"]
         parts += [f"min({of(time_column)})", f"max({of(time_column)})"] if time_column else ["NULL", "NULL"]
         parts += [counted(is_null(column(name))) for name in optional]
         if has_value:
