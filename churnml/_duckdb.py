@@ -419,16 +419,61 @@ def _equal_neighbours(values: Any) -> int:
     return count
 
 
-def count_duplicates(backend: Backend, src: str, keep: str, columns: list[str], rows: int) -> tuple[int, Any]:
+def _in_strict_order(backend: Backend, query: str, batch_rows: int = 1_000_000) -> bool:
+    """Whether the rows of ``query`` (one or two key columns) arrive in strictly increasing order of their
+    keys, compared first to last or last to first (a log ordered by user and time, or by time and user);
+    False at the first row that breaks both orders, repeats a key or holds a null key.
+
+    Rows whose keys all differ cannot copy one another, so such a log has no duplicate rows, and proving it
+    costs one streamed pass with no row held (``bench/RESULTS.md``).
+    """
+    import pyarrow.compute as pc
+
+    orders: list[tuple[int, ...]] = []
+    last: tuple[Any, ...] | None = None
+    for batch in backend.sql(query).to_arrow_reader(batch_rows):
+        if batch.num_rows == 0:
+            continue
+        keys = batch.columns
+        if any(key.null_count for key in keys):
+            return False
+        if not orders:
+            orders = [tuple(range(len(keys))), tuple(reversed(range(len(keys))))][:1 if len(keys) == 1 else 2]
+        first = tuple(key[0].as_py() for key in keys)
+        if last is not None:  # across the batches' edge
+            orders = [o for o in orders if [first[i] for i in o] > [last[i] for i in o]]
+        n = batch.num_rows
+        if n > 1 and orders:
+            before, after = [key.slice(0, n - 1) for key in keys], [key.slice(1) for key in keys]
+
+            def breaks(order: tuple[int, ...]) -> bool:  # a row not greater than the one before it
+                step = pc.less_equal(after[order[-1]], before[order[-1]])
+                for i in reversed(order[:-1]):
+                    step = pc.or_(pc.less(after[i], before[i]), pc.and_(pc.equal(after[i], before[i]), step))
+                return bool(pc.any(step).as_py())
+
+            orders = [o for o in orders if not breaks(o)]
+        if not orders:
+            return False
+        last = tuple(key[n - 1].as_py() for key in keys)
+    return True
+
+
+def count_duplicates(backend: Backend, src: str, keep: str, columns: list[str], rows: int,
+                     keys: list[str] | None = None) -> tuple[int, Any]:
     """Extra copies of whole source rows among the kept rows (at most ``rows``), and one duplicated row.
 
-    The screen sorts one hash per row and counts hashes equal to their predecessor (a sort is
-    much cheaper than a 50M-entry hash set). The hashes are sorted in NumPy while they take at
-    most a quarter of the session's memory limit (8 bytes a row; at 50M rows 1 s against 4 s
-    for DuckDB's window, ``bench/RESULTS.md``), else by DuckDB, which spills when it must. Only
-    when the screen finds candidates does the exact GROUP BY run, so a hash collision can never
-    be reported as a duplicate.
+    ``keys``: SQL of one or two columns that every copy of a row shares (its user id and time). Where the
+    kept rows arrive in strictly increasing order of them (:func:`_in_strict_order`), no row repeats and
+    nothing more is read. Otherwise the screen sorts one hash per row and counts hashes equal to their
+    predecessor (a sort is much cheaper than a 50M-entry hash set). The hashes are sorted in NumPy while
+    they take at most a quarter of the session's memory limit (8 bytes a row; at 50M rows 1 s against 4 s
+    for DuckDB's window, ``bench/RESULTS.md``), else by DuckDB, which spills when it must. Only when the
+    screen finds candidates does the exact GROUP BY run, so a hash collision can never be reported as a
+    duplicate.
     """
+    if keys and _in_strict_order(backend, f"SELECT {', '.join(keys)} FROM {src} WHERE {keep}"):
+        return 0, None
     row_hash = "hash(" + ", ".join(quote_identifier(c) for c in columns) + ")"
     hashes_of_rows = f"SELECT {row_hash} AS h FROM {src} WHERE {keep}"
     limit = memory_limit_bytes(backend)

@@ -237,9 +237,10 @@ class LoadRun(Protocol):
         """The two quantiles ``at`` of ``expression`` over the rows meeting ``condition`` (None, None: no
         values), from one pass that asks for nothing else."""
 
-    def duplicates(self, condition: str, rows: int) -> tuple[int, Callable[[], Any]]:
+    def duplicates(self, condition: str, rows: int, keys: list[str]) -> tuple[int, Callable[[], Any]]:
         """Extra copies of whole source rows among those meeting ``condition`` (at most ``rows`` of them), and
-        one duplicated row."""
+        one duplicated row. ``keys``: SQL over the source row of values every copy of a row shares (the user id
+        and the main timestamp, as loaded), which an engine may use to prove that no row repeats."""
 
     def materialise(self, select: list[str], condition: str, distinct: bool) -> Any:
         """The loaded table: ``select`` over the (distinct) source rows meeting ``condition``."""
@@ -400,7 +401,8 @@ def load_with(source: Source, open_run: Callable[[], LoadRun], *, untyped: bool,
             summary = None  # counted over rows that are no longer all loaded
 
     # Duplicates are exact copies of a whole source row among the rows that are kept.
-    duplicate_rows, duplicated = run.duplicates(keep, rows_after_where)
+    keys = [converted(name) for name in ("user_id", time_column) if name is not None and name in mapped]
+    duplicate_rows, duplicated = run.duplicates(keep, rows_after_where, keys)
     apply_duplicate_policy(source, duplicate_rows, duplicated, dropped, notes)
 
     select = [f"{m.converted} AS {q(name)}" for name, m in mapped.items()]

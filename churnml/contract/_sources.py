@@ -284,8 +284,8 @@ class _DuckDBRun:
         assert found is not None  # an aggregate: one row
         return (None, None) if found[0] is None else (found[0][0], found[0][1])
 
-    def duplicates(self, condition: str, rows: int) -> tuple[int, Any]:
-        n, example = count_duplicates(self.backend, self.src, condition, list(self.columns), rows)
+    def duplicates(self, condition: str, rows: int, keys: list[str]) -> tuple[int, Any]:
+        n, example = count_duplicates(self.backend, self.src, condition, list(self.columns), rows, keys)
         return n, lambda: example
 
     def materialise(self, select: list[str], condition: str, distinct: bool) -> str:

@@ -274,10 +274,14 @@ def test_duplicates_compare_whole_source_rows_not_just_mapped_columns():
 
 
 @settings(max_examples=30, deadline=None)
-@given(st.lists(st.tuples(st.integers(0, 3), st.integers(0, 3), st.sampled_from(["a", "b"])), min_size=1, max_size=30))
-def test_the_duplicate_screen_counts_the_same_copies_in_numpy_and_in_duckdb(rows):
+@given(st.lists(st.tuples(st.integers(0, 3), st.integers(0, 3), st.sampled_from(["a", "b"])), min_size=1, max_size=30),
+       st.sampled_from([None, "user", "time"]))
+def test_the_duplicate_screen_counts_the_same_copies_in_numpy_and_in_duckdb(rows, order):
     from churnml import _duckdb
 
+    # A log in the order of its users and times (or times and users) takes the path that proves no key repeats.
+    if order is not None:
+        rows = sorted(rows, key=lambda r: (r[0], r[1], r[2]) if order == "user" else (r[1], r[0], r[2]))
     data = frame(user_id=[u for u, _, _ in rows],
                  timestamp=[dt.datetime(2024, 1, 1) + dt.timedelta(days=d) for _, d, _ in rows],
                  event_type=[k for _, _, k in rows])
@@ -287,6 +291,36 @@ def test_the_duplicate_screen_counts_the_same_copies_in_numpy_and_in_duckdb(rows
         patch.setattr(_duckdb, "memory_limit_bytes", lambda backend: None)
         sorted_by_duckdb = EventSource(data).load().report.duplicate_rows
     assert held == sorted_by_duckdb == expected
+
+
+def test_a_log_in_strict_order_of_its_keys_is_told_from_one_that_is_not_across_batch_edges():
+    from churnml._duckdb import Backend, _in_strict_order
+
+    backend = Backend()
+
+    def ordered(select: str, rows: int = 20) -> bool:  # batches of 3 rows: most neighbours meet across an edge
+        return _in_strict_order(backend, f"SELECT {select} FROM range({rows}) r(i)", batch_rows=3)
+
+    assert ordered("i // 4 AS user_id, i % 4 AS t")  # by user, then time
+    assert ordered("i % 4 AS user_id, i // 4 AS t")  # by time, then user
+    assert ordered("'u' || lpad(CAST(i AS VARCHAR), 3, '0') AS user_id")  # text ids, one key
+    assert ordered("i AS user_id", rows=0)
+    assert not ordered("CASE WHEN i = 3 THEN 2 ELSE i END AS user_id")  # a repeat where batches meet
+    assert not ordered("CASE WHEN i = 4 THEN 3 ELSE i END AS user_id")  # a repeat inside a batch
+    assert not ordered("i // 4 AS user_id, CASE WHEN i = 9 THEN 0 ELSE i % 4 END AS t")  # time goes back
+    assert not ordered("i // 4 AS user_id, CASE WHEN i = 6 THEN 1 ELSE i % 4 END AS t")  # equal keys
+    assert not ordered("CASE WHEN i = 7 THEN NULL ELSE i END AS user_id")  # a null key proves nothing
+    assert not ordered("20 - i AS user_id")
+
+
+def test_a_log_in_order_with_copies_has_them_counted():
+    # Ordered by user and time, with copies: the ordered path finds a repeated key and the screen counts.
+    data = frame(user_id=["a", "a", "a", "b", "b", "c"],
+                 timestamp=["2024-01-01", "2024-01-02", "2024-01-02", "2024-01-01", "2024-01-03", "2024-01-01"],
+                 event_type=["x", "y", "y", "x", "x", "x"])
+    assert EventSource(data).load().report.duplicate_rows == 1
+    in_order = data.drop_duplicates()
+    assert EventSource(in_order).load().report.duplicate_rows == 0
 
 
 def test_the_duplicate_screen_holds_hashes_only_within_its_budget():

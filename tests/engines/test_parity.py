@@ -122,6 +122,8 @@ BAD_CSV = {  # issue 17's load rules, the same on every engine (the judgement is
     "blank id": ("user_id,timestamp\na,2024-01-01\n   ,2024-01-02\n", NullUserIdError, r"is null in 1 of 2 rows"),
     "inf value": ("user_id,timestamp,value\n1,2024-01-01,inf\n2,2024-01-02,1\n", InvalidValueError,
                   r"infinite, NaN or beyond"),
+    "NaN value": ("user_id,timestamp,value\n1,2024-01-01,1\n2,2024-01-02,NaN\n3,2024-01-03,-1e16\n",
+                  InvalidValueError, r"has 2 of 3 rows that are infinite, NaN or beyond"),
     "outlier": ("user_id,timestamp\n" + "".join(f"{i % 5},2024-{1 + i % 9:02d}-{1 + i % 27:02d}\n"
                                                  for i in range(300)) + "1,2262-01-01\n",
                 OutlierTimestampError, r"1 of 301 rows far outside the bulk of the events"),

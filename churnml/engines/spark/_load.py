@@ -217,7 +217,7 @@ class _SparkRun:
         assert found is not None  # an aggregate: one row
         return (None, None) if found[0] is None else (found[0][0], found[0][1])
 
-    def duplicates(self, condition: str, rows: int) -> tuple[int, Callable[[], Any]]:
+    def duplicates(self, condition: str, rows: int, keys: list[str]) -> tuple[int, Callable[[], Any]]:
         kept = self.frame.where(condition)
 
         def example() -> Any:
