@@ -429,7 +429,14 @@ def _in_strict_order(backend: Backend, query: str, batch_rows: int = 1_000_000) 
     """
     import pyarrow.compute as pc
 
-    orders: list[tuple[int, ...]] = []
+    def breaks(order: tuple[int, ...], before: list[Any], after: list[Any]) -> bool:
+        """Whether some row of ``after`` is not greater, in ``order`` of the keys, than the row before it."""
+        step = pc.less_equal(after[order[-1]], before[order[-1]])
+        for i in reversed(order[:-1]):
+            step = pc.or_(pc.less(after[i], before[i]), pc.and_(pc.equal(after[i], before[i]), step))
+        return bool(pc.any(step).as_py())
+
+    orders: list[tuple[int, ...]] | None = None  # the orders of the keys still kept, once a batch is seen
     last: tuple[Any, ...] | None = None
     for batch in backend.sql(query).to_arrow_reader(batch_rows):
         if batch.num_rows == 0:
@@ -437,22 +444,15 @@ def _in_strict_order(backend: Backend, query: str, batch_rows: int = 1_000_000) 
         keys = batch.columns
         if any(key.null_count for key in keys):
             return False
-        if not orders:
-            orders = [tuple(range(len(keys))), tuple(reversed(range(len(keys))))][:1 if len(keys) == 1 else 2]
+        if orders is None:  # first to last and last to first (one order where there is one key)
+            orders = list(dict.fromkeys([tuple(range(len(keys))), tuple(reversed(range(len(keys))))]))
         first = tuple(key[0].as_py() for key in keys)
         if last is not None:  # across the batches' edge
             orders = [o for o in orders if [first[i] for i in o] > [last[i] for i in o]]
         n = batch.num_rows
-        if n > 1 and orders:
+        if n > 1:
             before, after = [key.slice(0, n - 1) for key in keys], [key.slice(1) for key in keys]
-
-            def breaks(order: tuple[int, ...]) -> bool:  # a row not greater than the one before it
-                step = pc.less_equal(after[order[-1]], before[order[-1]])
-                for i in reversed(order[:-1]):
-                    step = pc.or_(pc.less(after[i], before[i]), pc.and_(pc.equal(after[i], before[i]), step))
-                return bool(pc.any(step).as_py())
-
-            orders = [o for o in orders if not breaks(o)]
+            orders = [o for o in orders if not breaks(o, before, after)]
         if not orders:
             return False
         last = tuple(key[n - 1].as_py() for key in keys)
