@@ -247,8 +247,15 @@ def _aggregate_sql(data: UsageData, spec: FeatureSpec, definition: ChurnDefiniti
     # ``db``, the days from the segment's first day to the date (1 = the day before it). Dates are
     # midnights and no segment crosses a window edge, so a segment is in "the last w days" exactly
     # when 1 <= db <= w, and in the label window [t + lead, t + span) exactly when 1 - span <= db <= -lead.
-    def since(days: int) -> str:
-        return f"db BETWEEN 1 AND {days}"
+    # ``since`` is None where every row of the source lies in the window: the aggregate then needs no filter
+    # (unfiltered, measured 2.4 s against 2.65 s for the recent-window statement at 50M events, one date).
+    source_within = 0  # the widest window holding every source row (0: none does)
+
+    def since(days: int) -> str | None:
+        return None if days >= source_within > 0 else f"db BETWEEN 1 AND {days}"
+
+    def filtered(aggregate: str, where: str | None) -> str:
+        return aggregate if where is None else f"{aggregate} FILTER (WHERE {where})"
 
     # When no event informs two dates (the dates lie a reach and a label window apart, as one
     # scoring date always does), summing events per segment first saves nothing: stage B then
@@ -262,11 +269,14 @@ def _aggregate_sql(data: UsageData, spec: FeatureSpec, definition: ChurnDefiniti
         FROM ev JOIN {t['obs']} o ON ev.day >= o.observation_date - {reach} AND ev.day < o.observation_date + {span}
         WHERE ev.ts >= {_date(ordered[0])} - INTERVAL {reach} DAY),"""
 
-        def total(where: str) -> str:
-            return f"CAST(count(*) FILTER (WHERE {where}) AS DOUBLE)"
+        # The source holds the events of the ``reach`` days before the date (and no later ones without labels).
+        source_within = 0 if span else reach
 
-        def value_count(where: str) -> str:
-            return f"CAST(count(value) FILTER (WHERE {where}) AS DOUBLE)"
+        def total(where: str | None) -> str:
+            return f"CAST({filtered('count(*)', where)} AS DOUBLE)"
+
+        def value_count(where: str | None) -> str:
+            return f"CAST({filtered('count(value)', where)} AS DOUBLE)"
 
         def shifted(word_start: int) -> str:
             return f"CAST(1 AS UBIGINT) << CAST(db - 1 - {word_start} AS UBIGINT)"
@@ -314,11 +324,11 @@ def _aggregate_sql(data: UsageData, spec: FeatureSpec, definition: ChurnDefiniti
         GROUP BY user_id, type_name, seg),
     source AS (SELECT * FROM segmented JOIN informs USING (seg)),"""
 
-        def total(where: str) -> str:
-            return f"sum(n) FILTER (WHERE {where})"
+        def total(where: str | None) -> str:
+            return filtered("sum(n)", where)
 
-        def value_count(where: str) -> str:
-            return f"sum(value_n) FILTER (WHERE {where})"
+        def value_count(where: str | None) -> str:
+            return filtered("sum(value_n)", where)
 
         def shifted(word_start: int) -> str:
             return f"bits << CAST(ends_before - {word_start} AS UBIGINT)"
@@ -330,7 +340,7 @@ def _aggregate_sql(data: UsageData, spec: FeatureSpec, definition: ChurnDefiniti
     stage_b = [f"{total(since(w))} AS n_{w}" for w in counted]
     stage_b += [f"{total(f'db BETWEEN {w + 1} AND {2 * w}')} AS previous_{w}" for w in spec.trend_windows]
     if spec.has_value:
-        stage_b += [f"{value_total} FILTER (WHERE {since(w)}) AS value_sum_{w}" for w in spec.windows]
+        stage_b += [f"{filtered(value_total, since(w))} AS value_sum_{w}" for w in spec.windows]
         if value_has_nulls:
             stage_b += [f"{value_count(since(w))} AS value_n_{w}" for w in spec.windows]
     # A date's bitmap word j holds days 64 j + 1 .. 64 j + 64 before it (bit i = 64 j + i + 1);
@@ -408,15 +418,17 @@ def _life_sql(data: UsageData, spec: FeatureSpec, t: dict[str, str], dates: list
     goes to a word of 64 calendar days: a user's active days in a bucket and word are the bits of one
     UBIGINT, so distinct days are counted by ``bit_count`` over some 5 words per user and bucket instead
     of a hash of every (user, day).
+
+    What is kept per event type (the last event, and the events for the lifetime features) is aggregated per
+    user, bucket and type from the same scan, and pivoted after the fold: 2 aggregates over every event
+    instead of two per type (at 50M events and 7 types, 2.6 s against 3.4 s for the whole statement).
     """
     E = qi(data.events.view)
     whens = " ".join(f"WHEN ts < {_date(d)} THEN {position}" for position, d in enumerate(sorted(dates), start=1))
     code = {name: i for i, name in enumerate(spec.type_names)}
     lifetime = spec.lifetime or spec.bgnbd_horizon_days is not None
     # What every spec reads, kept per group and folded with max or min: the last events, the first, activation.
-    seen = [("last_event", "max", "ts")]
-    seen += [(f"last_{n}", "max", f"CASE WHEN type_name = {code[n]} THEN ts END") for n in spec.type_names]
-    seen.append(("first_ts", "min", "ts"))
+    seen = [("last_event", "max", "ts"), ("first_ts", "min", "ts")]
     signup_join, signup_day = "", "NULL"
     if spec.activation_events:
         if spec.has_signup and data.accounts is not None:
@@ -439,20 +451,18 @@ def _life_sql(data: UsageData, spec: FeatureSpec, t: dict[str, str], dates: list
                      CAST("timestamp" AS DATE) - DATE '1970-01-01' AS day_number FROM {E}) e {signup_join}
         WHERE e."timestamp" < (SELECT max(t) FROM {t['obs']})),"""
     if not lifetime:
-        return f"""{head}
+        return _with_types(spec, t, whens, head + f"""
     buckets AS (
-        SELECT user_id, CASE {whens} END AS bucket, {', '.join(per_group)} FROM ev GROUP BY ALL)
+        SELECT user_id, CASE {whens} END AS bucket, {', '.join(per_group)} FROM ev GROUP BY ALL)""", f"""
     SELECT b.user_id, o.observation_date, {', '.join(folded_seen)}
     FROM buckets b JOIN {t['obs']} o ON o.position >= b.bucket
-    GROUP BY b.user_id, o.observation_date"""
+    GROUP BY b.user_id, o.observation_date""", lifetime=False)
 
-    sums = ["n"] + [f"n_{code[n]}" for n in spec.type_names]
+    sums = ["n"]
     # A group's first and last days are those of its first and last events (``first_ts``, ``last_event``),
     # which every spec keeps: taken from them, not by two more aggregates over every event.
     per_word = ["CAST(count(*) AS DOUBLE) AS n",
                 "bit_or(CAST(1 AS UBIGINT) << CAST(day_number - 64 * word AS UBIGINT)) AS bits"]
-    per_word += [f"CAST(count(*) FILTER (WHERE type_name = {code[n]}) AS DOUBLE) AS n_{code[n]}"
-                 for n in spec.type_names]
     if spec.has_value:
         sums += ["value_sum", "value_n"]
         per_word += ["sum(value) AS value_sum", "CAST(count(value) AS DOUBLE) AS value_n"]
@@ -464,7 +474,7 @@ def _life_sql(data: UsageData, spec: FeatureSpec, t: dict[str, str], dates: list
         x = f"greatest({bits}, CAST(1 AS UBIGINT))"
         return f"bit_count(({x} & ((~{x}) + CAST(1 AS UBIGINT))) - CAST(1 AS UBIGINT))"
 
-    return f"""{head}
+    return _with_types(spec, t, whens, head + f"""
     words AS (
         SELECT user_id, CASE {whens} END AS bucket, word, {', '.join(per_word + per_group)} FROM ev GROUP BY ALL),
     buckets AS (
@@ -480,14 +490,39 @@ def _life_sql(data: UsageData, spec: FeatureSpec, t: dict[str, str], dates: list
               FROM (SELECT user_id, word, bit_or(bits) AS bits FROM words GROUP BY ALL) GROUP BY user_id)),
     second_days AS (
         SELECT user_id, DATE '1970-01-01' + CAST(second_number AS INTEGER) AS second_day FROM seconds
-        WHERE second_number IS NOT NULL)
+        WHERE second_number IS NOT NULL)""", f"""
     SELECT b.user_id, o.observation_date, {folded}, sum(b.active) AS active, min(b.first_day) AS first_day,
            any_value(s.second_day) AS second_day,
            CAST(date_diff('day', min(b.first_day), max(b.last_day)) AS DOUBLE) AS span_days,
            CAST(date_diff('day', min(b.first_day), o.observation_date) AS DOUBLE) AS age_days,
            {', '.join(folded_seen)}
     FROM buckets b JOIN {t['obs']} o ON o.position >= b.bucket LEFT JOIN second_days s USING (user_id)
-    GROUP BY b.user_id, o.observation_date"""
+    GROUP BY b.user_id, o.observation_date""", lifetime=True)
+
+
+def _with_types(spec: FeatureSpec, t: dict[str, str], whens: str, ctes: str, whole: str, *, lifetime: bool) -> str:
+    """:func:`_life_sql`'s statement from its common tables (``ctes``, after ``WITH``) and its query of every
+    user's whole history at each date (``whole``), with what is kept per event type joined: the last event of
+    each type, and with ``lifetime`` the events of each type (0 where there were none)."""
+    if not spec.type_names:
+        return f"{ctes}{whole}"
+    code = {name: i for i, name in enumerate(spec.type_names)}
+    per_group, pivot = ["max(ts) AS last"], [f"max(CASE WHEN type_name = {code[n]} THEN last END) AS {qi(f'last_{n}')}"
+                                             for n in spec.type_names]
+    columns = [f"p.{qi(f'last_{n}')}" for n in spec.type_names]
+    if lifetime:
+        per_group.append("CAST(count(*) AS DOUBLE) AS n")
+        pivot += [f"sum(CASE WHEN type_name = {code[n]} THEN n END) AS n_{code[n]}" for n in spec.type_names]
+        columns += [f"coalesce(p.n_{code[n]}, 0) AS n_{code[n]}" for n in spec.type_names]
+    return f"""{ctes},
+    typed AS (
+        SELECT user_id, CASE {whens} END AS bucket, type_name, {', '.join(per_group)}
+        FROM ev WHERE type_name IS NOT NULL GROUP BY ALL),
+    per_type AS (
+        SELECT b.user_id, o.observation_date, {', '.join(pivot)}
+        FROM typed b JOIN {t['obs']} o ON o.position >= b.bucket GROUP BY b.user_id, o.observation_date),
+    whole AS ({whole})
+    SELECT w.*, {', '.join(columns)} FROM whole w LEFT JOIN per_type p USING (user_id, observation_date)"""
 
 
 def _bgnbd_params_sql(data: UsageData, t: dict[str, str]) -> str:
