@@ -121,6 +121,12 @@ def _date(value: dt.date) -> str:
     return f"DATE '{value.isoformat()}'"
 
 
+def _midnight(value: dt.date) -> str:
+    """The start of ``value`` as a TIMESTAMP literal: a bound on the events' timestamps that the scan
+    applies itself (a bound from a subquery on the dates' table was a join over every event, 0.1 s at 30M)."""
+    return f"TIMESTAMP '{value.isoformat()} 00:00:00'"
+
+
 def compute(data: UsageData, spec: FeatureSpec, definition: ChurnDefinition, dates: list[dt.date], *,
             labels: bool) -> pd.DataFrame:
     """Features (and labels) of every eligible user at every date, in one DataFrame.
@@ -260,27 +266,38 @@ def _aggregate_sql(data: UsageData, spec: FeatureSpec, definition: ChurnDefiniti
     def since(days: int) -> str | None:
         return None if days >= source_within > 0 else f"db BETWEEN 1 AND {days}"
 
-    def filtered(aggregate: str, where: str | None) -> str:
-        return aggregate if where is None else f"{aggregate} FILTER (WHERE {where})"
+    def filtered(function: str, argument: str, where: str | None) -> str:
+        """``function`` over the rows meeting ``where`` (None: every row), as a CASE inside the aggregate:
+        with DuckDB 2.0 cheaper than FILTER (stage B at 50M events 1.3-1.4 s against 1.55 s)."""
+        if where is None:
+            return f"{function}({argument})"
+        return f"{function}(CASE WHEN {where} THEN {'1' if argument == '*' else argument} END)"
 
-    if from_events:
+    if from_events and len(dates) == 1:
+        # The events of the one date's reach (and label window), bounds and date as literals: no join to
+        # the dates (recent-window statement at 50M events 2.2 s against 2.3 s).
+        source = f"""
+    source AS (
+        SELECT ev.*, {_date(dates[0])} AS observation_date, CAST({_date(dates[0])} - ev.day AS INTEGER) AS db
+        FROM ev WHERE ev.ts >= {_midnight(dates[0] - dt.timedelta(days=reach))}),"""
+    elif from_events:
         # Each event with the date it informs (bounds as literals, for the scan to skip the rest).
         source = f"""
     source AS (
         SELECT ev.*, o.observation_date, o.observation_date - ev.day AS db
         FROM ev JOIN {t['obs']} o ON ev.day >= o.observation_date - {reach} AND ev.day < o.observation_date + {span}
         WHERE ev.ts >= {_date(ordered[0])} - INTERVAL {reach} DAY),"""
-
+    if from_events:
         def total(where: str | None) -> str:
-            return f"CAST({filtered('count(*)', where)} AS DOUBLE)"
+            return f"CAST({filtered('count', '*', where)} AS DOUBLE)"
 
         def value_count(where: str | None) -> str:
-            return f"CAST({filtered('count(value)', where)} AS DOUBLE)"
+            return f"CAST({filtered('count', 'value', where)} AS DOUBLE)"
 
         def shifted(word_start: int) -> str:
             return f"CAST(1 AS UBIGINT) << CAST(db - 1 - {word_start} AS UBIGINT)"
 
-        value_total = "sum(value)"
+        value_total = "value"
     else:
         # Stage A: events inside some date's reach, summed per user, type and calendar segment.
         # The segments are cut at every window edge of every date, and every 64 days back from
@@ -324,22 +341,22 @@ def _aggregate_sql(data: UsageData, spec: FeatureSpec, definition: ChurnDefiniti
     source AS (SELECT * FROM segmented JOIN informs USING (seg)),"""
 
         def total(where: str | None) -> str:
-            return filtered("sum(n)", where)
+            return filtered("sum", "n", where)
 
         def value_count(where: str | None) -> str:
-            return filtered("sum(value_n)", where)
+            return filtered("sum", "value_n", where)
 
         def shifted(word_start: int) -> str:
             return f"bits << CAST(ends_before - {word_start} AS UBIGINT)"
 
-        value_total = "sum(value_sum)"
+        value_total = "value_sum"
 
     # Stage B: per user, date and type, from the events or the segment sums.
     counted = sorted(set(spec.windows) | set(spec.trend_windows))
     stage_b = [f"{total(since(w))} AS n_{w}" for w in counted]
     stage_b += [f"{total(f'db BETWEEN {w + 1} AND {2 * w}')} AS previous_{w}" for w in spec.trend_windows]
     if spec.has_value:
-        stage_b += [f"{filtered(value_total, since(w))} AS value_sum_{w}" for w in spec.windows]
+        stage_b += [f"{filtered('sum', value_total, since(w))} AS value_sum_{w}" for w in spec.windows]
         if value_has_nulls:
             stage_b += [f"{value_count(since(w))} AS value_n_{w}" for w in spec.windows]
     # A date's bitmap word j holds days 64 j + 1 .. 64 j + 64 before it (bit i = 64 j + i + 1);
@@ -383,7 +400,7 @@ def _aggregate_sql(data: UsageData, spec: FeatureSpec, definition: ChurnDefiniti
     return f"""
     CREATE OR REPLACE TEMP TABLE {t['agg']} AS
     WITH reached AS NOT MATERIALIZED (  -- the events before the last label window's end
-        SELECT * FROM {E} WHERE "timestamp" < (SELECT max(t_upper) FROM {t['obs']})),
+        SELECT * FROM {E} WHERE "timestamp" < {_midnight(max(dates) + dt.timedelta(days=span))}),
     ev AS NOT MATERIALIZED (
         SELECT e.user_id, {type_case} AS type_name, e."timestamp" AS ts, CAST(e."timestamp" AS DATE) AS day{value}
         FROM reached e),{source}
@@ -448,7 +465,7 @@ def _life_sql(data: UsageData, spec: FeatureSpec, t: dict[str, str], dates: list
                CAST(floor(day_number / 64) AS BIGINT) AS word{value}
         FROM (SELECT *, CAST("timestamp" AS DATE) AS day,
                      CAST("timestamp" AS DATE) - DATE '1970-01-01' AS day_number FROM {E}) e {signup_join}
-        WHERE e."timestamp" < (SELECT max(t) FROM {t['obs']})),"""
+        WHERE e."timestamp" < {_midnight(max(dates))}),"""
     if not lifetime:
         return _with_types(spec, t, whens, head + f"""
     buckets AS (
