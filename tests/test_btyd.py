@@ -311,6 +311,9 @@ params_strategy = st.fixed_dictionaries({
 @settings(max_examples=60, deadline=None)
 @given(params=params_strategy, x=st.integers(0, 3000), age=st.floats(0.0, 1e5), share=st.floats(0.0, 1.0),
        t=st.floats(1e-4, 1e6))
+# Found by CI: at saturation (74.578947 at t=4 and t=20) the two agree to 1.6e-12 relative, below the
+# rounding of the hypergeometric sum, so the order is checked to the same 1e-9 as the ceiling.
+@example(params={"r": 1.0, "alpha": 1.0, "a": 20.0, "b": 1.0}, x=1417, age=0.0, share=0.0, t=2.0)
 def test_expected_purchases_are_finite_bounded_and_increasing(params, x, age, share, t):
     model = model_with(params)
     t_x = share * age if x > 0 else 0.0
@@ -319,7 +322,7 @@ def test_expected_purchases_are_finite_bounded_and_increasing(params, x, age, sh
     ceiling = (params["r"] + x) * horizon / (params["alpha"] + age) * model.p_alive([x], [t_x], [age])[0]
     assert np.all(np.isfinite(expected)) and np.all(expected >= 0)
     assert np.all(expected <= ceiling * (1 + 1e-9))
-    assert np.all(np.diff(expected) >= -1e-12 * expected[1:])
+    assert np.all(np.diff(expected) >= -1e-9 * expected[1:])
 
 
 @settings(max_examples=60, deadline=None)
